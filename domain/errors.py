@@ -1,0 +1,41 @@
+"""Typed domain errors. Business rules raise these; they never rely on ``assert``."""
+
+from __future__ import annotations
+
+
+class DomainError(Exception):
+    """Base class of every rule the domain refuses to break."""
+
+
+class InvalidTransition(DomainError):
+    """A trigger that the lifecycle table does not allow from the current status."""
+
+    def __init__(self, from_status: object, to: object) -> None:
+        self.from_status = from_status
+        self.to = to
+        super().__init__(f"{_name(from_status)} -> {_name(to)}")
+
+
+class ImpossibleFill(DomainError):
+    """A fill with a price or quantity <= 0: the seed bot's 0.0 execution price."""
+
+
+class InvalidStop(DomainError):
+    """A stop-loss that must not be sent: <= 0, below the minimum price, off-tick or on the wrong
+    side of its reference price."""
+
+
+class StopWouldLoosen(InvalidStop):
+    """A move that would take the stop away from the position's favour."""
+
+
+class InvalidSignal(DomainError):
+    """A signal whose content cannot open a position."""
+
+
+class InvalidInstrument(DomainError):
+    """Instrument metadata that cannot be traded on (non-positive tick size, ...)."""
+
+
+def _name(value: object) -> str:
+    return getattr(value, "name", str(value))

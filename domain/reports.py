@@ -1,0 +1,103 @@
+"""Normalized exchange reports: what an exchange adapter returns and what events record.
+
+A ccxt dict never crosses into the domain; the adapter turns it into one of these and keeps the
+venue's original payload in ``raw`` so the event log holds the evidence. Prices are `Decimal`; an
+unknown price is ``None``, never ``0``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+
+from domain.values import ZERO, OrderSide, OrderStatus, PriceSource, ReportSource, Side
+
+
+@dataclass(frozen=True)
+class PositionReport:
+    """One symbol's position as the exchange reports it. ``size == 0`` (and ``side is None``) is flat."""
+
+    venue: str
+    account: str
+    symbol: str
+    side: Side | None
+    size: Decimal
+    entry_price: Decimal | None
+    mark_price: Decimal | None
+    source: ReportSource
+    exchange_time: datetime | None = None
+    stop_loss: Decimal | None = None
+    liquidation_price: Decimal | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+    @property
+    def is_flat(self) -> bool:
+        return self.size == ZERO
+
+
+@dataclass(frozen=True)
+class FillReport:
+    """One execution (trade) of an order."""
+
+    venue: str
+    symbol: str
+    order_id: str
+    client_order_id: str | None
+    side: OrderSide
+    price: Decimal
+    qty: Decimal
+    fee: Decimal
+    fee_currency: str | None
+    trade_id: str
+    time: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class OrderReport:
+    venue: str
+    symbol: str
+    order_id: str
+    client_order_id: str | None
+    status: OrderStatus
+    side: OrderSide
+    qty: Decimal
+    filled_qty: Decimal
+    average_price: Decimal | None  # None when the venue does not (yet) say; never 0
+    reduce_only: bool
+    trigger_price: Decimal | None = None
+    time: datetime | None = None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class StopReport:
+    """A stop-loss confirmed on the exchange. ``order_id`` is None for a Bybit position stop."""
+
+    venue: str
+    symbol: str
+    side: Side
+    stop_price: Decimal
+    order_id: str | None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class ExecutionPrice:
+    """The resolved fill of an entry order and where the price came from."""
+
+    price: Decimal
+    qty: Decimal
+    source: PriceSource
+    fee: Decimal = ZERO
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class FillUnknown:
+    """Nothing answered with a real price in time. The engine must not guess."""
+
+    reason: str
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)

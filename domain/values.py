@@ -1,0 +1,95 @@
+"""Small value types shared by the aggregates, events and policies."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from enum import Enum
+
+
+class Side(Enum):
+    LONG = "long"
+    SHORT = "short"
+
+    @property
+    def sign(self) -> int:
+        """+1 for a long, -1 for a short: profit is ``sign * (exit - entry) * qty``."""
+        return 1 if self is Side.LONG else -1
+
+    @property
+    def opposite(self) -> Side:
+        return Side.SHORT if self is Side.LONG else Side.LONG
+
+
+class Venue(Enum):
+    BYBIT = "bybit"
+    BINANCE = "binanceusdm"
+
+
+class PriceSource(Enum):
+    """Where a price came from. Recorded with every price so a replay can tell a guess from a fact."""
+
+    ORDER_RESPONSE = "order_response"
+    ORDER_QUERY = "order_query"
+    EXECUTIONS = "executions"  # VWAP of the order's fills
+    POSITION = "position"  # the exchange's position average entry price
+    WEBSOCKET = "websocket"
+    TICKER = "ticker"
+    MARK = "mark"
+    SIGNAL = "signal"
+
+
+class Origin(Enum):
+    """How warden came to track a position."""
+
+    SIGNAL = "signal"
+    ADOPTED = "adopted"  # found open on the exchange without a signal (a phantom) and adopted
+
+
+class CloseReason(Enum):
+    ENTRY_REJECTED = "entry_rejected"
+    ENTRY_CANCELLED = "entry_cancelled"
+    ROLLED_BACK = "rolled_back"  # could not be protected, closed at market
+    STOP_HIT = "stop_hit"
+    TRAILING_STOP_HIT = "trailing_stop_hit"
+    AGED_EXIT = "aged_exit"
+    CLOSED_EXTERNALLY = "closed_externally"
+    LIQUIDATED = "liquidated"
+    MANUAL = "manual"
+    PHANTOM_CLOSED = "phantom_closed"  # an adopted phantom closed by the `close` policy
+
+
+class ReportSource(Enum):
+    """Which channel delivered an exchange position report."""
+
+    WEBSOCKET = "websocket"
+    REST = "rest"
+
+
+ZERO = Decimal(0)
+HUNDRED = Decimal(100)
+
+
+def percent_of(value: Decimal, percent: Decimal) -> Decimal:
+    return value * percent / HUNDRED
+
+
+class OrderSide(Enum):
+    BUY = "buy"
+    SELL = "sell"
+
+    @staticmethod
+    def entering(side: Side) -> OrderSide:
+        return OrderSide.BUY if side is Side.LONG else OrderSide.SELL
+
+    @staticmethod
+    def exiting(side: Side) -> OrderSide:
+        return OrderSide.SELL if side is Side.LONG else OrderSide.BUY
+
+
+class OrderStatus(Enum):
+    NEW = "new"
+    PARTIALLY_FILLED = "partially_filled"
+    FILLED = "filled"
+    CANCELLED = "cancelled"
+    REJECTED = "rejected"
+    UNKNOWN = "unknown"
