@@ -10,10 +10,12 @@ class DomainError(Exception):
 class InvalidTransition(DomainError):
     """A trigger that the lifecycle table does not allow from the current status."""
 
-    def __init__(self, from_status: object, to: object) -> None:
+    def __init__(self, from_status: object, to: object, trigger: object = None) -> None:
         self.from_status = from_status
         self.to = to
-        super().__init__(f"{_name(from_status)} -> {_name(to)}")
+        self.trigger = trigger
+        detail = f" ({_name(trigger)})" if trigger is not None and trigger is not to else ""
+        super().__init__(f"{_name(from_status)} -> {_name(to)}{detail}")
 
 
 class ImpossibleFill(DomainError):

@@ -1,0 +1,79 @@
+"""The `ExchangeAccount` aggregate: every position report the exchange sent, tracked or not.
+
+Phantom and ghost detection are derived from this log, so nothing the exchange says is skipped
+(the seed bot dropped BTCUSDT updates because it did not track BTCUSDT). Its state is bounded (the
+latest report per symbol), and the store snapshots it, so loading it does not grow with history.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import singledispatchmethod
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from domain import events as ev
+from domain.ids import account_id
+from domain.reports import PositionReport
+
+
+class ExchangeAccount(Aggregate):
+    def __init__(self) -> None:
+        """State is assigned by ``when`` from the creating event."""
+
+    @classmethod
+    def register(cls, *, venue: str, account: str, at: datetime) -> ExchangeAccount:
+        return cls._create(ev.AccountRegistered, id=account_id(venue, account), timestamp=at,
+                           venue=venue, account=account)
+
+    def record(self, report: PositionReport, *, at: datetime) -> None:
+        self._check_belongs(report)
+        self.trigger_event(ev.PositionReported, timestamp=at, report=report)
+
+    def record_snapshot(self, reports: list[PositionReport], *, at: datetime) -> None:
+        for report in reports:
+            self._check_belongs(report)
+        self.trigger_event(ev.PositionsSnapshotted, timestamp=at, reports=list(reports))
+
+    def open_positions(self) -> dict[str, PositionReport]:
+        """The latest non-flat report of each symbol."""
+        return dict(self.positions)
+
+    def _check_belongs(self, report: PositionReport) -> None:
+        if (report.venue, report.account) != (self.venue, self.account):
+            raise ValueError(f"report for {report.venue}/{report.account} recorded on "
+                             f"{self.venue}/{self.account}")
+
+    @singledispatchmethod
+    def when(self, event: object) -> None:
+        raise TypeError(f"ExchangeAccount has no handler for {type(event).__name__}")
+
+    @when.register
+    def _(self, e: ev.AccountRegistered) -> None:
+        self.venue, self.account = e.venue, e.account
+        self.positions: dict[str, PositionReport] = {}
+        self.reports_seen = 0
+        self.last_report_at: datetime | None = None
+        self.last_snapshot_at: datetime | None = None
+
+    @when.register
+    def _(self, e: ev.PositionReported) -> None:
+        self._apply_report(e.report)
+        self.reports_seen += 1
+        self.last_report_at = e.timestamp
+
+    @when.register
+    def _(self, e: ev.PositionsSnapshotted) -> None:
+        self.positions = {r.symbol: r for r in e.reports if not r.is_flat}
+        self.reports_seen += len(e.reports)
+        self.last_report_at = self.last_snapshot_at = e.timestamp
+
+    def _apply_report(self, report: PositionReport) -> None:
+        if report.is_flat:
+            self.positions.pop(report.symbol, None)
+        else:
+            self.positions[report.symbol] = report
+
+    def state(self) -> dict[str, Any]:
+        return {k: v for k, v in vars(self).items() if k != "_pending_events"}

@@ -1,0 +1,198 @@
+"""The event catalogue: immutable, past-tense facts, one fact per class.
+
+Each event's ``timestamp`` is the time of the input that caused it (a signal's time, an exchange
+report's time, the engine's clock reading passed in as an argument), never a clock read here, so a
+replay is exact. Prices are `Decimal`; every price says where it came from; the venue's payload is
+kept in ``raw`` where there is one.
+
+Event topics (``module:ClassName``) are part of the stored format. To rename or move a class,
+register the old topic with ``eventsourcing.utils.register_topic`` (see `domain.topics`); to
+reshape one, bump ``class_version`` and add a static ``upcast_vN_vN+1(state)`` (docs/event-log.md).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from domain.instrument import Instrument
+from domain.reports import PositionReport
+from domain.values import CloseReason, PriceSource, Side
+
+Raw = dict[str, Any]
+
+
+class PositionEvent(Aggregate.Event):
+    """Base of every position event after creation; the aggregate's ``when`` assigns its state."""
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.when(self)
+
+
+class PositionCreated(Aggregate.Created):
+    def apply(self, aggregate: Any) -> None:
+        aggregate.when(self)
+
+
+class SignalAccepted(PositionCreated):
+    """A valid signal opened a position in PENDING. Overrides are None where the policy default applies."""
+
+    venue: str
+    account: str
+    signal_id: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    instrument: Instrument
+    stop_loss_percent: Decimal | None
+    trailing_activation_percent: Decimal | None
+    trailing_callback_percent: Decimal | None
+    raw: Raw
+
+
+class PositionAdopted(PositionCreated):
+    """A position found open on the exchange without a signal (a phantom) is now tracked, in FILLED."""
+
+    venue: str
+    account: str
+    symbol: str
+    side: Side
+    quantity: Decimal
+    entry_price: Decimal
+    price_source: PriceSource
+    instrument: Instrument
+    raw: Raw
+
+
+class EntryOrderPlaced(PositionEvent):
+    client_order_id: str
+    order_id: str | None
+    quantity: Decimal
+    raw: Raw
+
+
+class EntryFilled(PositionEvent):
+    """Part or all of the entry executed at a real price (> 0) from ``price_source``."""
+
+    price: Decimal
+    quantity: Decimal
+    price_source: PriceSource
+    order_id: str | None
+    fee: Decimal
+    raw: Raw
+
+
+class EntryRejected(PositionEvent):
+    """The entry was rejected or cancelled before any fill; the position is closed."""
+
+    reason: str
+    code: str | None
+    raw: Raw
+
+
+class StopLossRequested(PositionEvent):
+    """A stop at ``price`` (already rounded and validated against ``reference_price``) is being sent."""
+
+    price: Decimal
+    reference_price: Decimal
+    purpose: str  # "initial", "trail", "correction", "restore"
+
+
+class StopLossPlaced(PositionEvent):
+    """The exchange confirmed a stop at ``price``."""
+
+    price: Decimal
+    reference_price: Decimal
+    order_id: str | None
+    raw: Raw
+
+
+class StopLossRejected(PositionEvent):
+    price: Decimal
+    code: str | None
+    reason: str
+    raw: Raw
+
+
+class MarkPriceObserved(PositionEvent):
+    price: Decimal
+    source: PriceSource
+    raw: Raw
+
+
+class TrailingActivated(PositionEvent):
+    price: Decimal  # the price whose profit reached the activation threshold
+    activation_percent: Decimal
+
+
+class StopLossMoved(PositionEvent):
+    """The exchange confirmed the stop moved from ``old_price`` to ``new_price``."""
+
+    old_price: Decimal
+    new_price: Decimal
+    reference_price: Decimal  # the best price the new stop trails
+    order_id: str | None
+    raw: Raw
+
+
+class PositionAged(PositionEvent):
+    age_seconds: int
+    max_age_seconds: int
+
+
+class AgedPhaseEntered(PositionEvent):
+    """The aged exit accepts a worse price: ``limit_price`` None means exit at market."""
+
+    phase: int
+    limit_price: Decimal | None
+
+
+class CloseRequested(PositionEvent):
+    reason: CloseReason
+    client_order_id: str | None
+    limit_price: Decimal | None  # None: market
+
+
+class PositionClosed(PositionEvent):
+    exit_price: Decimal | None  # None only when the venue reported no fill for the exit
+    realized_pnl: Decimal | None
+    fees: Decimal
+    reason: CloseReason
+    raw: Raw
+
+
+class PositionRolledBack(PositionEvent):
+    """The position could not be protected and was closed at market."""
+
+    reason: str
+    exit_price: Decimal | None
+    realized_pnl: Decimal | None
+    fees: Decimal
+    raw: Raw
+
+
+class AccountEvent(Aggregate.Event):
+    def apply(self, aggregate: Any) -> None:
+        aggregate.when(self)
+
+
+class AccountRegistered(Aggregate.Created):
+    venue: str
+    account: str
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.when(self)
+
+
+class PositionReported(AccountEvent):
+    """One position report from the exchange, for any symbol, tracked or not."""
+
+    report: PositionReport
+
+
+class PositionsSnapshotted(AccountEvent):
+    """A full REST snapshot: symbols absent from ``reports`` are flat."""
+
+    reports: list[PositionReport]

@@ -1,0 +1,129 @@
+"""Pure policies: the initial stop, the trailing stop and the aged exit.
+
+Each is a frozen dataclass of documented parameters with methods that take prices and return a
+decision. None reads a clock: ages arrive in seconds, prices as `Decimal`.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from decimal import Decimal
+
+from domain.errors import InvalidStop
+from domain.instrument import Instrument
+from domain.values import HUNDRED, ZERO, Side
+
+
+@dataclass(frozen=True)
+class InitialStopPolicy:
+    """``percent``: distance of the stop from the real fill price, in percent (2 = 2%)."""
+
+    percent: Decimal = Decimal(2)
+
+    def stop_for(self, side: Side, fill_price: Decimal, instrument: Instrument,
+                 percent: Decimal | None = None) -> Decimal:
+        """The protectively rounded stop for a fill; raises `InvalidStop` if none is valid."""
+        if not fill_price.is_finite() or fill_price <= 0:
+            raise InvalidStop(f"{instrument.symbol}: no stop from a fill price of {fill_price}")
+        distance = fill_price * (percent if percent is not None else self.percent) / HUNDRED
+        return instrument.protective_stop(side, fill_price - side.sign * distance, fill_price)
+
+
+@dataclass(frozen=True)
+class TrailingStopPolicy:
+    """Trail the best price once in profit.
+
+    - ``activation_percent``: profit from entry, in percent, at which trailing starts.
+    - ``callback_percent``: distance of the stop behind the best price, in percent.
+    - ``min_step_ticks``: a move smaller than this many ticks is not worth an exchange call.
+    - ``min_interval_seconds``: the engine's throttle between two moves of one position.
+    """
+
+    activation_percent: Decimal = Decimal("1.5")
+    callback_percent: Decimal = Decimal("0.5")
+    min_step_ticks: int = 1
+    min_interval_seconds: Decimal = Decimal(1)
+
+    def should_activate(self, side: Side, entry: Decimal, price: Decimal,
+                        activation_percent: Decimal | None = None) -> bool:
+        threshold = activation_percent if activation_percent is not None else self.activation_percent
+        return side.sign * (price - entry) / entry * HUNDRED >= threshold
+
+    def target(self, side: Side, best: Decimal, instrument: Instrument,
+               callback_percent: Decimal | None = None) -> Decimal:
+        callback = callback_percent if callback_percent is not None else self.callback_percent
+        return instrument.round_stop(side, best - side.sign * best * callback / HUNDRED)
+
+    def next_stop(self, side: Side, best: Decimal, current: Decimal | None,
+                  instrument: Instrument, callback_percent: Decimal | None = None) -> Decimal | None:
+        """The stop to move to, or None when the move is against the position, too small or invalid.
+
+        The stop only ratchets in the position's favour: a long's never goes down, a short's never up.
+        """
+        target = self.target(side, best, instrument, callback_percent)
+        try:
+            instrument.validate_stop(side, target, best)
+        except InvalidStop:
+            return None
+        if current is None:
+            return target
+        improvement = side.sign * (target - current)
+        if improvement < instrument.tick_size * self.min_step_ticks:
+            return None
+        return target
+
+
+@dataclass(frozen=True)
+class AgedPhase:
+    """From ``after_seconds`` past the max age, accept an exit up to ``accept_loss_percent`` worse
+    than the entry (negative: demand a profit)."""
+
+    after_seconds: int
+    accept_loss_percent: Decimal
+
+
+@dataclass(frozen=True)
+class AgedDecision:
+    phase: int  # 1-based index into the phases; len(phases) + 1 is the hard market exit
+    limit_price: Decimal | None  # None: exit at market
+
+
+@dataclass(frozen=True)
+class AgedExitPolicy:
+    """Close positions held too long.
+
+    - ``max_age_seconds``: past this a position is AGED.
+    - ``phases``: progressively worse acceptable exits, each starting ``after_seconds`` past the max age.
+    - ``hard_limit_seconds``: past the max age by this much, exit at market whatever the price.
+    """
+
+    max_age_seconds: int = 6 * 3600
+    phases: tuple[AgedPhase, ...] = field(default=(
+        AgedPhase(0, Decimal("-0.1")),  # first ask for breakeven plus fees
+        AgedPhase(1800, Decimal("0.5")),
+        AgedPhase(3600, Decimal("1.5")),
+    ))
+    hard_limit_seconds: int = 2 * 3600
+
+    def is_aged(self, age_seconds: int) -> bool:
+        return age_seconds >= self.max_age_seconds
+
+    def decision(self, side: Side, entry: Decimal, age_seconds: int,
+                 instrument: Instrument) -> AgedDecision | None:
+        """The phase and exit limit for a position of this age, or None when not yet aged."""
+        over = age_seconds - self.max_age_seconds
+        if over < 0:
+            return None
+        if over >= self.hard_limit_seconds:
+            return AgedDecision(len(self.phases) + 1, None)
+        current = 0
+        for index, phase in enumerate(self.phases, start=1):
+            if over >= phase.after_seconds:
+                current = index
+        if current == 0:
+            return None
+        loss = self.phases[current - 1].accept_loss_percent
+        worst = entry - side.sign * entry * loss / HUNDRED
+        # A limit exit sells (long) or buys (short): round it toward the better price for us.
+        limit = instrument.round_price(worst, up=side is Side.LONG)
+        return AgedDecision(current, max(limit, instrument.min_price) if limit > ZERO else None)

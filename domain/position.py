@@ -1,0 +1,319 @@
+"""The `Position` aggregate: one position's lifecycle, rebuilt from its events.
+
+Public methods are commands: they check the rules (typed errors, the lifecycle table) and then
+trigger exactly one event. ``when`` only assigns state from an event, so it replays identically.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from decimal import Decimal
+from functools import singledispatchmethod
+from typing import Any
+
+from eventsourcing.domain import Aggregate
+
+from domain import events as ev
+from domain.errors import ImpossibleFill, InvalidSignal, InvalidStop, StopWouldLoosen
+from domain.ids import adopted_position_id, position_id
+from domain.instrument import Instrument
+from domain.lifecycle import PROTECTED_STATUSES, Status, Trigger, next_status
+from domain.values import ZERO, CloseReason, Origin, PriceSource, Side
+
+Raw = dict[str, Any]
+
+
+class Position(Aggregate):
+    def __init__(self) -> None:
+        """State is assigned by ``when`` from the creating event."""
+
+    # ----- creation -------------------------------------------------------------------------
+    @classmethod
+    def open(cls, *, venue: str, account: str, signal_id: str, symbol: str, side: Side,
+             quantity: Decimal, instrument: Instrument, at: datetime,
+             stop_loss_percent: Decimal | None = None,
+             trailing_activation_percent: Decimal | None = None,
+             trailing_callback_percent: Decimal | None = None,
+             raw: Raw | None = None) -> Position:
+        if symbol != instrument.symbol:
+            raise InvalidSignal(f"signal symbol {symbol} does not match instrument {instrument.symbol}")
+        if not quantity.is_finite() or quantity <= 0:
+            raise InvalidSignal(f"{symbol}: quantity must be > 0, got {quantity}")
+        if instrument.round_qty(quantity) != quantity or quantity < instrument.min_qty:
+            raise InvalidSignal(f"{symbol}: quantity {quantity} is not a tradable multiple of "
+                                f"{instrument.qty_step} >= {instrument.min_qty}")
+        for name, pct in (("stop_loss_percent", stop_loss_percent),
+                          ("trailing_callback_percent", trailing_callback_percent)):
+            if pct is not None and not (ZERO < pct < 100):
+                raise InvalidSignal(f"{symbol}: {name} must be in (0, 100), got {pct}")
+        return cls._create(
+            ev.SignalAccepted, id=position_id(venue, account, signal_id), timestamp=at,
+            venue=venue, account=account, signal_id=signal_id, symbol=symbol, side=side,
+            quantity=quantity, instrument=instrument, stop_loss_percent=stop_loss_percent,
+            trailing_activation_percent=trailing_activation_percent,
+            trailing_callback_percent=trailing_callback_percent, raw=raw or {})
+
+    @classmethod
+    def adopt(cls, *, venue: str, account: str, symbol: str, side: Side, quantity: Decimal,
+              entry_price: Decimal, price_source: PriceSource, instrument: Instrument,
+              at: datetime, raw: Raw | None = None) -> Position:
+        _check_fill(symbol, entry_price, quantity)
+        return cls._create(
+            ev.PositionAdopted, id=adopted_position_id(venue, account, symbol, at), timestamp=at,
+            venue=venue, account=account, symbol=symbol, side=side, quantity=quantity,
+            entry_price=entry_price, price_source=price_source, instrument=instrument,
+            raw=raw or {})
+
+    # ----- commands -------------------------------------------------------------------------
+    def record_entry_order(self, *, client_order_id: str, order_id: str | None, at: datetime,
+                           raw: Raw | None = None) -> None:
+        self._allow(Trigger.ENTRY_ORDER_PLACED)
+        self.trigger_event(ev.EntryOrderPlaced, timestamp=at, client_order_id=client_order_id,
+                           order_id=order_id, quantity=self.quantity, raw=raw or {})
+
+    def fill(self, *, price: Decimal, quantity: Decimal, source: PriceSource, at: datetime,
+             order_id: str | None = None, fee: Decimal = ZERO, raw: Raw | None = None) -> None:
+        self._allow(Trigger.ENTRY_FILLED)
+        _check_fill(self.symbol, price, quantity)
+        if self.filled_qty + quantity > self.quantity:
+            raise ImpossibleFill(f"{self.symbol}: fill of {quantity} overfills "
+                                 f"{self.filled_qty}/{self.quantity}")
+        self.trigger_event(ev.EntryFilled, timestamp=at, price=price, quantity=quantity,
+                           price_source=source, order_id=order_id, fee=fee, raw=raw or {})
+
+    def reject_entry(self, *, reason: str, code: str | None, at: datetime,
+                     raw: Raw | None = None) -> None:
+        self._allow(Trigger.ENTRY_REJECTED)
+        self.trigger_event(ev.EntryRejected, timestamp=at, reason=reason, code=code, raw=raw or {})
+
+    def request_stop(self, *, price: Decimal, reference_price: Decimal, purpose: str,
+                     at: datetime) -> None:
+        self._allow(Trigger.STOP_REQUESTED)
+        self._check_stop(price, reference_price)
+        self.trigger_event(ev.StopLossRequested, timestamp=at, price=price,
+                           reference_price=reference_price, purpose=purpose)
+
+    def stop_placed(self, *, price: Decimal, reference_price: Decimal, order_id: str | None,
+                    at: datetime, raw: Raw | None = None) -> None:
+        self._allow(Trigger.STOP_PLACED)
+        self._check_stop(price, reference_price)
+        self.trigger_event(ev.StopLossPlaced, timestamp=at, price=price,
+                           reference_price=reference_price, order_id=order_id, raw=raw or {})
+
+    def stop_rejected(self, *, price: Decimal, code: str | None, reason: str, at: datetime,
+                      raw: Raw | None = None) -> None:
+        self._allow(Trigger.STOP_REJECTED)
+        self.trigger_event(ev.StopLossRejected, timestamp=at, price=price, code=code,
+                           reason=reason, raw=raw or {})
+
+    def observe_mark(self, *, price: Decimal, source: PriceSource, at: datetime,
+                     raw: Raw | None = None) -> None:
+        self._allow(Trigger.MARK_OBSERVED)
+        if not price.is_finite() or price <= 0:
+            raise ImpossibleFill(f"{self.symbol}: mark price {price} must be > 0")
+        self.trigger_event(ev.MarkPriceObserved, timestamp=at, price=price, source=source,
+                           raw=raw or {})
+
+    def activate_trailing(self, *, price: Decimal, activation_percent: Decimal,
+                          at: datetime) -> None:
+        self._allow(Trigger.TRAILING_ACTIVATED)
+        self.trigger_event(ev.TrailingActivated, timestamp=at, price=price,
+                           activation_percent=activation_percent)
+
+    def stop_moved(self, *, new_price: Decimal, reference_price: Decimal, order_id: str | None,
+                   at: datetime, raw: Raw | None = None) -> None:
+        self._allow(Trigger.STOP_MOVED)
+        self._check_stop(new_price, reference_price)
+        self.trigger_event(ev.StopLossMoved, timestamp=at, old_price=self.stop_price,
+                           new_price=new_price, reference_price=reference_price,
+                           order_id=order_id, raw=raw or {})
+
+    def age(self, *, age_seconds: int, max_age_seconds: int, at: datetime) -> None:
+        self._allow(Trigger.AGED)
+        if age_seconds < max_age_seconds:
+            raise InvalidSignal(f"{self.symbol}: age {age_seconds}s is below the max {max_age_seconds}s")
+        self.trigger_event(ev.PositionAged, timestamp=at, age_seconds=age_seconds,
+                           max_age_seconds=max_age_seconds)
+
+    def enter_aged_phase(self, *, phase: int, limit_price: Decimal | None, at: datetime) -> None:
+        self._allow(Trigger.AGED_PHASE)
+        if phase <= self.aged_phase:
+            raise InvalidSignal(f"{self.symbol}: aged phase {phase} is not after {self.aged_phase}")
+        self.trigger_event(ev.AgedPhaseEntered, timestamp=at, phase=phase, limit_price=limit_price)
+
+    def request_close(self, *, reason: CloseReason, client_order_id: str | None,
+                      limit_price: Decimal | None, at: datetime) -> None:
+        self._allow(Trigger.CLOSE_REQUESTED)
+        self.trigger_event(ev.CloseRequested, timestamp=at, reason=reason,
+                           client_order_id=client_order_id, limit_price=limit_price)
+
+    def close(self, *, exit_price: Decimal | None, fees: Decimal, reason: CloseReason,
+              at: datetime, raw: Raw | None = None) -> None:
+        self._allow(Trigger.CLOSED)
+        self.trigger_event(ev.PositionClosed, timestamp=at, exit_price=exit_price,
+                           realized_pnl=self._pnl(exit_price, fees), fees=fees, reason=reason,
+                           raw=raw or {})
+
+    def roll_back(self, *, reason: str, exit_price: Decimal | None, fees: Decimal, at: datetime,
+                  raw: Raw | None = None) -> None:
+        self._allow(Trigger.ROLLED_BACK)
+        self.trigger_event(ev.PositionRolledBack, timestamp=at, reason=reason,
+                           exit_price=exit_price, realized_pnl=self._pnl(exit_price, fees),
+                           fees=fees, raw=raw or {})
+
+    # ----- queries --------------------------------------------------------------------------
+    @property
+    def is_open(self) -> bool:
+        return self.status is not Status.CLOSED
+
+    @property
+    def is_protected(self) -> bool:
+        return self.status in PROTECTED_STATUSES
+
+    def profit_percent(self, price: Decimal) -> Decimal | None:
+        if self.entry_price is None:
+            return None
+        return self.side.sign * (price - self.entry_price) / self.entry_price * 100
+
+    def state(self) -> dict[str, Any]:
+        """Every field of the aggregate, for comparisons and display."""
+        return {k: v for k, v in vars(self).items() if k != "_pending_events"}
+
+    # ----- guards ---------------------------------------------------------------------------
+    def _allow(self, trigger: Trigger) -> None:
+        next_status(self.status, trigger)
+
+    def _check_stop(self, price: Decimal, reference_price: Decimal) -> None:
+        if self.entry_price is None:
+            raise InvalidStop(f"{self.symbol}: no fill yet, nothing to protect")
+        self.instrument.validate_stop(self.side, price, reference_price)
+        current = self.stop_price
+        if current is not None and self.side.sign * (price - current) < 0:
+            raise StopWouldLoosen(f"{self.symbol}: stop {price} would loosen {current} "
+                                  f"for a {self.side.name}")
+
+    def _pnl(self, exit_price: Decimal | None, fees: Decimal) -> Decimal | None:
+        if exit_price is None or self.entry_price is None:
+            return None
+        if not exit_price.is_finite() or exit_price <= 0:
+            raise ImpossibleFill(f"{self.symbol}: exit price {exit_price} must be > 0")
+        gross = self.side.sign * (exit_price - self.entry_price) * self.filled_qty
+        return gross - self.entry_fees - fees
+
+    # ----- state from events ----------------------------------------------------------------
+    @singledispatchmethod
+    def when(self, event: object) -> None:
+        raise TypeError(f"Position has no handler for {type(event).__name__}")
+
+    @when.register
+    def _(self, e: ev.SignalAccepted) -> None:
+        self._init(e, Origin.SIGNAL, Status.PENDING)
+        self.signal_id = e.signal_id
+        self.stop_loss_percent = e.stop_loss_percent
+        self.trailing_activation_percent = e.trailing_activation_percent
+        self.trailing_callback_percent = e.trailing_callback_percent
+
+    @when.register
+    def _(self, e: ev.PositionAdopted) -> None:
+        self._init(e, Origin.ADOPTED, Status.FILLED)
+        self.filled_qty = e.quantity
+        self.entry_price = e.entry_price
+        self.best_price = e.entry_price
+
+    def _init(self, e: Any, origin: Origin, status: Status) -> None:
+        self.venue, self.account, self.symbol = e.venue, e.account, e.symbol
+        self.side, self.quantity, self.instrument = e.side, e.quantity, e.instrument
+        self.origin, self.status, self.opened_at = origin, status, e.timestamp
+        self.signal_id = None
+        self.stop_loss_percent = self.trailing_activation_percent = None
+        self.trailing_callback_percent = None
+        self.filled_qty, self.entry_price, self.entry_fees = ZERO, None, ZERO
+        self.entry_client_order_id = self.entry_order_id = None
+        self.stop_price = self.stop_reference = self.stop_order_id = self.requested_stop = None
+        self.stop_rejections = 0
+        self.last_mark = self.best_price = None
+        self.aged_phase = 0
+        self.close_reason = self.exit_price = self.realized_pnl = self.closed_at = None
+
+    @when.register
+    def _(self, e: ev.EntryOrderPlaced) -> None:
+        self.entry_client_order_id, self.entry_order_id = e.client_order_id, e.order_id
+
+    @when.register
+    def _(self, e: ev.EntryFilled) -> None:
+        total = self.filled_qty + e.quantity
+        previous = (self.entry_price or ZERO) * self.filled_qty
+        self.entry_price = (previous + e.price * e.quantity) / total
+        self.filled_qty = total
+        self.entry_fees += e.fee
+        self.best_price = self.entry_price if self.best_price is None else self.best_price
+        self.status = next_status(self.status, Trigger.ENTRY_FILLED)
+
+    @when.register
+    def _(self, e: ev.EntryRejected) -> None:
+        self.status = next_status(self.status, Trigger.ENTRY_REJECTED)
+        self.close_reason, self.closed_at = CloseReason.ENTRY_REJECTED, e.timestamp
+
+    @when.register
+    def _(self, e: ev.StopLossRequested) -> None:
+        self.requested_stop = e.price
+
+    @when.register
+    def _(self, e: ev.StopLossPlaced) -> None:
+        self.stop_price, self.stop_reference, self.stop_order_id = (
+            e.price, e.reference_price, e.order_id)
+        self.requested_stop = None
+        self.status = next_status(self.status, Trigger.STOP_PLACED)
+
+    @when.register
+    def _(self, e: ev.StopLossRejected) -> None:
+        self.requested_stop = None
+        self.stop_rejections += 1
+
+    @when.register
+    def _(self, e: ev.MarkPriceObserved) -> None:
+        self.last_mark = e.price
+        if self.best_price is not None and self.side.sign * (e.price - self.best_price) > 0:
+            self.best_price = e.price
+
+    @when.register
+    def _(self, e: ev.TrailingActivated) -> None:
+        self.status = next_status(self.status, Trigger.TRAILING_ACTIVATED)
+
+    @when.register
+    def _(self, e: ev.StopLossMoved) -> None:
+        self.stop_price, self.stop_reference = e.new_price, e.reference_price
+        self.stop_order_id = e.order_id or self.stop_order_id
+        self.requested_stop = None
+
+    @when.register
+    def _(self, e: ev.PositionAged) -> None:
+        self.status = next_status(self.status, Trigger.AGED)
+
+    @when.register
+    def _(self, e: ev.AgedPhaseEntered) -> None:
+        self.aged_phase = e.phase
+
+    @when.register
+    def _(self, e: ev.CloseRequested) -> None:
+        pass  # the fact is the record; the position stays open until the exchange confirms
+
+    @when.register
+    def _(self, e: ev.PositionClosed) -> None:
+        self._closed(e, e.reason, Trigger.CLOSED)
+
+    @when.register
+    def _(self, e: ev.PositionRolledBack) -> None:
+        self._closed(e, CloseReason.ROLLED_BACK, Trigger.ROLLED_BACK)
+
+    def _closed(self, e: Any, reason: CloseReason, trigger: Trigger) -> None:
+        self.status = next_status(self.status, trigger)
+        self.close_reason, self.exit_price = reason, e.exit_price
+        self.realized_pnl, self.closed_at = e.realized_pnl, e.timestamp
+
+
+def _check_fill(symbol: str, price: Decimal, quantity: Decimal) -> None:
+    if not price.is_finite() or price <= 0:
+        raise ImpossibleFill(f"{symbol}: fill price {price} must be > 0")
+    if not quantity.is_finite() or quantity <= 0:
+        raise ImpossibleFill(f"{symbol}: fill quantity {quantity} must be > 0")
