@@ -1,0 +1,124 @@
+"""The event store: one URL selects in-memory, SQLite file or PostgreSQL.
+
+- ``memory://``                          tests and throwaway runs
+- ``sqlite:///path/to/warden.sqlite3``   the embedded default (``sqlite:///:memory:`` also works)
+- ``postgresql://user@host:5432/db``     production
+
+All three are eventsourcing recorders behind one `WardenStore` application, which registers the
+domain's transcodings and snapshots aggregates so loading them does not grow with their history.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from uuid import UUID
+
+from eventsourcing.application import Application
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import JSONTranscoder
+from eventsourcing.utils import Environment
+
+from adapters.transcodings import register_domain_transcodings
+from domain.account import ExchangeAccount
+from domain.position import Position
+
+DEFAULT_STORE_URL = "sqlite:///var/warden.sqlite3"
+SNAPSHOT_INTERVALS = {Position: 50, ExchangeAccount: 100}
+
+
+class StoreConfigError(ValueError):
+    pass
+
+
+@dataclass(frozen=True)
+class StoreConfig:
+    kind: str  # "memory" | "sqlite" | "postgres"
+    env: dict[str, str] = field(repr=False)
+    display: str  # the URL with any password masked: safe to log
+
+    @classmethod
+    def from_url(cls, url: str) -> StoreConfig:
+        if url in ("memory", "memory://"):
+            return cls("memory", {"PERSISTENCE_MODULE": "eventsourcing.popo"}, "memory://")
+        parts = urlsplit(url)
+        if parts.scheme == "sqlite":
+            path = unquote(parts.path.removeprefix("/")) if parts.netloc == "" else parts.netloc + parts.path
+            if not path:
+                raise StoreConfigError(f"store URL {url!r}: sqlite needs a file path")
+            if path != ":memory:":
+                Path(path).parent.mkdir(parents=True, exist_ok=True)
+            env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
+                   "SQLITE_LOCK_TIMEOUT": "10"}
+            return cls("sqlite", env, f"sqlite:///{path}")
+        if parts.scheme in ("postgres", "postgresql"):
+            if not parts.path.strip("/"):
+                raise StoreConfigError(f"store URL {_mask(url)!r}: postgres needs a database name")
+            env = {
+                "PERSISTENCE_MODULE": "eventsourcing.postgres",
+                "POSTGRES_DBNAME": unquote(parts.path.strip("/")),
+                "POSTGRES_HOST": parts.hostname or "127.0.0.1",
+                "POSTGRES_PORT": str(parts.port or 5432),
+                "POSTGRES_USER": unquote(parts.username or "postgres"),
+                "POSTGRES_PASSWORD": unquote(parts.password or os.environ.get("PGPASSWORD", "")),
+                # Off on purpose: with eventsourcing 9.5.6 the DB functions misroute events
+                # between applications sharing a database.
+                "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+            }
+            return cls("postgres", env, _mask(url))
+        raise StoreConfigError(
+            f"store URL {_mask(url)!r}: expected memory://, sqlite:///PATH or postgresql://...")
+
+
+def _mask(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@")
+    return parts._replace(netloc=netloc).geturl()
+
+
+class WardenStore(Application):
+    """The event-sourced application that owns the log. Configured only by its `StoreConfig`."""
+
+    name = "warden"
+    snapshotting_intervals = SNAPSHOT_INTERVALS
+
+    def __init__(self, config: StoreConfig) -> None:
+        self.config = config
+        super().__init__(env=config.env)
+
+    def construct_env(self, name: str, env: Any = None) -> Environment:
+        # Unlike the base class, ignore os.environ: the URL is the one switch.
+        merged = {"IS_SNAPSHOTTING_ENABLED": "y", **(env or {})}
+        return Environment(name, merged)
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        register_domain_transcodings(transcoder)
+
+    def history(self, originator_id: UUID, *, lte: int | None = None) -> list[DomainEventProtocol[Any]]:
+        """Every stored event of one aggregate, oldest first (snapshots are not events)."""
+        return list(self.events.get(originator_id, lte=lte))
+
+    def all_events(self, *, batch: int = 1000) -> Iterator[DomainEventProtocol[Any]]:
+        """The whole log in recorded order, decoded, read in batches."""
+        for notification in self.stored_notifications(batch=batch):
+            yield self.mapper.to_domain_event(notification)
+
+    def stored_notifications(self, *, batch: int = 1000) -> Iterator[Any]:
+        start = 1
+        while True:
+            page = self.recorder.select_notifications(start=start, limit=batch)
+            if not page:
+                return
+            yield from page
+            start = page[-1].id + 1
+
+
+def open_store(url: str) -> WardenStore:
+    return WardenStore(StoreConfig.from_url(url))
