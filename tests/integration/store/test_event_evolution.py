@@ -1,0 +1,60 @@
+"""Stored events are forever: a reshaped class is upcast and a moved class keeps its old topic."""
+
+from __future__ import annotations
+
+import json
+from decimal import Decimal
+
+import pytest
+from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import register_topic
+
+from adapters.store import open_store
+from domain.events import PositionEvent
+from tests.builders import at, opened
+
+
+class StopLossNudged(PositionEvent):
+    """A test-only event at version 2: v1 stored ``price`` as a plain string and had no ``purpose``."""
+
+    class_version = 2
+
+    price: Decimal
+    purpose: str
+
+    @staticmethod
+    def upcast_v1_v2(state: dict) -> None:
+        state["price"] = Decimal(state["price"])
+        state["purpose"] = "unknown (recorded before v2)"
+
+
+@pytest.mark.parametrize("url", ["memory://", "sqlite:///:memory:"])
+def test_a_version_1_event_is_upcast_when_read(url):
+    store = open_store(url)
+    position = opened()
+    store.save(position)
+    v1_state = {"originator_id": {"_type_": "uuid_hex", "_data_": position.id.hex},
+                "originator_version": 2,
+                "timestamp": {"_type_": "datetime_iso", "_data_": at(5).isoformat()},
+                "price": "58800.5"}  # no class_version key: written by version 1 of the class
+    topic = f"{__name__}:StopLossNudged"
+    store.recorder.insert_events([StoredEvent(position.id, 2, topic, json.dumps(v1_state).encode())])
+
+    event = store.history(position.id)[-1]
+
+    assert isinstance(event, StopLossNudged)
+    assert event.price == Decimal("58800.5") and isinstance(event.price, Decimal)
+    assert event.purpose == "unknown (recorded before v2)"
+
+
+def test_a_renamed_event_class_still_reads_under_its_old_topic():
+    store = open_store("memory://")
+    position = opened()
+    store.save(position)
+    stored = store.recorder.select_events(position.id)[0]
+    old_topic = "warden.old_module:SignalWasAccepted"
+    register_topic(old_topic, type(store.history(position.id)[0]))
+    store2 = open_store("memory://")
+    store2.recorder.insert_events([StoredEvent(stored.originator_id, 1, old_topic, stored.state)])
+
+    assert store2.repository.get(position.id).state() == position.state()

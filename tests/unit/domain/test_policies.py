@@ -1,0 +1,58 @@
+from __future__ import annotations
+
+from decimal import Decimal as D
+
+import pytest
+
+from domain.errors import InvalidStop
+from domain.policies import AgedExitPolicy, AgedPhase, InitialStopPolicy, TrailingStopPolicy
+from domain.values import Side
+from tests.builders import BTC, SATS
+
+
+def test_the_initial_stop_is_a_percent_from_the_real_fill_rounded_protectively():
+    policy = InitialStopPolicy(percent=D("2"))
+    assert policy.stop_for(Side.LONG, D("60000.3"), BTC) == D("58800.3")  # 58800.294 rounds up
+    assert policy.stop_for(Side.SHORT, D("60000.3"), BTC) == D("61200.3")  # 61200.306 rounds down
+    assert policy.stop_for(Side.LONG, D("0.0001234"), SATS) == D("0.0001210")
+
+
+def test_no_initial_stop_from_a_zero_fill_price():
+    with pytest.raises(InvalidStop):
+        InitialStopPolicy().stop_for(Side.LONG, D("0"), BTC)
+
+
+def test_trailing_activates_at_the_profit_threshold():
+    policy = TrailingStopPolicy(activation_percent=D("1.5"))
+    assert not policy.should_activate(Side.LONG, D("60000"), D("60899.9"))
+    assert policy.should_activate(Side.LONG, D("60000"), D("60900"))
+    assert policy.should_activate(Side.SHORT, D("60000"), D("59100"))
+
+
+def test_the_trailing_stop_follows_the_best_price_only_in_the_positions_favour():
+    policy = TrailingStopPolicy(callback_percent=D("0.5"), min_step_ticks=1)
+    assert policy.next_stop(Side.LONG, D("61000"), D("58800"), BTC) == D("60695")
+    assert policy.next_stop(Side.LONG, D("61000"), D("60695"), BTC) is None  # nothing to gain
+    assert policy.next_stop(Side.LONG, D("60000"), D("60695"), BTC) is None  # would loosen
+    assert policy.next_stop(Side.SHORT, D("59000"), D("61200"), BTC) == D("59295")
+
+
+def test_moves_smaller_than_the_minimum_step_are_skipped():
+    policy = TrailingStopPolicy(callback_percent=D("0.5"), min_step_ticks=10)
+    assert policy.next_stop(Side.LONG, D("61000.5"), D("60695"), BTC) is None  # 0.5 < 10 ticks
+    assert policy.next_stop(Side.LONG, D("61002"), D("60695"), BTC) == D("60697")
+
+
+def test_the_aged_exit_accepts_progressively_worse_prices_then_goes_to_market():
+    policy = AgedExitPolicy(max_age_seconds=3600, phases=(AgedPhase(0, D("-0.1")),
+                                                           AgedPhase(600, D("1"))),
+                            hard_limit_seconds=1200)
+    assert policy.decision(Side.LONG, D("60000"), 3599, BTC) is None
+    first = policy.decision(Side.LONG, D("60000"), 3600, BTC)
+    second = policy.decision(Side.LONG, D("60000"), 4200, BTC)
+    hard = policy.decision(Side.LONG, D("60000"), 4800, BTC)
+    assert (first.phase, first.limit_price) == (1, D("60060"))
+    assert (second.phase, second.limit_price) == (2, D("59400"))
+    assert (hard.phase, hard.limit_price) == (3, None)
+    short = policy.decision(Side.SHORT, D("60000"), 4200, BTC)
+    assert short.limit_price == D("60600")
