@@ -1,0 +1,59 @@
+"""Binance USD-M specifics: order lookups and the algo ``STOP_MARKET closePosition`` stop.
+
+Since 2025-12-09 Binance takes conditional orders only on ``/fapi/v1/algoOrder`` (ccxt routes a
+``stopLossPrice`` there); they are cancelled with ``{'trigger': True}``. A closePosition stop closes
+whatever the position holds when it triggers, and Binance allows one per side, so a move cancels
+the old stop before placing the new one (and puts the old one back if the new one is refused).
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from adapters.exchange import normalize
+from adapters.exchange.errors import ORDER_NOT_FOUND, Rejected, has_code
+from adapters.exchange.port import StopMode
+from adapters.exchange.venue_ops import VenueOps
+from domain.reports import OrderReport, StopReport
+from domain.values import Side
+
+
+class BinanceOps(VenueOps):
+    place_before_cancel = False
+
+    async def fetch_positions(self) -> list[dict[str, Any]]:
+        return await self.client.fetch_positions()
+
+    async def fetch_order_trades(self, order_id: str, unified: str) -> list[dict[str, Any]]:
+        return await self.client.fetch_order_trades(order_id, unified)
+
+    async def query_order(self, symbol: str, order_id: str) -> OrderReport | None:
+        unified = await self.ex.unified(symbol)
+        return await self._fetch_order(order_id, unified, {})
+
+    async def order_by_client_id(self, symbol: str, unified: str,
+                                 client_order_id: str) -> OrderReport | None:
+        return await self._fetch_order(None, unified, {"origClientOrderId": client_order_id})
+
+    async def _fetch_order(self, order_id: str | None, unified: str,
+                           params: dict[str, Any]) -> OrderReport | None:
+        try:
+            order = await self.ex.call("fetch_order", False, self.client.fetch_order, order_id,
+                                       unified, params)
+        except Rejected as exc:
+            if has_code(exc, self.venue, ORDER_NOT_FOUND):
+                return None
+            raise
+        return normalize.parse_order(self.venue, order)
+
+    async def place_stop(self, symbol: str, unified: str, side: Side, qty: Decimal, price: Decimal,
+                         mode: StopMode) -> StopReport:
+        return await self.place_stop_order(symbol, unified, side, qty, price, {"closePosition": True})
+
+    async def move_stop(self, stop: StopReport, unified: str, qty: Decimal,
+                        new_price: Decimal) -> StopReport:
+        return await self.replace_stop_order(stop, unified, qty, new_price)
+
+    async def cancel_stop(self, stop: StopReport, unified: str) -> None:
+        await self.cancel_stop_order(stop, unified, {"trigger": True})

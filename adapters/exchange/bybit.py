@@ -1,0 +1,86 @@
+"""Bybit v5 (linear) specifics: order lookups and the two ways of holding a stop-loss.
+
+Bybit's ``create_order`` answers only ``{orderId, orderLinkId}``, so the order query goes straight
+to ``/v5/order/realtime`` and then ``/v5/order/history`` through ccxt's implicit endpoints, whose raw
+list items `normalize` reads directly. A stop is either the position's own stop
+(``/v5/position/trading-stop``, tpslMode Full: one per position, moved in place, and a repeat of the
+same price answers 34040 "not modified") or a reduce-only conditional market order.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from typing import Any
+
+from adapters.exchange import normalize
+from adapters.exchange.errors import NOT_MODIFIED, Rejected, has_code
+from adapters.exchange.port import StopMode
+from adapters.exchange.venue_ops import VenueOps
+from domain.reports import OrderReport, StopReport
+from domain.values import Side
+
+CATEGORY = "linear"
+
+
+class BybitOps(VenueOps):
+    async def fetch_positions(self) -> list[dict[str, Any]]:
+        return await self.client.fetch_positions(None, {"settleCoin": "USDT"})
+
+    async def fetch_order_trades(self, order_id: str, unified: str) -> list[dict[str, Any]]:
+        return await self.client.fetch_order_trades(order_id, unified)
+
+    async def query_order(self, symbol: str, order_id: str) -> OrderReport | None:
+        return await self._find_order(symbol, {"orderId": order_id})
+
+    async def order_by_client_id(self, symbol: str, unified: str,
+                                 client_order_id: str) -> OrderReport | None:
+        return await self._find_order(symbol, {"orderLinkId": client_order_id})
+
+    async def _find_order(self, symbol: str, key: dict[str, str]) -> OrderReport | None:
+        """Open and recent orders first, then history (a filled market order may be in either)."""
+        request = {"category": CATEGORY, "symbol": symbol, **key}
+        for operation, endpoint in (("order/realtime", self.client.privateGetV5OrderRealtime),
+                                    ("order/history", self.client.privateGetV5OrderHistory)):
+            response = await self.ex.call(operation, False, endpoint, request)
+            items = (response.get("result") or {}).get("list") or []
+            if items:
+                return normalize.parse_order(self.venue, items[0])
+        return None
+
+    async def place_stop(self, symbol: str, unified: str, side: Side, qty: Decimal, price: Decimal,
+                         mode: StopMode) -> StopReport:
+        if mode is StopMode.CONDITIONAL:
+            return await self.place_stop_order(symbol, unified, side, qty, price,
+                                               {"reduceOnly": True})
+        response = await self._trading_stop(symbol, price)
+        return StopReport(venue=self.venue, symbol=symbol, side=side, stop_price=price,
+                          order_id=None, raw=response)
+
+    async def move_stop(self, stop: StopReport, unified: str, qty: Decimal,
+                        new_price: Decimal) -> StopReport:
+        if stop.order_id is not None:
+            return await self.replace_stop_order(stop, unified, qty, new_price)
+        try:
+            response = await self._trading_stop(stop.symbol, new_price)
+        except Rejected as exc:
+            if not has_code(exc, self.venue, NOT_MODIFIED):
+                raise
+            response = {"retCode": exc.venue_code, "retMsg": exc.venue_message}
+        return StopReport(venue=self.venue, symbol=stop.symbol, side=stop.side,
+                          stop_price=new_price, order_id=None, raw=response)
+
+    async def cancel_stop(self, stop: StopReport, unified: str) -> None:
+        if stop.order_id is not None:
+            await self.cancel_stop_order(stop, unified, {})
+            return
+        try:
+            await self._trading_stop(stop.symbol, Decimal(0))  # "0" removes the position's stop
+        except Rejected as exc:
+            if not has_code(exc, self.venue, NOT_MODIFIED):
+                raise
+
+    async def _trading_stop(self, symbol: str, price: Decimal) -> dict[str, Any]:
+        request = {"category": CATEGORY, "symbol": symbol, "stopLoss": str(price),
+                   "tpslMode": "Full", "slOrderType": "Market", "positionIdx": 0}
+        return await self.ex.call("position/trading-stop", True,
+                                  self.client.privatePostV5PositionTradingStop, request)

@@ -1,0 +1,91 @@
+"""`ExchangePort`: the asynchronous exchange interface the engine talks to.
+
+Commands go in, normalized reports (`domain.reports`) come out; failures are raised as the three
+classes of `adapters.exchange.errors` (`Rejected`, `Retryable`, `UnknownOutcome`). Symbols are the
+venue's own ids (``"BTCUSDT"``), the same on Bybit and Binance USD-M linear perpetuals.
+
+Deadlines are absolute ``time.monotonic()`` values, so a caller can share one budget between calls.
+"""
+
+from __future__ import annotations
+
+import abc
+from decimal import Decimal
+from enum import Enum
+
+from domain.instrument import Instrument
+from domain.reports import (
+    ExecutionPrice,
+    FillReport,
+    FillUnknown,
+    OrderReport,
+    PositionReport,
+    StopReport,
+)
+from domain.values import Side
+
+
+class StopMode(Enum):
+    """How a stop-loss is held on the venue."""
+
+    POSITION = "position"  # Bybit /v5/position/trading-stop, tpslMode Full: one stop per position
+    CONDITIONAL = "conditional"  # a reduce-only conditional market order (Binance: algo STOP_MARKET)
+
+
+class ExchangePort(abc.ABC):
+    """One account on one venue."""
+
+    venue: str
+    account: str
+
+    @abc.abstractmethod
+    async def load_instruments(self) -> dict[str, Instrument]:
+        """Tick size, quantity step and minimums of every linear perpetual, by symbol."""
+
+    @abc.abstractmethod
+    async def open_market(self, symbol: str, side: Side, qty: Decimal,
+                          client_order_id: str) -> OrderReport:
+        """Open (or add to) ``side`` at market. Idempotent by ``client_order_id``: when the venue
+        says the id is a duplicate, the existing order is returned. The report's average price may
+        be None (Bybit never says); use `resolve_execution_price`."""
+
+    @abc.abstractmethod
+    async def resolve_execution_price(self, symbol: str, order_id: str, client_order_id: str | None,
+                                      expected_qty: Decimal,
+                                      deadline: float) -> ExecutionPrice | FillUnknown:
+        """The real fill price of an entry: order response -> order query -> fills VWAP -> position
+        average price. Never a price <= 0; `FillUnknown` when nothing answered before ``deadline``."""
+
+    @abc.abstractmethod
+    async def place_stop(self, symbol: str, side: Side, qty: Decimal, stop_price: Decimal,
+                         mode: StopMode | None = None) -> StopReport:
+        """Protect the ``side`` position with a stop at ``stop_price`` (already rounded protectively)."""
+
+    @abc.abstractmethod
+    async def move_stop(self, stop: StopReport, qty: Decimal, new_price: Decimal) -> StopReport:
+        """Move ``stop``; re-sending the price it already has is a success, not an error."""
+
+    @abc.abstractmethod
+    async def cancel_stop(self, stop: StopReport) -> None:
+        """Remove ``stop``; a stop that is already gone counts as removed."""
+
+    @abc.abstractmethod
+    async def close_market(self, symbol: str, side: Side, qty: Decimal,
+                           client_order_id: str) -> OrderReport:
+        """Close ``qty`` of the ``side`` position at market, reduce-only, idempotent by client id."""
+
+    @abc.abstractmethod
+    async def fetch_positions(self) -> list[PositionReport]:
+        """Every open position of the account (REST)."""
+
+    @abc.abstractmethod
+    async def fetch_fills(self, symbol: str, order_id: str | None = None) -> list[FillReport]:
+        """Recent executions of ``symbol`` (of one order when ``order_id`` is given)."""
+
+    @abc.abstractmethod
+    async def fetch_order_by_client_id(self, symbol: str, client_order_id: str) -> OrderReport | None:
+        """The order with this client id, or None when the venue does not know it."""
+
+    @abc.abstractmethod
+    async def close(self) -> None:
+        """Release connections."""
