@@ -122,3 +122,28 @@ class WardenStore(Application):
 
 def open_store(url: str) -> WardenStore:
     return WardenStore(StoreConfig.from_url(url))
+
+
+class UnknownAggregate(LookupError):
+    pass
+
+
+def resolve_id(store: WardenStore, text: str) -> UUID:
+    """A full UUID, or a unique prefix of one (as printed in timelines), present in the store."""
+    try:
+        candidate = UUID(text)
+    except ValueError:
+        prefix = text.replace("-", "").lower()
+        if len(prefix) < 6:
+            raise UnknownAggregate(f"{text!r} is neither an id nor a prefix of >= 6 hex digits") from None
+        found = {n.originator_id for n in store.stored_notifications()
+                 if n.originator_id.hex.startswith(prefix)}
+        if len(found) > 1:
+            raise UnknownAggregate(f"{text!r} matches {len(found)} aggregates; give more digits") from None
+        if not found:
+            raise UnknownAggregate(
+                f"no aggregate id starts with {text!r} in {store.config.display}") from None
+        return found.pop()
+    if not store.recorder.select_events(candidate, limit=1):
+        raise UnknownAggregate(f"no aggregate {candidate} in {store.config.display}")
+    return candidate

@@ -84,6 +84,17 @@ class EntryFilled(PositionEvent):
     raw: Raw
 
 
+class FillRefused(PositionEvent):
+    """A venue reported a fill that cannot be real (price or quantity <= 0); kept as evidence,
+    never applied. The seed bot accepted such a fill at 0.0."""
+
+    price: Decimal
+    quantity: Decimal
+    price_source: PriceSource
+    reason: str
+    raw: Raw
+
+
 class EntryRejected(PositionEvent):
     """The entry was rejected or cancelled before any fill; the position is closed."""
 

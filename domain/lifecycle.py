@@ -23,6 +23,7 @@ class Status(Enum):
 class Trigger(Enum):
     ENTRY_ORDER_PLACED = "entry_order_placed"
     ENTRY_FILLED = "entry_filled"
+    FILL_REFUSED = "fill_refused"
     ENTRY_REJECTED = "entry_rejected"
     STOP_REQUESTED = "stop_requested"
     STOP_PLACED = "stop_placed"
@@ -43,9 +44,11 @@ P, F, PR, T, A, C = (Status.PENDING, Status.FILLED, Status.PROTECTED, Status.TRA
 TRANSITIONS: dict[tuple[Status, Trigger], Status] = {
     (P, Trigger.ENTRY_ORDER_PLACED): P,
     (P, Trigger.ENTRY_FILLED): F,
+    (P, Trigger.FILL_REFUSED): P,  # an impossible fill report is recorded, never applied
     (P, Trigger.ENTRY_REJECTED): C,  # rejected or cancelled before any fill
     (P, Trigger.MARK_OBSERVED): P,
     (F, Trigger.ENTRY_FILLED): F,  # partial fills accumulate
+    (F, Trigger.FILL_REFUSED): F,
     (F, Trigger.STOP_REQUESTED): F,
     (F, Trigger.STOP_REJECTED): F,  # corrected and retried, or rolled back
     (F, Trigger.STOP_PLACED): PR,  # protected only once the exchange confirms the stop
@@ -54,6 +57,7 @@ TRANSITIONS: dict[tuple[Status, Trigger], Status] = {
     (F, Trigger.ROLLED_BACK): C,  # could not protect it: closed at market
     (F, Trigger.CLOSED): C,  # real world: liquidated or closed outside before protection landed
     (PR, Trigger.ENTRY_FILLED): PR,  # a late partial fill; the position stop covers the whole size
+    (PR, Trigger.FILL_REFUSED): PR,
     (PR, Trigger.STOP_REQUESTED): PR,
     (PR, Trigger.STOP_REJECTED): PR,  # the previous stop stays in force
     (PR, Trigger.STOP_PLACED): PR,  # re-placed, e.g. after a restart found it missing

@@ -81,6 +81,13 @@ class Position(Aggregate):
         self.trigger_event(ev.EntryFilled, timestamp=at, price=price, quantity=quantity,
                            price_source=source, order_id=order_id, fee=fee, raw=raw or {})
 
+    def refuse_fill(self, *, price: Decimal, quantity: Decimal, source: PriceSource, reason: str,
+                    at: datetime, raw: Raw | None = None) -> None:
+        """Record a fill report that `fill` refused, so the log shows what the venue said."""
+        self._allow(Trigger.FILL_REFUSED)
+        self.trigger_event(ev.FillRefused, timestamp=at, price=price, quantity=quantity,
+                           price_source=source, reason=reason, raw=raw or {})
+
     def reject_entry(self, *, reason: str, code: str | None, at: datetime,
                      raw: Raw | None = None) -> None:
         self._allow(Trigger.ENTRY_REJECTED)
@@ -230,7 +237,7 @@ class Position(Aggregate):
         self.filled_qty, self.entry_price, self.entry_fees = ZERO, None, ZERO
         self.entry_client_order_id = self.entry_order_id = None
         self.stop_price = self.stop_reference = self.stop_order_id = self.requested_stop = None
-        self.stop_rejections = 0
+        self.stop_rejections = self.refused_fills = 0
         self.last_mark = self.best_price = None
         self.aged_phase = 0
         self.close_reason = self.exit_price = self.realized_pnl = self.closed_at = None
@@ -248,6 +255,10 @@ class Position(Aggregate):
         self.entry_fees += e.fee
         self.best_price = self.entry_price if self.best_price is None else self.best_price
         self.status = next_status(self.status, Trigger.ENTRY_FILLED)
+
+    @when.register
+    def _(self, e: ev.FillRefused) -> None:
+        self.refused_fills += 1
 
     @when.register
     def _(self, e: ev.EntryRejected) -> None:

@@ -118,3 +118,11 @@ def test_aging_requires_the_age_and_protection():
     with pytest.raises(InvalidSignal, match="not after"):
         position.enter_aged_phase(phase=1, limit_price=D("60000"), at=at(3602))
     assert position.status is Status.AGED
+
+
+def test_a_refused_fill_is_recorded_as_evidence_and_changes_nothing_else():
+    position = opened()
+    position.refuse_fill(price=D("0.0"), quantity=D("0.010"), source=PriceSource.ORDER_QUERY,
+                         reason="fill price 0.0 must be > 0", at=at(1), raw={"avgPrice": "0"})
+    assert position.status is Status.PENDING and position.entry_price is None
+    assert position.refused_fills == 1 and position.version == 2

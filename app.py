@@ -1,0 +1,142 @@
+"""The composition root and the ``warden`` command line.
+
+Everything is built here from configuration and handed to the pieces that need it; no other
+module constructs adapters on its own.
+"""
+
+from __future__ import annotations
+
+import os
+import sys
+from datetime import datetime
+from pathlib import Path
+
+import click
+
+from adapters.eventlog import EventLogError, export_log, import_log
+from adapters.store import (
+    DEFAULT_STORE_URL,
+    StoreConfigError,
+    UnknownAggregate,
+    WardenStore,
+    open_store,
+    resolve_id,
+)
+from projections.timeline import build_timeline
+
+STORE_HELP = (f"Event store URL: memory://, sqlite:///PATH or postgresql://USER@HOST:PORT/DB. "
+              f"Default: $WARDEN_STORE or {DEFAULT_STORE_URL}.")
+
+
+def _store(url: str | None) -> WardenStore:
+    try:
+        return open_store(url or os.environ.get("WARDEN_STORE") or DEFAULT_STORE_URL)
+    except StoreConfigError as e:
+        raise click.UsageError(str(e)) from None
+
+
+@click.group()
+def main() -> None:
+    """warden guards every position a trading bot opens on Bybit and Binance USD-M futures."""
+
+
+@main.command()
+@click.option("--store", "store_url", default="sqlite:///var/demo.sqlite3", show_default=True,
+              help="Where the demo writes its events (recreated on every run).")
+def demo(store_url: str) -> None:
+    """Run a scripted session and print each position's timeline.
+
+    \b
+    Example:
+      warden demo
+      warden replay <id printed by the demo> --store sqlite:///var/demo.sqlite3
+    """
+    from adapters.scripted import run_scripted_session
+
+    if store_url.startswith("sqlite:///") and not store_url.endswith(":memory:"):
+        Path(store_url.removeprefix("sqlite:///")).unlink(missing_ok=True)
+    violations = run_scripted_session(_store(store_url), store_url, echo=click.echo)
+    if violations:
+        for violation in violations:
+            click.echo(f"INVARIANT VIOLATED: {violation}", err=True)
+        sys.exit(1)
+
+
+@main.command()
+@click.argument("position_id")
+@click.option("--log", "log_file", type=click.File("r", encoding="utf8"),
+              help="Replay from an exported JSONL event log instead of a store.")
+@click.option("--store", "store_url", help=STORE_HELP)
+@click.option("--at", "until", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S",
+                                                     "%Y-%m-%dT%H:%M:%S.%f%z"]),
+              help="Stop at this time (ISO 8601; no offset means UTC).")
+@click.option("--version", "version", type=click.IntRange(min=1), help="Stop after this event version.")
+def replay(position_id: str, log_file, store_url: str | None, until: datetime | None,
+           version: int | None) -> None:
+    """Print a position's timeline and its state at a point.
+
+    POSITION_ID is the full id or a unique prefix of at least 6 hex digits.
+
+    \b
+    Examples:
+      warden replay 3f2a9c --store sqlite:///var/demo.sqlite3
+      warden replay 3f2a9c --log last-night.jsonl --at 2026-03-01T12:05:00Z
+      warden replay 3f2a9c --version 4
+    """
+    if log_file and store_url:
+        raise click.UsageError("give either --log or --store, not both")
+    store = _store("memory://" if log_file else store_url)
+    try:
+        if log_file:
+            import_log(store, log_file)
+        aggregate_id = resolve_id(store, position_id)
+    except (EventLogError, UnknownAggregate) as e:
+        raise click.ClickException(str(e)) from None
+    if until is not None and until.tzinfo is None:
+        from datetime import UTC
+        until = until.replace(tzinfo=UTC)
+    timeline = build_timeline(store.history(aggregate_id), until=until, version=version)
+    if not timeline.rows:
+        raise click.ClickException(f"{aggregate_id} has no events at or before {until}")
+    click.echo(f"{aggregate_id}\n{timeline.render()}\n\nstate after version {timeline.rows[-1].version}:")
+    click.echo(timeline.render_state())
+
+
+@main.group()
+def events() -> None:
+    """Export and import the event log as versioned JSON Lines (docs/event-log.md)."""
+
+
+@events.command("export")
+@click.option("--store", "store_url", help=STORE_HELP)
+def export_command(store_url: str | None) -> None:
+    """Write the whole event log to stdout.
+
+    \b
+    Example:
+      warden events export --store postgresql://postgres@127.0.0.1/warden > log.jsonl
+    """
+    count = export_log(_store(store_url), sys.stdout)
+    click.echo(f"exported {count} events", err=True)
+
+
+@events.command("import")
+@click.argument("log_file", type=click.File("r", encoding="utf8"))
+@click.option("--store", "store_url", help=STORE_HELP)
+def import_command(log_file, store_url: str | None) -> None:
+    """Append every event of LOG_FILE to an (empty) store.
+
+    \b
+    Example:
+      warden events import log.jsonl --store sqlite:///var/debug.sqlite3
+    """
+    try:
+        result = import_log(_store(store_url), log_file)
+    except EventLogError as e:
+        raise click.ClickException(f"{log_file.name}: {e}") from None
+    click.echo(f"imported {result.events} events of {result.aggregates} aggregates "
+               f"({result.snapshots} snapshots taken)")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,1 @@
+"""Read models and the processes that react to events. They never call an exchange directly."""
