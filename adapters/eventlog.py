@@ -44,19 +44,17 @@ def export_log(store: WardenStore, out: IO[str]) -> int:
     return count
 
 
-def import_log(store: WardenStore, lines: Iterable[str], *, batch: int = 1000) -> ImportResult:
-    """Validate and append every event of a log. Fails whole-line-numbered on the first bad line."""
-    versions: dict[UUID, tuple[str, int]] = {}
-    count = 0
-    pending: list[StoredEvent] = []
-    for number, stored in _parse(store, lines):
-        versions[stored.originator_id] = (stored.topic, stored.originator_version)
-        pending.append(stored)
-        count += 1
-        if len(pending) >= batch:
-            _insert(store, pending, number)
-    _insert(store, pending, None)
-    return ImportResult(count, len(versions), _snapshot_long_histories(store, versions))
+def import_log(store: WardenStore, lines: Iterable[str]) -> ImportResult:
+    """Validate every line first, then append all events in one transaction: a bad line (named in
+    the error) or a conflict with events already stored imports nothing."""
+    stored = [event for _, event in _parse(store, lines)]
+    last_versions = {event.originator_id: event.originator_version for event in stored}
+    if stored:
+        try:
+            store.recorder.insert_events(stored)
+        except IntegrityError as e:
+            raise EventLogError(f"events already in the store (import into an empty store): {e}") from None
+    return ImportResult(len(stored), len(last_versions), _snapshot_long_histories(store, last_versions))
 
 
 def read_log(lines: Iterable[str]) -> Iterator[tuple[int, dict[str, Any]]]:
@@ -100,23 +98,11 @@ def _parse(store: WardenStore, lines: Iterable[str]) -> Iterator[tuple[int, Stor
         yield number, stored
 
 
-def _insert(store: WardenStore, pending: list[StoredEvent], number: int | None) -> None:
-    if not pending:
-        return
-    try:
-        store.recorder.insert_events(pending)
-    except IntegrityError as e:
-        where = f"up to line {number}" if number else "at the end of the log"
-        raise EventLogError(f"{where}: events already in the store (import into an empty store): "
-                            f"{e}") from None
-    pending.clear()
-
-
-def _snapshot_long_histories(store: WardenStore, versions: dict[UUID, tuple[str, int]]) -> int:
+def _snapshot_long_histories(store: WardenStore, versions: dict[UUID, int]) -> int:
     """Imported aggregates get the snapshots that live saving would have taken."""
     shortest = min(SNAPSHOT_INTERVALS.values())
     taken = 0
-    for originator_id, (_, version) in versions.items():
+    for originator_id, version in versions.items():
         if version < shortest:
             continue
         interval = SNAPSHOT_INTERVALS.get(type(store.repository.get(originator_id)))

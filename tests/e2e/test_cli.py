@@ -1,0 +1,73 @@
+"""The ``warden`` command as a user runs it: a separate process on a real SQLite file."""
+
+from __future__ import annotations
+
+import json
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def warden(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+    result = subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, capture_output=True,
+                            text=True, timeout=120)
+    if check and result.returncode != 0:
+        raise AssertionError(f"warden {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
+    return result
+
+
+@pytest.fixture(scope="module")
+def demo(tmp_path_factory) -> tuple[str, str]:
+    url = f"sqlite:///{tmp_path_factory.mktemp('demo')}/demo.sqlite3"
+    return url, warden("demo", "--store", url).stdout
+
+
+def test_the_demo_shows_the_seed_incident_handled(demo):
+    _, out = demo
+    assert "refused fill from ORDER_QUERY" in out and "filled at 0.0002731 (from EXECUTIONS)" in out
+    assert "rejected: price must be greater than minimum price precision" in out
+    assert "BTCUSDT        PHANTOM" in out
+    assert re.search(r"BTCUSDT\s+bybit\s+LONG\s+PROTECTED", out)
+    assert "INVARIANT VIOLATED" not in out
+
+
+def test_replay_prints_the_timeline_and_the_state_at_a_version(demo):
+    url, out = demo
+    short_id = re.search(r"warden replay (\w+) --store", out).group(1)
+    replay = warden("replay", short_id, "--store", url, "--version", "5").stdout
+    assert "FillRefused" in replay and "EntryFilled" in replay
+    assert "StopLossPlaced" not in replay
+    assert re.search(r"status\s+FILLED", replay)
+    at_time = warden("replay", short_id, "--store", url, "--at", "2026-03-01T12:00:20Z").stdout
+    assert re.search(r"status\s+TRAILING", at_time) and "PositionClosed" not in at_time
+
+
+def test_export_import_and_replay_from_a_log_file(demo, tmp_path):
+    url, out = demo
+    log = tmp_path / "log.jsonl"
+    log.write_text(warden("events", "export", "--store", url).stdout)
+    assert json.loads(log.read_text().splitlines()[0])["format"] == "warden-event-log"
+    imported = warden("events", "import", str(log), "--store", f"sqlite:///{tmp_path}/copy.sqlite3").stdout
+    assert re.search(r"imported \d+ events of 5 aggregates", imported)
+    again = warden("events", "export", "--store", f"sqlite:///{tmp_path}/copy.sqlite3").stdout
+    assert again == log.read_text()
+    short_id = re.search(r"warden replay (\w+) --store", out).group(1)
+    assert "TRAILING_STOP_HIT" in warden("replay", short_id, "--log", str(log)).stdout
+
+
+def test_unknown_ids_and_corrupt_lines_get_clear_errors(demo, tmp_path):
+    url, _ = demo
+    unknown = warden("replay", "abcdef", "--store", url, check=False)
+    assert unknown.returncode == 1 and "no aggregate id starts with 'abcdef'" in unknown.stderr
+    log = tmp_path / "bad.jsonl"
+    lines = warden("events", "export", "--store", url).stdout.splitlines()
+    lines[6] = "{garbage"
+    log.write_text("\n".join(lines))
+    bad = warden("events", "import", str(log), "--store", "memory://", check=False)
+    assert bad.returncode == 1 and "line 7: not valid JSON" in bad.stderr
+    assert "Traceback" not in bad.stderr
