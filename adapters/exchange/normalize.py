@@ -82,6 +82,13 @@ def _split(payload: Payload) -> tuple[Payload, Payload]:
     return payload, {}
 
 
+def symbol_of(info: Payload) -> str:
+    symbol = first(info, "symbol", "s")
+    if symbol is None:
+        raise ValueError(f"payload without a symbol: {dict(info)!r}")
+    return str(symbol)
+
+
 def order_side(value: Any) -> OrderSide:
     text = str(value or "").lower()
     if text not in ("buy", "sell"):
@@ -101,7 +108,7 @@ def parse_order(venue: str, payload: Payload) -> OrderReport:
     filled = dec(first(info, "cumExecQty", "executedQty", "z"))
     return OrderReport(
         venue=venue,
-        symbol=str(first(info, "symbol", "s")),
+        symbol=symbol_of(info),
         order_id=str(order_id),
         client_order_id=_str(first(info, "orderLinkId", "clientOrderId", "c", "clientAlgoId", "caid")
                              or unified.get("clientOrderId")),
@@ -129,7 +136,7 @@ def parse_fill(venue: str, payload: Payload) -> FillReport:
     fee = unified.get("fee") or {}
     return FillReport(
         venue=venue,
-        symbol=str(first(info, "symbol", "s")),
+        symbol=symbol_of(info),
         order_id=str(first(info, "orderId", "i") or unified.get("order")),
         client_order_id=_str(first(info, "orderLinkId", "clientOrderId", "c")),
         side=order_side(first(info, "side", "S") or unified.get("side")),
@@ -154,7 +161,7 @@ def parse_position(venue: str, account: str, payload: Payload, source: ReportSou
     return PositionReport(
         venue=venue,
         account=account,
-        symbol=str(first(info, "symbol", "s")),
+        symbol=symbol_of(info),
         side=_position_side(info.get("side"), signed, unified.get("side")) if size else None,
         size=size,
         entry_price=(price(first(info, "avgPrice", "entryPrice", "ep")) or price(unified.get("entryPrice")))

@@ -1,0 +1,111 @@
+"""Private position / order / execution streams through ccxt.pro, for Bybit and Binance USD-M.
+
+Three watchers loop on ``watch_positions``, ``watch_orders`` and ``watch_my_trades``. ccxt.pro does
+not reconnect on its own: when the server closes, the pending watches fail with a NetworkError and
+the *next* watch call dials, re-authenticates (Binance: a listenKey) and re-subscribes. Its caches
+survive, so nothing re-fetches positions. Here a supervisor notices the break, waits until the
+new private connection is up, and takes the REST positions snapshot (`PrivateStream.resync`).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+import ccxt.async_support as ccxt
+
+from adapters.exchange import normalize
+from adapters.exchange.ccxt_exchange import CcxtExchange
+from adapters.streams.base import Backoff, PrivateStream
+from adapters.streams.bybit_frames import is_trade_execution
+from adapters.streams.events import Connection, Report
+from domain.values import ReportSource, Venue
+
+Watch = Callable[[], Awaitable[list[dict[str, Any]]]]
+
+
+class CcxtPrivateStream(PrivateStream):
+    feed = "ccxt-pro"
+
+    def __init__(self, exchange: CcxtExchange, *, settle: float = 0.2,
+                 backoff: Backoff | None = None) -> None:
+        super().__init__(exchange, backoff=backoff)
+        self.exchange = exchange
+        self.client = exchange.client
+        self.settle = settle  # lets the subscribe frames reach the venue before the snapshot
+        self._broken = asyncio.Event()
+        self._reason = ""
+        self._private_marker = "/v5/private" if exchange.config.venue is Venue.BYBIT else "listenKey"
+
+    async def _run(self) -> None:
+        await self.exchange.unified_markets()
+        watchers = [
+            asyncio.create_task(self._watch("position", self.client.watch_positions, self._position)),
+            asyncio.create_task(self._watch("order", self.client.watch_orders, self._order)),
+            asyncio.create_task(self._watch("execution", self.client.watch_my_trades, self._fill)),
+        ]
+        previous: object = None
+        try:
+            while True:
+                previous = await self._wait_connected(previous)
+                self._broken.clear()
+                self.status(Connection.CONNECTED)
+                await asyncio.sleep(self.settle)
+                await self.resync()
+                await self._broken.wait()
+                self.status(Connection.DISCONNECTED, self._reason)
+                self.attempt += 1
+        finally:
+            for task in watchers:
+                task.cancel()
+            await asyncio.gather(*watchers, return_exceptions=True)
+
+    async def _wait_connected(self, previous: object) -> object:
+        """The ccxt private websocket client once connected, and not the one that broke."""
+        while True:
+            for url, client in list(self.client.clients.items()):
+                if self._private_marker not in url or client is previous:
+                    continue
+                connected = client.connected
+                if connected.done() and not connected.cancelled() and connected.exception() is None:
+                    return client
+            await asyncio.sleep(0.02)
+
+    async def _watch(self, name: str, watch: Callable[[], Awaitable[list[dict[str, Any]]]],
+                     parse: Callable[[dict[str, Any]], Report | None]) -> None:
+        failures = 0
+        while True:
+            try:
+                items = await watch()
+            except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
+                # AuthenticationError (an expired listenKey) lands here too: the next watch
+                # asks for a new key.
+                self._reason = f"{name}: {type(exc).__name__}: {exc}"
+                self._broken.set()
+                failures += 1
+                await self.wait_backoff(failures)
+                continue
+            failures = 0
+            for item in items:
+                try:
+                    report = parse(item)
+                except (ValueError, KeyError, TypeError) as exc:
+                    self.reject(f"bad {name} item: {exc}", json.dumps(item.get("info"), default=str))
+                    continue
+                if report is not None:
+                    self.emit(report)
+
+    def _position(self, item: dict[str, Any]) -> Report:
+        # Binance's user-data ``P`` items carry no time: ccxt stamps them with the event time.
+        return normalize.parse_position(self.exchange.venue, self.exchange.account, item,
+                                        ReportSource.WEBSOCKET, event_time_ms=item.get("timestamp"))
+
+    def _order(self, item: dict[str, Any]) -> Report:
+        return normalize.parse_order(self.exchange.venue, item)
+
+    def _fill(self, item: dict[str, Any]) -> Report | None:
+        if not is_trade_execution(item.get("info") or {}):
+            return None
+        return normalize.parse_fill(self.exchange.venue, item)

@@ -1,0 +1,66 @@
+"""What the stream layer hands to the engine besides the domain's reports.
+
+A private stream yields `PositionReport`, `OrderReport` and `FillReport` (each with its raw venue
+payload), plus the items here: connection changes, the REST `PositionSnapshot` taken after every
+(re)connect, and a `StreamRejection` for every frame that could not be understood -- a garbage
+frame is evidence to record, never a reason for the stream to die.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from decimal import Decimal
+from enum import Enum
+from typing import Any
+
+from domain.reports import FillReport, OrderReport, PositionReport
+from domain.values import PriceSource
+
+
+class Connection(Enum):
+    CONNECTED = "connected"
+    DISCONNECTED = "disconnected"
+
+
+@dataclass(frozen=True)
+class StreamStatus:
+    feed: str
+    state: Connection
+    attempt: int  # 0 for the first connection, then one more per reconnect
+    reason: str = ""
+
+
+@dataclass(frozen=True)
+class PositionSnapshot:
+    """Every open position by REST, taken after the stream was (re)subscribed.
+
+    A symbol absent here is flat: updates lost while disconnected are repaired by this snapshot.
+    """
+
+    feed: str
+    attempt: int
+    positions: tuple[PositionReport, ...]
+
+
+@dataclass(frozen=True)
+class StreamRejection:
+    """A frame (or one item of it) that is not a valid report, kept verbatim."""
+
+    feed: str
+    reason: str
+    raw_text: str
+
+
+@dataclass(frozen=True)
+class PriceTick:
+    venue: str
+    symbol: str
+    price: Decimal
+    source: PriceSource  # MARK or TICKER
+    time: datetime | None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+Report = PositionReport | OrderReport | FillReport
+StreamEvent = Report | StreamStatus | PositionSnapshot | StreamRejection
