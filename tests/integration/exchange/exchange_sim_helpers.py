@@ -1,0 +1,34 @@
+"""Helpers shared by the exchange integration tests: accounts, config and simulator state reads."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from adapters.exchange.config import ExchangeConfig
+from adapters.sim.server import Simulator
+from domain.values import Venue
+
+# warden venue -> (simulator account id, api key, secret)
+ACCOUNTS = {Venue.BYBIT: ("bybit", "bybit-key", "bybit-secret"),
+            Venue.BINANCE: ("binance", "binance-key", "binance-secret")}
+SYMBOL = "BTCUSDT"
+QTY = Decimal("0.010")
+
+
+def make_config(sim: Simulator, venue: Venue, *, timeout_s: float = 2.0) -> ExchangeConfig:
+    account, key, secret = ACCOUNTS[venue]
+    return ExchangeConfig(venue=venue, account=account, api_key=key, secret=secret,
+                          rest_url=sim.http_url, ws_url=sim.ws_url, request_timeout_s=timeout_s)
+
+
+def sim_account(venue: Venue) -> str:
+    return ACCOUNTS[venue][0]
+
+
+def sim_position(sim: Simulator, venue: Venue, symbol: str = SYMBOL) -> dict | None:
+    positions = sim.control.state(sim_account(venue))["positions"]
+    return next((p for p in positions if p["symbol"] == symbol), None)
+
+
+def sim_stops(sim: Simulator, venue: Venue) -> list[dict]:
+    return sim.control.state(sim_account(venue))["stops"]
