@@ -26,7 +26,8 @@ class BinanceOps(VenueOps):
         return await self.client.fetch_positions()
 
     async def fetch_order_trades(self, order_id: str, unified: str) -> list[dict[str, Any]]:
-        return await self.client.fetch_order_trades(order_id, unified)
+        # ccxt's fetch_order_trades is spot-only on Binance; userTrades takes an orderId itself.
+        return await self.client.fetch_my_trades(unified, None, None, {"orderId": order_id})
 
     async def query_order(self, symbol: str, order_id: str) -> OrderReport | None:
         unified = await self.ex.unified(symbol)
