@@ -1,17 +1,195 @@
-"""Binance USD-M websockets (placeholder, filled in next)."""
+"""Binance USD-M websockets: the user data stream and the public mark-price stream.
+
+User data: `/private/ws?listenKey=KEY` (what ccxt.pro uses) or `/ws/KEY` (the classic path); no
+auth or subscribe message, pushes ORDER_TRADE_UPDATE, ACCOUNT_UPDATE, ALGO_UPDATE and
+`listenKeyExpired`. Market: `/market/ws/<n>`, `/public/ws/<n>` or `/ws` with
+`{"method":"SUBSCRIBE","params":["btcusdt@markPrice@1s"],"id":1}`.
+"""
 
 from __future__ import annotations
 
-from aiohttp import web
+import hashlib
+import json
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+from adapters.sim import binance_shapes as shapes
+from adapters.sim.book import Account, Fill, Order, OrderKind, OrderStatus
+from adapters.sim.engine import EventKind, SimEvent
+from adapters.sim.hub import SIM, Session
+from adapters.sim.market import fmt
+
+if TYPE_CHECKING:
+    from adapters.sim.server import Simulator
+
+VENUE = "binance"
+EXEC_TYPE = {OrderStatus.NEW: "NEW", OrderStatus.FILLED: "TRADE",
+             OrderStatus.CANCELLED: "CANCELED", OrderStatus.DEACTIVATED: "EXPIRED"}
+
+
+class ListenKeys:
+    """One live listenKey per account, as on Binance (POST returns the live one if any)."""
+
+    def __init__(self) -> None:
+        self.live: dict[str, str] = {}
+        self._count = 0
+
+    def create(self, account: Account) -> str:
+        if account.id not in self.live:
+            self._count += 1
+            seed = f"{account.id}:{self._count}".encode()
+            self.live[account.id] = hashlib.sha256(seed).hexdigest()
+        return self.live[account.id]
+
+    def keepalive(self, account: Account) -> str | None:
+        return self.live.get(account.id)
+
+    def delete(self, account: Account) -> str | None:
+        return self.live.pop(account.id, None)
+
+    def owner(self, key: str) -> str | None:
+        return next((a for a, k in self.live.items() if k == key), None)
 
 
 class BinancePushes:
-    def __init__(self, sim: object) -> None:
+    def __init__(self, sim: Simulator) -> None:
         self.sim = sim
+        self.listen_keys = ListenKeys()
+        sim.engine.listeners.append(self.on_event)
 
-    def expire(self, account: object, close: bool) -> int:
-        return 0
+    def on_event(self, event: SimEvent) -> None:
+        if event.kind is EventKind.PRICE:
+            self._mark_price(*event.payload)  # type: ignore[misc]
+            return
+        if event.venue != VENUE or event.account is None:
+            return
+        account = self.sim.engine.accounts[event.account]
+        now = self.sim.clock.now_ms()
+        messages: list[dict[str, Any]] = []
+        if isinstance(event.payload, Fill):
+            messages.append(self._account_update(account, event.payload, now))
+        elif isinstance(event.payload, Order):
+            o = event.payload
+            if o.kind is OrderKind.PLAIN or o.status is OrderStatus.FILLED:
+                messages.append(self._order_update(account, o, now))
+            if o.kind is OrderKind.CONDITIONAL:
+                messages.append(self._algo_update(o, now))
+        for message in messages:
+            for session in self.sim.hub.of(VENUE, account.id):
+                if "user" in session.topics:
+                    self.sim.hub.push(session, message["e"], message)
+
+    def _order_update(self, account: Account, o: Order, now: int) -> dict[str, Any]:
+        fill = next((f for f in reversed(account.fills) if f.order_id == o.id), None)
+        traded = o.status is OrderStatus.FILLED and fill is not None
+        body = {"s": o.symbol, "c": o.client_id, "S": o.side.name, "o": "MARKET", "f": "GTC",
+                "q": fmt(o.qty), "p": "0", "ap": fmt(o.avg_price) or "0",
+                "sp": fmt(o.trigger_price) or "0", "x": EXEC_TYPE.get(o.status, "NEW"),
+                "X": shapes.ORDER_STATUS[o.status], "i": o.id,
+                "l": fmt(fill.qty) if traded else "0", "z": fmt(o.filled_qty),
+                "L": fmt(fill.price) if traded else "0", "N": "USDT",
+                "n": fmt(fill.fee) if traded else "0", "T": o.updated_ms,
+                "t": fill.id if traded else 0, "b": "0", "a": "0", "m": False,
+                "R": o.reduce_only, "wt": "CONTRACT_PRICE", "ot": shapes.order_type(o),
+                "ps": "BOTH", "cp": o.close_position,
+                "rp": fmt(fill.realized_pnl) if traded else "0", "pP": False, "si": 0, "ss": 0,
+                "V": "EXPIRE_MAKER", "pm": "NONE", "gtd": 0}
+        return {"e": "ORDER_TRADE_UPDATE", "E": now, "T": o.updated_ms, "o": body}
+
+    def _algo_update(self, o: Order, now: int) -> dict[str, Any]:
+        body = {"caid": o.client_id, "aid": o.id, "at": "CONDITIONAL", "o": shapes.order_type(o),
+                "s": o.symbol, "S": o.side.name, "ps": "BOTH", "f": "GTC", "q": fmt(o.qty),
+                "X": shapes.ALGO_STATUS[o.status], "ai": str(o.id) if o.filled_qty else "",
+                "ap": fmt(o.avg_price) or "0", "aq": fmt(o.filled_qty),
+                "tp": fmt(o.trigger_price), "p": "0", "V": "EXPIRE_MAKER",
+                "wt": "CONTRACT_PRICE", "pm": "NONE", "cp": o.close_position, "pP": False,
+                "R": o.reduce_only, "tt": o.triggered_ms or 0, "gtd": 0, "rm": ""}
+        return {"e": "ALGO_UPDATE", "T": o.updated_ms, "E": now, "o": body}
+
+    def _account_update(self, account: Account, fill: Fill, now: int) -> dict[str, Any]:
+        pos = account.position(fill.symbol)
+        mark = self.sim.feed.price(fill.symbol)
+        return {"e": "ACCOUNT_UPDATE", "E": now, "T": fill.time_ms, "a": {
+            "m": "ORDER",
+            "B": [{"a": account.asset, "wb": fmt(account.wallet), "cw": fmt(account.wallet),
+                   "bc": "0"}],
+            "P": [{"s": pos.symbol, "pa": fmt(pos.qty), "ep": fmt(pos.entry_price),
+                   "bep": fmt(pos.entry_price), "cr": fmt(pos.realized_pnl),
+                   "up": fmt(pos.unrealized(mark)), "mt": "cross", "iw": "0", "ps": "BOTH",
+                   "ma": "USDT"}]}}
+
+    def mark_price_now(self, streams: list[str]) -> None:
+        """The stream ticks every second on the venue; answer a new subscription at once."""
+        for symbol in self.sim.feed.instruments:
+            if any(s.startswith((symbol.lower() + "@markprice", "!markprice")) for s in streams):
+                self._mark_price(symbol, self.sim.feed.price(symbol))
+
+    def _mark_price(self, symbol: str, price: Any) -> None:
+        now = self.sim.clock.now_ms()
+        event = {"e": "markPriceUpdate", "E": now, "s": symbol, "p": fmt(price),
+                 "i": fmt(price), "P": fmt(price), "r": "0.00010000", "T": now + 3_600_000}
+        single = {f"{symbol.lower()}@markprice@1s", f"{symbol.lower()}@markprice"}
+        for session in self.sim.hub.of(VENUE):
+            if session.topics & single:
+                self.sim.hub.push(session, "markPriceUpdate", event)
+            elif session.topics & {"!markprice@arr@1s", "!markprice@arr"}:
+                self.sim.hub.push(session, "markPriceUpdate", [event])
+
+    def expire(self, account: Account, close: bool = False) -> int:
+        """Expire the account's listenKey: push listenKeyExpired, then go silent (or close)."""
+        key = self.listen_keys.delete(account)
+        victims = [s for s in self.sim.hub.of(VENUE, account.id) if s.listen_key == key]
+        for session in victims:
+            message = {"e": "listenKeyExpired", "E": self.sim.clock.now_ms(), "listenKey": key}
+            session.queue.put_nowait(json.dumps(message))
+            session.silenced = True
+            if close:
+                session.queue.put_nowait("")   # the writer closes the socket on an empty frame
+        return len(victims)
 
 
-def setup(app: web.Application, sim: object) -> None:
-    return None
+async def _serve(sim: Simulator, request: web.Request,
+                 session_args: dict[str, Any]) -> web.StreamResponse:
+    ws = web.WebSocketResponse(autoping=True)
+    await ws.prepare(request)
+    session = sim.hub.open(Session(ws, VENUE, request, **session_args))
+    try:
+        async for message in ws:
+            if message.type is not WSMsgType.TEXT or session.listen_key:
+                continue
+            try:
+                data = json.loads(message.data)
+            except ValueError:
+                continue
+            method, streams = data.get("method"), [str(p).lower() for p in data.get("params", [])]
+            if method == "SUBSCRIBE":
+                session.topics |= set(streams)
+            elif method == "UNSUBSCRIBE":
+                session.topics -= set(streams)
+            result = sorted(session.topics) if method == "LIST_SUBSCRIPTIONS" else None
+            await session.send_now({"result": result, "id": data.get("id")})
+            if method == "SUBSCRIBE":
+                sim.binance.mark_price_now(streams)
+    finally:
+        sim.hub.close(session)
+    return ws
+
+
+async def _stream(request: web.Request) -> web.StreamResponse:
+    sim: Simulator = request.app[SIM]
+    key = request.query.get("listenKey") or request.match_info.get("tail", "")
+    if request.path.startswith("/private/ws") or sim.binance.listen_keys.owner(key):
+        account = sim.binance.listen_keys.owner(key)
+        if account is None:
+            return web.json_response({"code": -1125, "msg": "This listenKey does not exist."},
+                                     status=400)
+        return await _serve(sim, request, {"account": account, "listen_key": key,
+                                           "topics": {"user"}})
+    return await _serve(sim, request, {})
+
+
+def setup(app: web.Application, sim: Simulator) -> None:
+    for path in ("/private/ws", "/ws", "/ws/{tail}", "/market/ws", "/market/ws/{tail}",
+                 "/public/ws", "/public/ws/{tail}"):
+        app.router.add_get(path, _stream)

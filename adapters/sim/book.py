@@ -71,6 +71,7 @@ class Reason(enum.Enum):
     LEVERAGE_NOT_MODIFIED = "leverage_not_modified"
     LEVERAGE_INVALID = "leverage_invalid"
     INSUFFICIENT_MARGIN = "insufficient_margin"
+    DUPLICATE_CLIENT_ID = "duplicate_client_id"
     BAD_PARAM = "bad_param"
 
 

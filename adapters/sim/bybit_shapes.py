@@ -42,6 +42,7 @@ ERRORS: dict[Reason, tuple[int, str]] = {
     Reason.LEVERAGE_INVALID: (10001, "leverage invalid"),
     Reason.INSUFFICIENT_MARGIN: (110007, "ab not enough for new order"),
     Reason.BAD_PARAM: (10001, "params error: {detail}"),
+    Reason.DUPLICATE_CLIENT_ID: (110072, "OrderLinkedID is duplicate"),
 }
 
 

@@ -104,6 +104,11 @@ class Engine:
         if not inst.on_step(qty):
             raise Rejected(Reason.QTY_OFF_STEP, str(qty), limit=inst.qty_step)
 
+    @staticmethod
+    def _check_client_id(account: Account, client_id: str) -> None:
+        if client_id and any(o.client_id == client_id for o in account.orders.values()):
+            raise Rejected(Reason.DUPLICATE_CLIENT_ID, client_id)
+
     def _check_margin(self, account: Account, inst: Instrument, qty: Decimal) -> None:
         price = self.feed.price(inst.symbol)
         used = sum((p.size * p.entry_price / p.leverage for p in account.positions.values()),
@@ -124,6 +129,7 @@ class Engine:
     def place_market(self, account: Account, symbol: str, side: Side, qty: Decimal,
                      reduce_only: bool = False, client_id: str = "") -> Order:
         inst = self.instrument(symbol)
+        self._check_client_id(account, client_id)
         self.check_qty(inst, qty)
         pos = account.position(symbol)
         if reduce_only:
@@ -147,6 +153,7 @@ class Engine:
                       close_position: bool = False, client_id: str = "",
                       order_type: str = "market") -> Order:
         inst = self.instrument(symbol)
+        self._check_client_id(account, client_id)
         self.check_price(inst, trigger_price)
         if qty is not None:
             self.check_qty(inst, qty)
@@ -328,14 +335,15 @@ class Engine:
     # -- outside world (control API) -----------------------------------------------------------
     def open_external(self, account: Account, symbol: str, side: Side, qty: Decimal) -> Order:
         """A position opened outside the bot (e.g. by hand in the web UI): a phantom."""
-        return self.place_market(account, symbol, side, qty, client_id="external")
+        return self.place_market(account, symbol, side, qty,
+                                 client_id=f"external-{len(account.orders) + 1}")
 
     def close_external(self, account: Account, symbol: str) -> Order | None:
         pos = account.position(symbol)
         if pos.side is None:
             return None
         return self.place_market(account, symbol, pos.side.opposite, pos.size, reduce_only=True,
-                                 client_id="external")
+                                 client_id=f"external-{len(account.orders) + 1}")
 
     def unrealized(self, account: Account) -> Decimal:
         return sum((p.unrealized(self.feed.price(s)) for s, p in account.positions.items()),

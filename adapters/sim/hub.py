@@ -63,6 +63,9 @@ class Hub:
             text = await session.queue.get()
             if session.ws.closed:
                 return
+            if not text:        # the close marker: shut the socket from the server side
+                await session.ws.close(code=1000, message=b"sim: server closed")
+                return
             try:
                 await session.ws.send_str(text)
             except (ConnectionError, RuntimeError):

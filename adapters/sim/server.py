@@ -19,7 +19,7 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from adapters.sim import binance, binance_ws, bybit, bybit_ws, control
+from adapters.sim import binance, binance_account, binance_ws, bybit, bybit_ws, control
 from adapters.sim.book import Account
 from adapters.sim.engine import Engine
 from adapters.sim.faults import FaultBook, FaultKind
@@ -103,6 +103,7 @@ class Simulator:
         bybit.setup(app, self)
         bybit_ws.setup(app, self)
         binance.setup(app, self)
+        binance_account.setup(app, self)
         binance_ws.setup(app, self)
         control.setup(app, self)
         return app
