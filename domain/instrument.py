@@ -61,6 +61,9 @@ class Instrument:
         if not raw.is_finite() or raw <= 0:
             raise InvalidStop(f"{self.symbol}: stop {raw} must be > 0")
         stop = self.round_stop(side, raw)
+        if side is Side.LONG and stop < self.min_price:
+            # Raising a long's stop to the venue minimum is tighter, so still protective.
+            stop = self.round_price(self.min_price, up=True)
         self.validate_stop(side, stop, reference)
         return stop
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import itertools
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-import pytest
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
@@ -75,10 +74,6 @@ def fills_near_a_min_price(draw: st.DrawFn) -> tuple:
     return instrument, instrument.min_price + above
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "domain bug: InitialStopPolicy.stop_for refuses a long whose percent stop falls below "
-    "min_price although min_price itself (on the tick, below the fill, less risk than asked) is a "
-    "valid stop: tick 0.1, min_price 556.8, long filled at 560, 2% -> InvalidStop"))
 @example(case=(Instrument("BTCUSDT", Decimal("0.1"), Decimal("0.001"), Decimal("0.001"),
                           Decimal("556.8")), Decimal(560)), side=Side.LONG, percent=Decimal(2))
 @given(case=fills_near_a_min_price(), side=sides, percent=percents)
