@@ -8,14 +8,17 @@ latest report per symbol), and the store snapshots it, so loading it does not gr
 from __future__ import annotations
 
 from datetime import datetime
+from decimal import Decimal
 from functools import singledispatchmethod
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
 from domain import events as ev
 from domain.ids import account_id
 from domain.reports import PositionReport
+from domain.values import Side
 
 
 class ExchangeAccount(Aggregate):
@@ -36,6 +39,15 @@ class ExchangeAccount(Aggregate):
             self._check_belongs(report)
         self.trigger_event(ev.PositionsSnapshotted, timestamp=at, reports=list(reports))
 
+    def phantom_detected(self, report: PositionReport, *, action: str, at: datetime) -> None:
+        self._check_belongs(report)
+        self.trigger_event(ev.PhantomDetected, timestamp=at, report=report, action=action)
+
+    def mismatch(self, report: PositionReport, *, position_id: UUID, expected_side: Side,
+                 expected_size: Decimal, at: datetime) -> None:
+        self.trigger_event(ev.PositionMismatch, timestamp=at, position_id=position_id,
+                           expected_side=expected_side, expected_size=expected_size, report=report)
+
     def open_positions(self) -> dict[str, PositionReport]:
         """The latest non-flat report of each symbol."""
         return dict(self.positions)
@@ -53,7 +65,7 @@ class ExchangeAccount(Aggregate):
     def _(self, e: ev.AccountRegistered) -> None:
         self.venue, self.account = e.venue, e.account
         self.positions: dict[str, PositionReport] = {}
-        self.reports_seen = 0
+        self.reports_seen = self.phantoms_seen = self.mismatches_seen = 0
         self.last_report_at: datetime | None = None
         self.last_snapshot_at: datetime | None = None
 
@@ -68,6 +80,14 @@ class ExchangeAccount(Aggregate):
         self.positions = {r.symbol: r for r in e.reports if not r.is_flat}
         self.reports_seen += len(e.reports)
         self.last_report_at = self.last_snapshot_at = e.timestamp
+
+    @when.register
+    def _(self, e: ev.PhantomDetected) -> None:
+        self.phantoms_seen += 1
+
+    @when.register
+    def _(self, e: ev.PositionMismatch) -> None:
+        self.mismatches_seen += 1
 
     def _apply_report(self, report: PositionReport) -> None:
         if report.is_flat:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 from typing import Any
+from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
@@ -66,6 +67,14 @@ class PositionAdopted(PositionCreated):
     raw: Raw
 
 
+class EntryOrderRequested(PositionEvent):
+    """Intent: an entry order with ``client_order_id`` is about to be sent. After a crash it is
+    resolved by asking the exchange for that client order id, never by sending blindly."""
+
+    client_order_id: str
+    quantity: Decimal
+
+
 class EntryOrderPlaced(PositionEvent):
     client_order_id: str
     order_id: str | None
@@ -91,6 +100,13 @@ class FillRefused(PositionEvent):
     price: Decimal
     quantity: Decimal
     price_source: PriceSource
+    reason: str
+    raw: Raw
+
+
+class FillUnresolved(PositionEvent):
+    """No venue answer gave a real fill price in time; the engine keeps asking, it never guesses."""
+
     reason: str
     raw: Raw
 
@@ -207,3 +223,19 @@ class PositionsSnapshotted(AccountEvent):
     """A full REST snapshot: symbols absent from ``reports`` are flat."""
 
     reports: list[PositionReport]
+
+
+class PhantomDetected(AccountEvent):
+    """The exchange holds a position no open warden position tracks; ``action`` is the policy applied."""
+
+    report: PositionReport
+    action: str  # "alert", "adopt" or "close"
+
+
+class PositionMismatch(AccountEvent):
+    """A tracked position and the exchange disagree on side or size."""
+
+    position_id: UUID
+    expected_side: Side
+    expected_size: Decimal
+    report: PositionReport

@@ -21,7 +21,9 @@ class Status(Enum):
 
 
 class Trigger(Enum):
+    ENTRY_ORDER_REQUESTED = "entry_order_requested"
     ENTRY_ORDER_PLACED = "entry_order_placed"
+    FILL_UNRESOLVED = "fill_unresolved"
     ENTRY_FILLED = "entry_filled"
     FILL_REFUSED = "fill_refused"
     ENTRY_REJECTED = "entry_rejected"
@@ -42,7 +44,10 @@ P, F, PR, T, A, C = (Status.PENDING, Status.FILLED, Status.PROTECTED, Status.TRA
                      Status.AGED, Status.CLOSED)
 
 TRANSITIONS: dict[tuple[Status, Trigger], Status] = {
+    (P, Trigger.ENTRY_ORDER_REQUESTED): P,  # intent first, then the order
     (P, Trigger.ENTRY_ORDER_PLACED): P,
+    (P, Trigger.FILL_UNRESOLVED): P,
+    (P, Trigger.CLOSE_REQUESTED): P,  # an entry whose fill is unknown may have to be closed
     (P, Trigger.ENTRY_FILLED): F,
     (P, Trigger.FILL_REFUSED): P,  # an impossible fill report is recorded, never applied
     (P, Trigger.ENTRY_REJECTED): C,  # rejected or cancelled before any fill
@@ -69,6 +74,7 @@ TRANSITIONS: dict[tuple[Status, Trigger], Status] = {
     (T, Trigger.STOP_REQUESTED): T,
     (T, Trigger.STOP_REJECTED): T,
     (T, Trigger.STOP_MOVED): T,
+    (T, Trigger.STOP_PLACED): T,  # the old stop restored after a failed move, or after a restart
     (T, Trigger.MARK_OBSERVED): T,
     (T, Trigger.AGED): A,
     (T, Trigger.CLOSE_REQUESTED): T,
@@ -76,6 +82,7 @@ TRANSITIONS: dict[tuple[Status, Trigger], Status] = {
     (A, Trigger.STOP_REQUESTED): A,
     (A, Trigger.STOP_REJECTED): A,
     (A, Trigger.STOP_MOVED): A,  # the trailing stop keeps ratcheting while the aged exit works
+    (A, Trigger.STOP_PLACED): A,
     (A, Trigger.MARK_OBSERVED): A,
     (A, Trigger.AGED_PHASE): A,
     (A, Trigger.CLOSE_REQUESTED): A,

@@ -65,6 +65,13 @@ class Position(Aggregate):
             raw=raw or {})
 
     # ----- commands -------------------------------------------------------------------------
+    def request_entry_order(self, *, client_order_id: str, at: datetime) -> None:
+        self._allow(Trigger.ENTRY_ORDER_REQUESTED)
+        if self.entry_client_order_id is not None:
+            raise InvalidSignal(f"{self.symbol}: entry order {self.entry_client_order_id} already requested")
+        self.trigger_event(ev.EntryOrderRequested, timestamp=at, client_order_id=client_order_id,
+                           quantity=self.quantity)
+
     def record_entry_order(self, *, client_order_id: str, order_id: str | None, at: datetime,
                            raw: Raw | None = None) -> None:
         self._allow(Trigger.ENTRY_ORDER_PLACED)
@@ -87,6 +94,10 @@ class Position(Aggregate):
         self._allow(Trigger.FILL_REFUSED)
         self.trigger_event(ev.FillRefused, timestamp=at, price=price, quantity=quantity,
                            price_source=source, reason=reason, raw=raw or {})
+
+    def fill_unresolved(self, *, reason: str, at: datetime, raw: Raw | None = None) -> None:
+        self._allow(Trigger.FILL_UNRESOLVED)
+        self.trigger_event(ev.FillUnresolved, timestamp=at, reason=reason, raw=raw or {})
 
     def reject_entry(self, *, reason: str, code: str | None, at: datetime,
                      raw: Raw | None = None) -> None:
@@ -236,6 +247,9 @@ class Position(Aggregate):
         self.trailing_callback_percent = None
         self.filled_qty, self.entry_price, self.entry_fees = ZERO, None, ZERO
         self.entry_client_order_id = self.entry_order_id = None
+        self.pending_intent: str | None = None  # "entry", "stop" or "close" until its outcome
+        self.close_client_order_id: str | None = None
+        self.requested_close_reason: CloseReason | None = None
         self.stop_price = self.stop_reference = self.stop_order_id = self.requested_stop = None
         self.stop_rejections = self.refused_fills = 0
         self.last_mark = self.best_price = None
@@ -243,8 +257,17 @@ class Position(Aggregate):
         self.close_reason = self.exit_price = self.realized_pnl = self.closed_at = None
 
     @when.register
+    def _(self, e: ev.EntryOrderRequested) -> None:
+        self.entry_client_order_id, self.pending_intent = e.client_order_id, "entry"
+
+    @when.register
     def _(self, e: ev.EntryOrderPlaced) -> None:
         self.entry_client_order_id, self.entry_order_id = e.client_order_id, e.order_id
+        self.pending_intent = None
+
+    @when.register
+    def _(self, e: ev.FillUnresolved) -> None:
+        pass  # the fact is the record: the engine keeps asking
 
     @when.register
     def _(self, e: ev.EntryFilled) -> None:
@@ -263,22 +286,23 @@ class Position(Aggregate):
     @when.register
     def _(self, e: ev.EntryRejected) -> None:
         self.status = next_status(self.status, Trigger.ENTRY_REJECTED)
+        self.pending_intent = None
         self.close_reason, self.closed_at = CloseReason.ENTRY_REJECTED, e.timestamp
 
     @when.register
     def _(self, e: ev.StopLossRequested) -> None:
-        self.requested_stop = e.price
+        self.requested_stop, self.pending_intent = e.price, "stop"
 
     @when.register
     def _(self, e: ev.StopLossPlaced) -> None:
         self.stop_price, self.stop_reference, self.stop_order_id = (
             e.price, e.reference_price, e.order_id)
-        self.requested_stop = None
+        self.requested_stop = self.pending_intent = None
         self.status = next_status(self.status, Trigger.STOP_PLACED)
 
     @when.register
     def _(self, e: ev.StopLossRejected) -> None:
-        self.requested_stop = None
+        self.requested_stop = self.pending_intent = None
         self.stop_rejections += 1
 
     @when.register
@@ -295,7 +319,7 @@ class Position(Aggregate):
     def _(self, e: ev.StopLossMoved) -> None:
         self.stop_price, self.stop_reference = e.new_price, e.reference_price
         self.stop_order_id = e.order_id or self.stop_order_id
-        self.requested_stop = None
+        self.requested_stop = self.pending_intent = None
 
     @when.register
     def _(self, e: ev.PositionAged) -> None:
@@ -307,7 +331,9 @@ class Position(Aggregate):
 
     @when.register
     def _(self, e: ev.CloseRequested) -> None:
-        pass  # the fact is the record; the position stays open until the exchange confirms
+        # the position stays open until the exchange confirms it is flat
+        self.pending_intent, self.close_client_order_id = "close", e.client_order_id
+        self.requested_close_reason = e.reason
 
     @when.register
     def _(self, e: ev.PositionClosed) -> None:
@@ -321,6 +347,7 @@ class Position(Aggregate):
         self.status = next_status(self.status, trigger)
         self.close_reason, self.exit_price = reason, e.exit_price
         self.realized_pnl, self.closed_at = e.realized_pnl, e.timestamp
+        self.pending_intent = None
 
 
 def _check_fill(symbol: str, price: Decimal, quantity: Decimal) -> None:

@@ -1,0 +1,57 @@
+"""`SignalBook`: one aggregate per UTC day recording signals that opened nothing.
+
+A malformed, impossible or duplicate signal is never just dropped: its rejection and the payload
+are recorded here. Partitioning by day keeps each stream short.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import Aggregate
+
+from domain.ids import NAMESPACE
+
+
+class SignalBook(Aggregate):
+    class Opened(Aggregate.Created):
+        day: str  # ISO date
+
+    class SignalRejected(Aggregate.Event):
+        signal_id: str | None
+        reason: str
+        raw: dict[str, Any]
+
+        def apply(self, book: SignalBook) -> None:
+            book.rejected += 1
+
+    class SignalDuplicated(Aggregate.Event):
+        signal_id: str
+        position_id: UUID
+        raw: dict[str, Any]
+
+        def apply(self, book: SignalBook) -> None:
+            book.duplicates += 1
+
+    def __init__(self, day: str) -> None:
+        self.day = day
+        self.rejected = 0
+        self.duplicates = 0
+
+    @staticmethod
+    def id_for(day: date) -> UUID:
+        return uuid5(NAMESPACE, f"signals/{day.isoformat()}")
+
+    @classmethod
+    def open(cls, day: date, *, at: datetime) -> SignalBook:
+        return cls._create(cls.Opened, id=cls.id_for(day), timestamp=at, day=day.isoformat())
+
+    def reject(self, *, signal_id: str | None, reason: str, raw: Any, at: datetime) -> None:
+        self.trigger_event(self.SignalRejected, timestamp=at, signal_id=signal_id, reason=reason,
+                           raw=raw if isinstance(raw, dict) else {"payload": repr(raw)[:2000]})
+
+    def duplicate(self, *, signal_id: str, position_id: UUID, raw: dict[str, Any], at: datetime) -> None:
+        self.trigger_event(self.SignalDuplicated, timestamp=at, signal_id=signal_id,
+                           position_id=position_id, raw=raw)

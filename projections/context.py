@@ -1,0 +1,99 @@
+"""What every engine process shares: the store, the exchange ports, policies, the clock.
+
+Processes mutate aggregates only through their commands and persist each event as soon as it is
+triggered (`save`), so an intent is on disk before the exchange call it announces. ``checkpoint``
+names the points between those steps; tests inject a crash there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import Enum
+from typing import Any, Protocol
+from uuid import UUID
+
+from adapters.exchange.port import ExchangePort
+from adapters.store import WardenStore
+from domain.instrument import Instrument
+from domain.policies import AgedExitPolicy, InitialStopPolicy, TrailingStopPolicy
+from domain.position import Position
+
+
+class PhantomPolicy(Enum):
+    ALERT = "alert"  # record it and leave it alone
+    ADOPT = "adopt"  # track it from the report and protect it at once
+    CLOSE = "close"  # adopt it and close it at market
+
+
+class Clock(Protocol):
+    def now(self) -> datetime: ...
+    def monotonic(self) -> float: ...
+
+
+class SystemClock:
+    def now(self) -> datetime:
+        return datetime.now(UTC)
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+
+@dataclass(frozen=True)
+class EngineConfig:
+    initial_stop: InitialStopPolicy = field(default_factory=InitialStopPolicy)
+    trailing: TrailingStopPolicy = field(default_factory=TrailingStopPolicy)
+    aged: AgedExitPolicy = field(default_factory=AgedExitPolicy)
+    phantom_policy: PhantomPolicy = PhantomPolicy.ADOPT
+    stop_attempts: int = 3  # placements of one stop before the position is rolled back
+    fill_timeout_s: float = 5.0  # budget of one run of the execution price chain
+    fill_rounds: int = 3  # runs of the chain before the position is checked on the exchange
+    confirm_rounds: int = 20  # position queries while waiting for a close to show flat
+    retry_delay_s: float = 0.2
+    reconcile_interval_s: float = 30.0
+
+
+def no_checkpoint(name: str) -> None:
+    """Production checkpoints do nothing; tests raise from here to simulate a crash."""
+
+
+class EngineContext:
+    def __init__(self, store: WardenStore, ports: dict[tuple[str, str], ExchangePort],
+                 config: EngineConfig, clock: Clock,
+                 checkpoint: Callable[[str], None] = no_checkpoint) -> None:
+        self.store, self.ports, self.config, self.clock = store, ports, config, clock
+        self.checkpoint = checkpoint
+        self.instruments: dict[str, dict[str, Instrument]] = {}
+        self.positions: dict[UUID, Position] = {}  # every open position warden tracks
+        self._locks: dict[UUID, asyncio.Lock] = {}
+        self.listeners: list[Callable[[list[Any]], None]] = []
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def save(self, *aggregates: Any) -> None:
+        recordings = self.store.save(*aggregates)
+        for listener in self.listeners:
+            listener(recordings)
+        for aggregate in aggregates:
+            if isinstance(aggregate, Position) and not aggregate.is_open:
+                self.positions.pop(aggregate.id, None)
+
+    def port(self, position: Position) -> ExchangePort:
+        return self.ports[position.venue, position.account]
+
+    def lock(self, position_id: UUID) -> asyncio.Lock:
+        return self._locks.setdefault(position_id, asyncio.Lock())
+
+    def instrument(self, venue: str, symbol: str) -> Instrument | None:
+        return self.instruments.get(venue, {}).get(symbol)
+
+    def tracked(self, venue: str, account: str, symbol: str) -> list[Position]:
+        return [p for p in self.positions.values()
+                if (p.venue, p.account, p.symbol) == (venue, account, symbol)]
+
+    async def pause(self) -> None:
+        await asyncio.sleep(self.config.retry_delay_s)

@@ -1,0 +1,205 @@
+"""The engine: signals, exchange reports and mark prices in; recorded decisions out.
+
+`Engine.start` rebuilds every open position from the store, reconciles each account against a
+REST snapshot, and resumes unfinished sagas and intents before `ready` lets signals in. After
+that, callers feed it: `submit` (signals), `on_position_report` (websocket or REST reports),
+`on_mark` (mark prices) and `tick` (the clock: aged exits and periodic reconciliation).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime
+from decimal import Decimal
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError
+
+from adapters.exchange.errors import Retryable
+from adapters.exchange.port import ExchangePort
+from adapters.store import WardenStore
+from domain.errors import DomainError, InvalidSignal
+from domain.events import PositionAdopted, SignalAccepted
+from domain.ids import position_id
+from domain.intake import SignalBook
+from domain.lifecycle import Status
+from domain.position import Position
+from domain.reports import PositionReport
+from domain.signal import Signal, parse_signal
+from domain.values import PriceSource
+from projections.aged import AgedProcess
+from projections.closing import Closer
+from projections.context import Clock, EngineConfig, EngineContext, SystemClock, no_checkpoint
+from projections.open_saga import OpenSaga
+from projections.reconcile import Reconciler
+from projections.trailing import TrailingProcess
+
+_CREATION_TOPICS = {f"{c.__module__}:{c.__qualname__}" for c in (SignalAccepted, PositionAdopted)}
+
+
+class NotReady(RuntimeError):
+    """Signals are refused until the engine has reconciled and resumed after a start."""
+
+
+@dataclass(frozen=True)
+class SignalOutcome:
+    status: str  # "accepted", "duplicate" or "rejected"
+    position_id: UUID | None = None
+    reason: str | None = None
+
+
+class Engine:
+    def __init__(self, store: WardenStore, ports: dict[tuple[str, str], ExchangePort], *,
+                 config: EngineConfig | None = None, clock: Clock | None = None,
+                 checkpoint: Callable[[str], None] = no_checkpoint) -> None:
+        self.ctx = EngineContext(store, ports, config or EngineConfig(), clock or SystemClock(), checkpoint)
+        self.closer = Closer(self.ctx)
+        self.saga = OpenSaga(self.ctx, self.closer)
+        self.trailing = TrailingProcess(self.ctx)
+        self.aged = AgedProcess(self.ctx, self.closer)
+        self.reconciler = Reconciler(self.ctx, self.saga, self.closer)
+        self.ready = False
+        self._tasks: set[asyncio.Task[None]] = set()
+        self._marks: dict[tuple[str, str], Decimal] = {}
+        self._signal_book: SignalBook | None = None
+
+    @property
+    def positions(self) -> dict[UUID, Position]:
+        return self.ctx.positions
+
+    # ----- lifecycle --------------------------------------------------------------------------
+    async def start(self) -> None:
+        for (venue, _), port in self.ctx.ports.items():
+            while venue not in self.ctx.instruments:
+                try:
+                    self.ctx.instruments[venue] = await port.load_instruments()
+                except Retryable:
+                    await self.ctx.pause()
+        self._load_open_positions()
+        for venue, account in self.ctx.ports:
+            while not await self.reconciler.snapshot(venue, account):
+                await self.ctx.pause()
+        for position in list(self.ctx.positions.values()):
+            await self._resume(position)
+        self.ready = True
+
+    def _load_open_positions(self) -> None:
+        store = self.ctx.store
+        ids = [n.originator_id for n in store.stored_notifications() if n.topic in _CREATION_TOPICS]
+        for aggregate_id in ids:
+            position = store.repository.get(aggregate_id)
+            if position.is_open:
+                self.ctx.positions[position.id] = position
+
+    async def _resume(self, p: Position) -> None:
+        if p.status in (Status.PENDING, Status.FILLED):
+            await self.saga.advance(p)
+        elif p.pending_intent == "close":
+            async with self.ctx.lock(p.id):
+                await self.closer.finish(p)
+        elif p.pending_intent == "stop":
+            async with self.ctx.lock(p.id):  # the trailing process decides again on the next mark
+                p.stop_rejected(price=p.requested_stop, code=None, at=self.ctx.now(),
+                                reason="outcome unknown after a restart; the current stop stays")
+                self.ctx.save(p)
+
+    async def stop(self) -> None:
+        """Stop reacting: in-flight sagas finish or are cancelled; every stop stays on the exchange."""
+        await self.trailing.stop()
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+
+    async def idle(self) -> None:
+        """Wait until every saga started so far has finished (tests and graceful shutdown)."""
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+
+    # ----- inputs -----------------------------------------------------------------------------
+    async def submit(self, payload: Any, *, received_at: datetime | None = None) -> SignalOutcome:
+        if not self.ready:
+            raise NotReady("warden is reconciling; signals are accepted once it is ready")
+        at = received_at or self.ctx.now()
+        signal_id = payload.get("signal_id") if isinstance(payload, dict) else None
+        try:
+            signal = parse_signal(payload, received_at=at)
+            pid = position_id(signal.venue, signal.account, signal.signal_id)
+            if self.ctx.store.recorder.select_events(pid, limit=1):
+                self._book(at).duplicate(signal_id=signal.signal_id, position_id=pid, raw=signal.raw, at=at)
+                self.ctx.save(self._book(at))
+                return SignalOutcome("duplicate", pid)
+            position = self._open(signal)
+        except (InvalidSignal, DomainError) as e:
+            book = self._book(at)
+            book.reject(signal_id=signal_id if isinstance(signal_id, str) else None, reason=str(e),
+                        raw=payload, at=at)
+            self.ctx.save(book)
+            return SignalOutcome("rejected", reason=str(e))
+        try:
+            self.ctx.save(position)
+        except IntegrityError:
+            return SignalOutcome("duplicate", position.id)
+        self.ctx.positions[position.id] = position
+        task = asyncio.create_task(self.saga.advance(position))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return SignalOutcome("accepted", position.id)
+
+    def _open(self, signal: Signal) -> Position:
+        if (signal.venue, signal.account) not in self.ctx.ports:
+            raise InvalidSignal(f"no exchange account {signal.venue}/{signal.account} is configured")
+        instrument = self.ctx.instrument(signal.venue, signal.symbol)
+        if instrument is None:
+            raise InvalidSignal(f"{signal.symbol} is not a linear perpetual on {signal.venue}")
+        quantity = signal.quantity
+        if quantity is None:
+            mark = self._last_mark(signal.venue, signal.account, signal.symbol)
+            if mark is None:
+                raise InvalidSignal(f"no recent price for {signal.symbol}: give a quantity")
+            quantity = instrument.round_qty(signal.notional / mark)
+        return Position.open(venue=signal.venue, account=signal.account, signal_id=signal.signal_id,
+                             symbol=signal.symbol, side=signal.side, quantity=quantity,
+                             instrument=instrument, at=signal.at,
+                             stop_loss_percent=signal.stop_loss_percent,
+                             trailing_activation_percent=signal.trailing_activation_percent,
+                             trailing_callback_percent=signal.trailing_callback_percent, raw=signal.raw)
+
+    def _last_mark(self, venue: str, account: str, symbol: str) -> Decimal | None:
+        report = self.reconciler.account(venue, account).open_positions().get(symbol)
+        return self._marks.get((venue, symbol)) or (report.mark_price if report else None)
+
+    def _book(self, at: datetime) -> SignalBook:
+        book_id = SignalBook.id_for(at.date())
+        if self._signal_book is None or self._signal_book.id != book_id:
+            try:
+                self._signal_book = self.ctx.store.repository.get(book_id)
+            except Exception:  # the first rejection of the day
+                self._signal_book = SignalBook.open(at.date(), at=at)
+        return self._signal_book
+
+    async def on_position_report(self, report: PositionReport) -> None:
+        await self.reconciler.on_report(report)
+        if report.mark_price is not None and not report.is_flat:
+            await self.on_mark(report.venue, report.symbol, report.mark_price,
+                               at=report.exchange_time or self.ctx.now(), account=report.account,
+                               source=PriceSource.WEBSOCKET, raw=report.raw)
+
+    async def on_mark(self, venue: str, symbol: str, price: Decimal, *, at: datetime,
+                      account: str | None = None, source: PriceSource = PriceSource.MARK,
+                      raw: dict[str, Any] | None = None) -> None:
+        received = self.ctx.clock.monotonic()
+        self._marks[venue, symbol] = price
+        for p in list(self.ctx.positions.values()):
+            if p.venue == venue and p.symbol == symbol and account in (None, p.account):
+                await self.trailing.on_mark(p, price, at=at, received=received, source=source, raw=raw)
+
+    async def tick(self) -> None:
+        await self.aged.tick()
+        interval = self.ctx.config.reconcile_interval_s
+        for venue, account in self.ctx.ports:
+            last = self.reconciler.last_snapshot.get((venue, account), float("-inf"))
+            if self.ctx.clock.monotonic() - last >= interval:
+                await self.reconciler.snapshot(venue, account)

@@ -1,0 +1,173 @@
+"""The open saga: signal -> entry order -> real fill price -> protective stop -> PROTECTED.
+
+Each exchange action is announced by an intent event saved before the call (`EntryOrderRequested`,
+`StopLossRequested`, `CloseRequested`) and followed by its outcome. Every step starts by reading
+the aggregate's state, so the same `advance` call both runs a new position and resumes one after a
+crash: a pending entry intent is resolved by asking the exchange for its client order id, never by
+sending blindly.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from adapters.exchange.errors import Rejected, Retryable, UnknownOutcome
+from domain.errors import InvalidStop
+from domain.ids import client_order_id
+from domain.lifecycle import Status
+from domain.position import Position
+from domain.reports import ExecutionPrice, OrderReport, StopReport
+from domain.values import CloseReason, PriceSource
+from projections.closing import Closer
+from projections.context import EngineContext
+
+
+class OpenSaga:
+    def __init__(self, ctx: EngineContext, closer: Closer) -> None:
+        self.ctx, self.closer = ctx, closer
+
+    async def advance(self, position: Position) -> None:
+        """Take ``position`` as far as it can go toward PROTECTED (or a confirmed close)."""
+        async with self.ctx.lock(position.id):
+            if position.status is Status.PENDING and position.entry_order_id is None:
+                await self._place_entry(position)
+            if position.status is Status.PENDING and position.entry_order_id is not None:
+                await self._resolve_fill(position)
+            if position.status is Status.FILLED and position.pending_intent == "close":
+                await self.closer.finish(position)
+            elif position.status is Status.FILLED:
+                await self.protect(position)
+
+    # ----- entry ------------------------------------------------------------------------------
+    async def _place_entry(self, p: Position) -> None:
+        ctx, port = self.ctx, self.ctx.port(p)
+        cid = p.entry_client_order_id or client_order_id(p.id, "entry")
+        order: OrderReport | None = None
+        if p.pending_intent == "entry":  # resumed after a crash: did the order reach the venue?
+            order = await self._query_order(p, cid)
+        else:
+            p.request_entry_order(client_order_id=cid, at=ctx.now())
+            ctx.save(p)
+            ctx.checkpoint("entry-requested")
+        while order is None:
+            try:
+                order = await port.open_market(p.symbol, p.side, p.quantity, cid)
+            except Rejected as e:
+                p.reject_entry(reason=e.venue_message or str(e), code=e.venue_code, at=ctx.now(),
+                               raw={"error": str(e)})
+                ctx.save(p)
+                return
+            except UnknownOutcome:
+                order = await self._query_order(p, cid)  # the venue may have taken it
+            except Retryable:
+                await ctx.pause()
+        ctx.checkpoint("entry-sent")
+        p.record_entry_order(client_order_id=cid, order_id=order.order_id, at=ctx.now(), raw=order.raw)
+        ctx.save(p)
+        ctx.checkpoint("entry-recorded")
+
+    async def _query_order(self, p: Position, cid: str) -> OrderReport | None:
+        """The order with ``cid``, or None once the venue has said several times it does not know it
+        (sending again with the same client id is then safe: the venue refuses duplicates)."""
+        for _ in range(3):
+            try:
+                return await self.ctx.port(p).fetch_order_by_client_id(p.symbol, cid)
+            except (Retryable, UnknownOutcome):
+                await self.ctx.pause()
+        return None
+
+    # ----- fill -------------------------------------------------------------------------------
+    async def _resolve_fill(self, p: Position) -> None:
+        ctx, port = self.ctx, self.ctx.port(p)
+        for _ in range(ctx.config.fill_rounds):
+            deadline = ctx.clock.monotonic() + ctx.config.fill_timeout_s
+            outcome = await port.resolve_execution_price(p.symbol, p.entry_order_id,
+                                                         p.entry_client_order_id, p.quantity, deadline)
+            if isinstance(outcome, ExecutionPrice):
+                p.fill(price=outcome.price, quantity=min(outcome.qty, p.quantity - p.filled_qty),
+                       source=outcome.source, order_id=p.entry_order_id, fee=outcome.fee,
+                       at=ctx.now(), raw=outcome.raw)
+                ctx.save(p)
+                ctx.checkpoint("fill-recorded")
+                return
+            p.fill_unresolved(reason=outcome.reason, at=ctx.now(), raw=outcome.raw)
+            ctx.save(p)
+        # Still unknown: if the venue holds the position, its average price is the fill.
+        for report in await self.closer.positions(p):
+            if report.symbol == p.symbol and report.side is p.side and report.entry_price:
+                p.fill(price=report.entry_price, quantity=min(report.size, p.quantity),
+                       source=PriceSource.POSITION, order_id=p.entry_order_id, at=ctx.now(),
+                       raw=report.raw)
+                ctx.save(p)
+                return
+        p.reject_entry(reason="no fill found for the entry order", code=None, at=ctx.now())
+        ctx.save(p)
+
+    # ----- stop -------------------------------------------------------------------------------
+    async def protect(self, p: Position) -> None:
+        """Place the initial stop from the real fill; correct and retry; roll back if impossible."""
+        ctx, port = self.ctx, self.ctx.port(p)
+        reference = p.entry_price
+        try:
+            stop = ctx.config.initial_stop.stop_for(p.side, reference, p.instrument, p.stop_loss_percent)
+        except InvalidStop as e:
+            await self.closer.close(p, CloseReason.ROLLED_BACK, detail=f"no valid stop: {e}")
+            return
+        attempts, last_reason = 0, ""
+        while attempts < ctx.config.stop_attempts:
+            purpose = "initial" if attempts == 0 else "correction"
+            p.request_stop(price=stop, reference_price=reference, purpose=purpose, at=ctx.now())
+            ctx.save(p)
+            ctx.checkpoint("stop-requested")
+            try:
+                placed = await port.place_stop(p.symbol, p.side, p.filled_qty, stop)
+            except Rejected as e:
+                attempts += 1
+                last_reason = e.venue_message or str(e)
+                p.stop_rejected(price=stop, code=e.venue_code, reason=last_reason, at=ctx.now(),
+                                raw={"error": str(e)})
+                ctx.save(p)
+                corrected = await self._corrected_stop(p, stop)
+                if corrected is None:
+                    break
+                stop, reference = corrected
+                continue
+            except (Retryable, UnknownOutcome) as e:
+                placed = await self._stop_on_venue(p, stop)
+                if placed is None:
+                    p.stop_rejected(price=stop, code=e.venue_code, reason=f"not confirmed: {e}",
+                                    at=ctx.now(), raw={"error": str(e)})
+                    ctx.save(p)
+                    attempts += 1
+                    await ctx.pause()
+                    continue
+            ctx.checkpoint("stop-sent")
+            p.stop_placed(price=placed.stop_price, reference_price=reference, order_id=placed.order_id,
+                          at=ctx.now(), raw=placed.raw)
+            ctx.save(p)
+            ctx.checkpoint("stop-recorded")
+            return
+        await self.closer.close(p, CloseReason.ROLLED_BACK,
+                                detail=f"stop rejected {attempts} times: {last_reason}")
+
+    async def _corrected_stop(self, p: Position, stop: Decimal) -> tuple[Decimal, Decimal] | None:
+        """Re-read the mark and re-round: the stop must sit on the protective side of the current
+        price, at least one tick away. None when no valid stop exists any more."""
+        mark = p.entry_price
+        for report in await self.closer.positions(p):
+            if report.symbol == p.symbol and report.mark_price:
+                mark = report.mark_price
+        tick = p.instrument.tick_size
+        furthest = mark - p.side.sign * tick
+        candidate = min(stop, furthest) if p.side.sign > 0 else max(stop, furthest)
+        try:
+            return p.instrument.protective_stop(p.side, candidate, mark), mark
+        except InvalidStop:
+            return None
+
+    async def _stop_on_venue(self, p: Position, stop: Decimal) -> StopReport | None:
+        """After an ambiguous answer: is our stop on the venue? (Bybit reports it on the position.)"""
+        for report in await self.closer.positions(p):
+            if report.symbol == p.symbol and report.stop_loss == stop:
+                return StopReport(p.venue, p.symbol, p.side, stop, None, raw=report.raw)
+        return None

@@ -1,0 +1,147 @@
+"""Reconciliation: every exchange position report is recorded, then compared with what warden tracks.
+
+- **Phantom**: the exchange holds a position no open warden position tracks (the seed's BTCUSDT).
+  Recorded as `PhantomDetected` with the configured policy: alert, adopt (track it in FILLED and
+  protect it at once) or close (adopt, then close it at market).
+- **Ghost**: warden tracks a filled position the exchange reports flat. Confirmed by a REST query
+  first (a failed query is never "flat"), then closed with the reason read from the exit fills
+  (stop hit, trailing stop hit, liquidated, closed externally) and the exit price they give.
+- **Mismatch**: side or size differ: recorded as `PositionMismatch` (alert only).
+Reports for untracked symbols are never skipped: they are how phantoms are found.
+"""
+
+from __future__ import annotations
+
+from decimal import Decimal
+
+from adapters.exchange.errors import ExchangeFailure
+from domain.account import ExchangeAccount
+from domain.ids import account_id
+from domain.lifecycle import Status
+from domain.position import Position
+from domain.reports import PositionReport
+from domain.values import CloseReason, PriceSource
+from projections.closing import Closer
+from projections.context import EngineContext, PhantomPolicy
+from projections.open_saga import OpenSaga
+
+STOP_HIT_TOLERANCE = Decimal("0.005")  # an exit within 0.5% of the stop was the stop
+
+
+class Reconciler:
+    def __init__(self, ctx: EngineContext, saga: OpenSaga, closer: Closer) -> None:
+        self.ctx, self.saga, self.closer = ctx, saga, closer
+        self.accounts: dict[tuple[str, str], ExchangeAccount] = {}
+        self.last_snapshot: dict[tuple[str, str], float] = {}
+        self._seen_phantoms: set[tuple[str, str, str]] = set()
+        self._seen_mismatch: set[tuple[object, Decimal]] = set()
+
+    def account(self, venue: str, account: str) -> ExchangeAccount:
+        key = (venue, account)
+        if key not in self.accounts:
+            try:
+                self.accounts[key] = self.ctx.store.repository.get(account_id(venue, account))
+            except Exception:  # not recorded yet
+                self.accounts[key] = ExchangeAccount.register(venue=venue, account=account,
+                                                              at=self.ctx.now())
+                self.ctx.save(self.accounts[key])
+        return self.accounts[key]
+
+    async def on_report(self, report: PositionReport) -> None:
+        """One report from a websocket push (or any single-symbol source)."""
+        account = self.account(report.venue, report.account)
+        account.record(report, at=report.exchange_time or self.ctx.now())
+        self.ctx.save(account)
+        await self._compare(account, report.symbol, report)
+
+    async def snapshot(self, venue: str, account_name: str) -> bool:
+        """A full REST snapshot, recorded and reconciled. False when the venue could not be asked."""
+        try:
+            reports = await self.ctx.ports[venue, account_name].fetch_positions()
+        except ExchangeFailure:
+            return False
+        account = self.account(venue, account_name)
+        account.record_snapshot(reports, at=self.ctx.now())
+        self.ctx.save(account)
+        by_symbol = {r.symbol: r for r in reports}
+        symbols = set(by_symbol) | {p.symbol for p in self.ctx.positions.values()
+                                    if (p.venue, p.account) == (venue, account_name)}
+        for symbol in sorted(symbols):
+            await self._compare(account, symbol, by_symbol.get(symbol), confirmed=True)
+        self.last_snapshot[venue, account_name] = self.ctx.clock.monotonic()
+        return True
+
+    async def _compare(self, account: ExchangeAccount, symbol: str, report: PositionReport | None,
+                       *, confirmed: bool = False) -> None:
+        tracked = self.ctx.tracked(account.venue, account.account, symbol)
+        if report is None or report.is_flat:
+            self._seen_phantoms.discard((account.venue, account.account, symbol))
+            for p in tracked:
+                if p.filled_qty > 0:
+                    await self._ghost(p, confirmed=confirmed)
+        elif not tracked:
+            await self._phantom(account, report)
+        else:
+            self._check_mismatch(account, tracked[0], report)
+
+    async def _ghost(self, p: Position, *, confirmed: bool) -> None:
+        if not confirmed:
+            try:
+                if not await self.closer.is_flat(p):
+                    return
+            except ExchangeFailure:
+                return  # a failed query is never "flat": the next report or snapshot retries
+        async with self.ctx.lock(p.id):
+            if not p.is_open:
+                return
+            if p.pending_intent == "close":
+                await self.closer.finish(p)
+                return
+            exit_price, fees = await self.closer.exit_of(p, None)
+            p.close(exit_price=exit_price, fees=fees, reason=self._reason(p, exit_price), at=self.ctx.now())
+            self.ctx.save(p)
+
+    @staticmethod
+    def _reason(p: Position, exit_price: Decimal | None) -> CloseReason:
+        if exit_price is not None and p.stop_price is not None and \
+                abs(exit_price - p.stop_price) <= p.stop_price * STOP_HIT_TOLERANCE:
+            trailing = p.status is Status.TRAILING
+            return CloseReason.TRAILING_STOP_HIT if trailing else CloseReason.STOP_HIT
+        return CloseReason.CLOSED_EXTERNALLY
+
+    async def _phantom(self, account: ExchangeAccount, report: PositionReport) -> None:
+        key = (report.venue, report.account, report.symbol)
+        if key in self._seen_phantoms:
+            return
+        self._seen_phantoms.add(key)
+        policy = self.ctx.config.phantom_policy
+        instrument = self.ctx.instrument(report.venue, report.symbol)
+        entry = report.entry_price or report.mark_price
+        if instrument is None or entry is None or report.side is None:
+            policy = PhantomPolicy.ALERT  # nothing to adopt it with
+        account.phantom_detected(report, action=policy.value, at=self.ctx.now())
+        self.ctx.save(account)
+        if policy is PhantomPolicy.ALERT:
+            return
+        p = Position.adopt(venue=report.venue, account=report.account, symbol=report.symbol,
+                           side=report.side, quantity=report.size, entry_price=entry,
+                           price_source=PriceSource.POSITION, instrument=instrument, at=self.ctx.now(),
+                           raw=report.raw)
+        self.ctx.positions[p.id] = p
+        self.ctx.save(p)
+        async with self.ctx.lock(p.id):
+            if policy is PhantomPolicy.ADOPT:
+                await self.saga.protect(p)
+            else:
+                await self.closer.close(p, CloseReason.PHANTOM_CLOSED)
+
+    def _check_mismatch(self, account: ExchangeAccount, p: Position, report: PositionReport) -> None:
+        if p.filled_qty == 0 or (report.side is p.side and report.size == p.filled_qty):
+            return
+        key = (p.id, report.size)
+        if key in self._seen_mismatch:
+            return
+        self._seen_mismatch.add(key)
+        account.mismatch(report, position_id=p.id, expected_side=p.side, expected_size=p.filled_qty,
+                         at=self.ctx.now())
+        self.ctx.save(account)
