@@ -18,7 +18,7 @@ from aiohttp import web
 from adapters.sim import binance_shapes as shapes
 from adapters.sim.book import Account, Order, OrderKind, OrderStatus, Reason, Rejected, Side, Trigger
 from adapters.sim.faults import FaultKind
-from adapters.sim.hub import SIM
+from adapters.sim.hub import BODY, RECORD, SIM, compact
 
 if TYPE_CHECKING:
     from adapters.sim.server import Simulator
@@ -36,7 +36,7 @@ class BinanceError(Exception):
 def rate_limited() -> web.Response:
     return web.json_response({"code": -1003, "msg": "Too many requests; current limit of IP is "
                               "2400 requests per minute. Please use the websocket for live "
-                              "updates to avoid polling the API."}, status=429)
+                              "updates to avoid polling the API."}, status=429, dumps=compact)
 
 
 def authenticate(request: web.Request, signed: bool) -> Account:
@@ -49,10 +49,10 @@ def authenticate(request: web.Request, signed: bool) -> Account:
         raise BinanceError(401, -2015, "Invalid API-key, IP, or permissions for action.")
     if not signed:
         return account
-    parts = (request.query_string + request["sim.body"]).split("&")
+    parts = (request.query_string + request[BODY]).split("&")
     signature = next((p[10:] for p in parts if p.startswith("signature=")), "")
     unsigned = "&".join(p for p in parts if not p.startswith("signature="))
-    params = request["sim.record"].params
+    params = request[RECORD].params
     try:
         stamp, window = int(params["timestamp"]), int(params.get("recvWindow", 5000))
     except (KeyError, ValueError):
@@ -74,19 +74,21 @@ def route(auth: str | None):
     """`auth`: None (public), "key" (API key only, like listenKey) or "signed"."""
     def wrap(fn):
         async def handler(request: web.Request) -> web.Response:
-            record = request["sim.record"]
+            record = request[RECORD]
             sim: Simulator = request.app[SIM]
             try:
                 account = authenticate(request, auth == "signed") if auth else None
                 result = fn(sim, account, dict(record.params))
             except BinanceError as err:
                 record.code = err.code
-                return web.json_response({"code": err.code, "msg": err.message}, status=err.status)
+                return web.json_response({"code": err.code, "msg": err.message},
+                                         status=err.status, dumps=compact)
             except Rejected as rej:
                 status, code, msg = shapes.error_for(rej.reason, rej.detail, rej.context)
                 record.code = code
-                return web.json_response({"code": code, "msg": msg}, status=status)
-            return web.json_response(result)
+                return web.json_response({"code": code, "msg": msg}, status=status,
+                                         dumps=compact)
+            return web.json_response(result, dumps=compact)
         return handler
     return wrap
 

@@ -18,7 +18,7 @@ from aiohttp import web
 from adapters.sim import bybit_shapes as shapes
 from adapters.sim.book import Account, Order, OrderStatus, Reason, Rejected, Side, Trigger
 from adapters.sim.faults import FaultKind
-from adapters.sim.hub import SIM
+from adapters.sim.hub import BODY, RECORD, SIM, compact
 
 if TYPE_CHECKING:
     from adapters.sim.server import Simulator
@@ -34,7 +34,7 @@ class BybitError(Exception):
 
 def envelope(code: int, msg: str, result: Any) -> web.Response:
     return web.json_response({"retCode": code, "retMsg": msg, "result": result,
-                              "retExtInfo": {}, "time": int(time.time() * 1000)})
+                              "retExtInfo": {}, "time": int(time.time() * 1000)}, dumps=compact)
 
 
 def rate_limited() -> web.Response:
@@ -62,7 +62,7 @@ def authenticate(request: web.Request) -> Account:
         raise BybitError(10002, "invalid request, please check your server timestamp or "
                                 f"recv_window param. req_timestamp[{ts}],server_timestamp[{now}],"
                                 f"recv_window[{recv}]")
-    payload = request["sim.body"] if request.method == "POST" else request.query_string
+    payload = request[BODY] if request.method == "POST" else request.query_string
     origin = f"{stamp}{key}{window}{payload}"
     expected = hmac.new(account.secret.encode(), origin.encode(), hashlib.sha256).hexdigest()
     if not hmac.compare_digest(expected, request.headers.get("X-BAPI-SIGN", "")):
@@ -71,7 +71,7 @@ def authenticate(request: web.Request) -> Account:
 
 
 def _params(request: web.Request) -> dict[str, Any]:
-    return dict(request["sim.record"].params)
+    return dict(request[RECORD].params)
 
 
 def _dec(params: dict[str, Any], name: str) -> Decimal | None:
@@ -100,7 +100,7 @@ def route(private: bool):
     """Wrap a handler: auth, then turn BybitError/Rejected into the v5 error envelope."""
     def wrap(fn):
         async def handler(request: web.Request) -> web.Response:
-            record = request["sim.record"]
+            record = request[RECORD]
             try:
                 account = authenticate(request) if private else None
                 result = fn(_sim(request), account, _params(request))

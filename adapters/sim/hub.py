@@ -19,6 +19,13 @@ from adapters.sim.faults import FaultBook, FaultKind
 
 _conn_ids = itertools.count(1)
 SIM: web.AppKey[Any] = web.AppKey("sim")   # the Simulator, for handlers to find it
+BODY: web.RequestKey[str] = web.RequestKey("sim_body", str)    # raw request body, as signed
+RECORD: web.RequestKey[Any] = web.RequestKey("sim_record")     # the request-log entry
+
+
+def compact(payload: object) -> str:
+    """JSON the way the venues send it: no spaces."""
+    return json.dumps(payload, separators=(",", ":"))
 
 
 @dataclass(eq=False)
@@ -37,7 +44,7 @@ class Session:
 
     async def send_now(self, payload: object) -> None:
         if not self.ws.closed:
-            await self.ws.send_str(json.dumps(payload))
+            await self.ws.send_str(compact(payload))
 
 
 class Hub:
@@ -78,7 +85,7 @@ class Hub:
         venue = session.venue
         if self.faults.take(FaultKind.PUSH_DROP, venue, topic):
             return
-        text = json.dumps(payload)
+        text = compact(payload)
         copies = 2 if self.faults.take(FaultKind.PUSH_DUPLICATE, venue, topic) else 1
         self.sent.append({"venue": venue, "account": session.account, "topic": topic,
                           "payload": payload, "copies": copies})

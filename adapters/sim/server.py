@@ -23,7 +23,7 @@ from adapters.sim import binance, binance_account, binance_ws, bybit, bybit_ws, 
 from adapters.sim.book import Account
 from adapters.sim.engine import Engine
 from adapters.sim.faults import FaultBook, FaultKind
-from adapters.sim.hub import Hub
+from adapters.sim.hub import BODY, RECORD, Hub
 from adapters.sim.market import DEFAULT_INSTRUMENTS, Clock, Instrument, PriceFeed, SystemClock
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -125,8 +125,8 @@ class Simulator:
                                request.headers.get("X-BAPI-API-KEY")
                                or request.headers.get("X-MBX-APIKEY"))
         self.requests.append(record)
-        request["sim.body"] = body
-        request["sim.record"] = record
+        request[BODY] = body
+        request[RECORD] = record
         if request.headers.get("Upgrade", "").lower() != "websocket":
             early = await self._rest_faults(request, venue)
             if early is not None:
@@ -210,6 +210,8 @@ class Simulator:
                         "ws_private": ws + "/private/ws?listenKey=<key>",
                         "ws_market": ws + "/market/ws"},
             "control": http + "/_sim",
+            "accounts": [{"id": a.id, "venue": a.venue, "api_key": a.api_key}
+                         for a in self.engine.accounts.values()],
         }
 
 

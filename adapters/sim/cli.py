@@ -1,0 +1,69 @@
+"""`warden sim`: run the simulated exchange as a process (registered by app.py as `sim_command`).
+
+Prints the Bybit and Binance REST/websocket base URLs and the control API URL (or one JSON
+object with `--json`), then serves until SIGINT/SIGTERM.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import signal
+
+import click
+
+from adapters.sim.server import DEFAULT_ACCOUNTS, AccountSpec, Simulator
+
+
+def _account(text: str) -> AccountSpec:
+    parts = text.split(":")
+    if len(parts) != 4 or parts[0] not in ("bybit", "binance"):
+        raise click.BadParameter("expected venue:id:api_key:secret, venue bybit or binance")
+    venue, account_id, key, secret = parts
+    return AccountSpec(account_id, venue, key, secret)
+
+
+async def _serve(sim: Simulator, as_json: bool) -> None:
+    await sim.start()
+    urls = sim.urls()
+    if as_json:
+        click.echo(json.dumps(urls), nl=True)
+    else:
+        for venue in ("bybit", "binance"):
+            for name, url in urls[venue].items():
+                click.echo(f"{venue:8} {name:11} {url}")
+        click.echo(f"{'control':8} {'http':11} {urls['control']}")
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(NotImplementedError):
+            loop.add_signal_handler(sig, stop.set)
+    try:
+        await stop.wait()
+    finally:
+        await sim.stop()
+
+
+@click.command("sim")
+@click.option("--host", default="127.0.0.1", show_default=True, help="Address to bind.")
+@click.option("--port", default=0, show_default=True, type=int, help="0 picks a free port.")
+@click.option("--seed", default=0, show_default=True, type=int, help="Random-walk seed.")
+@click.option("--prices", "prices", type=click.Path(exists=True, dir_okay=False),
+              help="CSV of `symbol,price` (or `ts,symbol,price`) rows to replay.")
+@click.option("--tick", default=1.0, show_default=True, type=float,
+              help="Seconds between price steps (0 keeps prices still until set).")
+@click.option("--account", "accounts", multiple=True,
+              help="venue:id:api_key:secret (repeatable; default bybit-key/binance-key).")
+@click.option("--json", "as_json", is_flag=True, help="Print the URLs as one JSON line.")
+def sim_command(host: str, port: int, seed: int, prices: str | None, tick: float,
+                accounts: tuple[str, ...], as_json: bool) -> None:
+    """Run the simulated Bybit v5 / Binance USD-M exchange."""
+    specs = [_account(a) for a in accounts] or list(DEFAULT_ACCOUNTS)
+    sim = Simulator(host=host, port=port, seed=seed, prices_csv=prices,
+                    tick_interval=tick or None, accounts=specs)
+    asyncio.run(_serve(sim, as_json))
+
+
+if __name__ == "__main__":
+    sim_command()

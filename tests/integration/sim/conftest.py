@@ -1,0 +1,82 @@
+"""Fixtures for the simulator suite: a simulator in the test's loop or in a thread, and
+unmodified ccxt clients (sync, async, pro) pointed at it over 127.0.0.1."""
+
+from __future__ import annotations
+
+import ccxt
+import ccxt.async_support
+import ccxt.pro
+import pytest
+
+from adapters.sim import ManualClock, Simulator, SimulatorThread, make_exchange
+
+BTC = "BTC/USDT:USDT"
+
+
+@pytest.fixture
+def sim_thread():
+    with SimulatorThread() as thread:
+        yield thread
+
+
+@pytest.fixture
+def manual_clock() -> ManualClock:
+    return ManualClock()
+
+
+@pytest.fixture
+async def sim(manual_clock):
+    async with Simulator(clock=manual_clock) as simulator:
+        yield simulator
+
+
+def _sync(venue: str, thread: SimulatorThread, **extra):
+    exchange = make_exchange(ccxt, venue, thread, **extra)
+    exchange.timeout = 3000
+    exchange.load_markets()
+    return exchange
+
+
+@pytest.fixture
+def bybit(sim_thread):
+    return _sync("bybit", sim_thread)
+
+
+@pytest.fixture
+def binance(sim_thread):
+    return _sync("binance", sim_thread)
+
+
+async def _async(module, venue: str, simulator: Simulator):
+    exchange = make_exchange(module, venue, simulator)
+    exchange.timeout = 3000
+    await exchange.load_markets()
+    return exchange
+
+
+@pytest.fixture
+async def abybit(sim):
+    exchange = await _async(ccxt.async_support, "bybit", sim)
+    yield exchange
+    await exchange.close()
+
+
+@pytest.fixture
+async def abinance(sim):
+    exchange = await _async(ccxt.async_support, "binance", sim)
+    yield exchange
+    await exchange.close()
+
+
+@pytest.fixture
+async def pro_bybit(sim):
+    exchange = await _async(ccxt.pro, "bybit", sim)
+    yield exchange
+    await exchange.close()
+
+
+@pytest.fixture
+async def pro_binance(sim):
+    exchange = await _async(ccxt.pro, "binance", sim)
+    yield exchange
+    await exchange.close()
