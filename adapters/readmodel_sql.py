@@ -15,8 +15,10 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from contextlib import contextmanager
+from datetime import datetime
+from enum import Enum
 from typing import Any
 
 from adapters.store import StoreConfig
@@ -147,3 +149,19 @@ def tracked_position(tx: Tx, name: str, *, lock: bool = False) -> int:
 
 def record_position(tx: Tx, name: str, position: int) -> None:
     tx.execute("UPDATE projection_tracking SET position = ? WHERE name = ?", (position, name))
+
+
+def to_text(value: Any) -> Any:
+    """A value as stored: exact text for a Decimal, an Enum's value, ISO 8601 (with offset) for a time."""
+    if value is None or isinstance(value, int | str):
+        return value
+    if isinstance(value, Enum):
+        return value.value
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return str(value)  # Decimal, UUID: str() round-trips exactly
+
+
+def decode_row(row: Sequence[Any], converters: Iterable[Callable[[Any], Any]]) -> list[Any]:
+    """A stored row back to values, one converter per column (NULL stays None)."""
+    return [None if v is None else convert(v) for v, convert in zip(row, converters, strict=True)]

@@ -17,13 +17,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
-from enum import Enum
 from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from adapters.readmodel_sql import ReadModelDB, Tx
+from adapters.readmodel_sql import ReadModelDB, Tx, decode_row, to_text
 from adapters.store import WardenStore
 from domain import events as ev
 from domain.lifecycle import Status
@@ -83,8 +82,7 @@ class PositionRow:
 
     @classmethod
     def from_db(cls, row: Sequence[Any]) -> PositionRow:
-        return cls(*(None if v is None else convert(v)
-                     for v, convert in zip(row, ROW_COLUMNS.values(), strict=True)))
+        return cls(*decode_row(row, ROW_COLUMNS.values()))
 
 
 class ViewOutOfStep(RuntimeError):
@@ -164,17 +162,6 @@ def next_intent(current: str | None, event: Any, status: Status) -> str | None:
     if settled and current is not None and current.startswith("stop:"):
         return None
     return current
-
-
-def to_text(value: Any) -> Any:
-    """A value as stored: exact text for Decimal, the value of an Enum, ISO 8601 for a time."""
-    if value is None or isinstance(value, int | str):
-        return value
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)  # Decimal, UUID: str() round-trips exactly
 
 
 # ----- queries ------------------------------------------------------------------------------
