@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import random
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from adapters.exchange.errors import Retryable
 from adapters.exchange.port import ExchangePort
@@ -23,6 +23,8 @@ from adapters.streams.events import (
     StreamRejection,
     StreamStatus,
 )
+from domain.reports import PositionReport
+from domain.values import ZERO, ReportSource
 
 
 @dataclass
@@ -83,16 +85,19 @@ class PrivateStream:
     def status(self, state: Connection, reason: str = "") -> None:
         self.queue.put_nowait(StreamStatus(self.feed, state, self.attempt, reason))
 
-    async def resync(self, retries: int = 5) -> PositionSnapshot:
-        """REST snapshot merged with what the stream already knows (the newer state wins)."""
+    async def fetch_positions(self, retries: int = 5) -> list[PositionReport]:
         for failure in range(retries + 1):
             try:
-                positions = await self.port.fetch_positions()
-                break
+                return await self.port.fetch_positions()
             except Retryable:
                 if failure == retries:
                     raise
                 await asyncio.sleep(self.backoff.delay(failure + 1))
+        return []
+
+    async def resync(self) -> PositionSnapshot:
+        """REST snapshot merged with what the stream already knows (the newer state wins)."""
+        positions = await self.fetch_positions()
         for position in positions:
             self.sequencer.admit(position)
         newest = self.sequencer.positions()
@@ -103,6 +108,17 @@ class PrivateStream:
         snapshot = PositionSnapshot(self.feed, self.attempt, merged)
         self.queue.put_nowait(snapshot)
         return snapshot
+
+    async def verify(self) -> None:
+        """Re-read positions by REST and emit what differs from the pushed state."""
+        positions = await self.fetch_positions()
+        listed = {p.symbol for p in positions}
+        for position in positions:
+            self.emit(position)
+        for symbol, last in self.sequencer.positions().items():
+            if symbol not in listed and not last.is_flat:
+                self.emit(replace(last, side=None, size=ZERO, entry_price=None, stop_loss=None,
+                                  source=ReportSource.REST, exchange_time=None, raw={}))
 
     async def wait_backoff(self, failures: int) -> None:
         await asyncio.sleep(self.backoff.delay(failures))

@@ -5,6 +5,12 @@ not reconnect on its own: when the server closes, the pending watches fail with 
 the *next* watch call dials, re-authenticates (Binance: a listenKey) and re-subscribes. Its caches
 survive, so nothing re-fetches positions. Here a supervisor notices the break, waits until the
 new private connection is up, and takes the REST positions snapshot (`PrivateStream.resync`).
+
+ccxt.pro also returns *live references* into its position cache: when two position pushes arrive
+before the watcher runs again, the dict it returned for the first is overwritten by the second. A
+newer update followed by an older one (out of order) is thereby lost inside ccxt, and the stale one
+is all the stream sees. So every burst of position pushes is verified by a REST read
+``verify_after`` seconds later (`PrivateStream.verify`), emitting only what differs.
 """
 
 from __future__ import annotations
@@ -18,6 +24,7 @@ import ccxt.async_support as ccxt
 
 from adapters.exchange import normalize
 from adapters.exchange.ccxt_exchange import CcxtExchange
+from adapters.exchange.errors import ExchangeFailure
 from adapters.streams.base import Backoff, PrivateStream
 from adapters.streams.bybit_frames import is_trade_execution
 from adapters.streams.events import Connection, Report
@@ -29,12 +36,14 @@ Watch = Callable[[], Awaitable[list[dict[str, Any]]]]
 class CcxtPrivateStream(PrivateStream):
     feed = "ccxt-pro"
 
-    def __init__(self, exchange: CcxtExchange, *, settle: float = 0.2,
+    def __init__(self, exchange: CcxtExchange, *, settle: float = 0.2, verify_after: float = 0.5,
                  backoff: Backoff | None = None) -> None:
         super().__init__(exchange, backoff=backoff)
         self.exchange = exchange
         self.client = exchange.client
         self.settle = settle  # lets the subscribe frames reach the venue before the snapshot
+        self.verify_after = verify_after
+        self._verifier: asyncio.Task[None] | None = None
         self._broken = asyncio.Event()
         self._reason = ""
         self._private_marker = "/v5/private" if exchange.config.venue is Venue.BYBIT else "listenKey"
@@ -58,9 +67,10 @@ class CcxtPrivateStream(PrivateStream):
                 self.status(Connection.DISCONNECTED, self._reason)
                 self.attempt += 1
         finally:
-            for task in watchers:
+            tasks = [*watchers, *([self._verifier] if self._verifier else [])]
+            for task in tasks:
                 task.cancel()
-            await asyncio.gather(*watchers, return_exceptions=True)
+            await asyncio.gather(*tasks, return_exceptions=True)
 
     async def _wait_connected(self, previous: object) -> object:
         """The ccxt private websocket client once connected, and not the one that broke."""
@@ -96,6 +106,21 @@ class CcxtPrivateStream(PrivateStream):
                     continue
                 if report is not None:
                     self.emit(report)
+            if name == "position" and items:
+                self._verify_soon()
+
+    def _verify_soon(self) -> None:
+        """Debounced: one REST verification after the last of a burst of position pushes."""
+        if self._verifier is not None:
+            self._verifier.cancel()
+
+        async def later() -> None:
+            await asyncio.sleep(self.verify_after)
+            try:
+                await self.verify()
+            except ExchangeFailure as exc:
+                self.reject(f"position verification failed: {exc}", "")
+        self._verifier = asyncio.create_task(later())
 
     def _position(self, item: dict[str, Any]) -> Report:
         # Binance's user-data ``P`` items carry no time: ccxt stamps them with the event time.

@@ -6,7 +6,8 @@ one. `Sequencer.admit` keeps, per key, the newest exchange time seen and refuses
 * a fill whose trade id was already admitted;
 * an order update older than the last one, or with less filled quantity (fills only grow), or
   identical to one already admitted;
-* a position update older than the last one, or identical to the last one.
+* a position update older than the last one, or identical to the last one;
+* a REST position read that only confirms the last pushed state.
 
 A REST snapshot taken after a reconnect is admitted when it is not older than what the stream
 already said, so a stale snapshot cannot undo a newer push.
@@ -19,7 +20,7 @@ from dataclasses import replace
 from datetime import datetime
 
 from domain.reports import FillReport, OrderReport, PositionReport
-from domain.values import OrderStatus
+from domain.values import OrderStatus, ReportSource
 
 _TERMINAL = {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED}
 
@@ -72,6 +73,10 @@ class Sequencer:
                 return False
             if position == _with_source(last, position):
                 return False
+            # A REST read that agrees with the last push is a confirmation, not news (it differs
+            # only in fields a push may lack, like Binance's mark price).
+            if position.source is ReportSource.REST and _state(position) == _state(last):
+                return False
         self._positions[position.symbol] = position
         return True
 
@@ -81,6 +86,10 @@ class Sequencer:
     def positions(self) -> dict[str, PositionReport]:
         """The newest admitted state of every symbol seen (flat ones included)."""
         return dict(self._positions)
+
+
+def _state(p: PositionReport) -> tuple[object, ...]:
+    return (p.side, p.size, p.entry_price, p.stop_loss)
 
 
 def _older(new: datetime | None, last: datetime | None) -> bool:
