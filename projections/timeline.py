@@ -38,10 +38,10 @@ class Timeline:
     aggregate: Any  # the state after the last row
 
     def render(self) -> str:
-        lines = [f"{'v':>4}  {'time':<25}  {'event':<20}  {'status':<9}  details"]
+        lines = [f"{'v':>4}  {'time':<29}  {'event':<20}  {'status':<9}  details"]
         for row in self.rows:
-            lines.append(f"{row.version:>4}  {row.time.isoformat():<25}  {row.event:<20}  "
-                         f"{row.status:<9}  {row.details}")
+            time = row.time.isoformat(timespec="milliseconds")
+            lines.append(f"{row.version:>4}  {time:<29}  {row.event:<20}  {row.status:<9}  {row.details}")
         return "\n".join(lines)
 
     def render_state(self) -> str:

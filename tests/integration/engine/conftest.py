@@ -1,0 +1,94 @@
+"""Fixtures for engine tests: the simulator on loopback, real ccxt adapters, a real store."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+
+import pytest
+
+from adapters.exchange.ccxt_exchange import CcxtExchange
+from adapters.exchange.config import ExchangeConfig
+from adapters.sim.server import Simulator
+from adapters.store import WardenStore, open_store
+from domain.policies import TrailingStopPolicy
+from domain.values import Venue
+from projections.context import EngineConfig, no_checkpoint
+from projections.engine import Engine
+
+ACCOUNTS = {"bybit": ("bybit", Venue.BYBIT, "bybit-key", "bybit-secret"),
+            "binanceusdm": ("binance", Venue.BINANCE, "binance-key", "binance-secret")}
+FAST = EngineConfig(fill_timeout_s=1.5, retry_delay_s=0.05,
+                    trailing=TrailingStopPolicy(Decimal("1"), Decimal("0.5"), min_step_ticks=1,
+                                                min_interval_seconds=Decimal(0)))
+
+
+class TestClock:
+    """Wall time that a test can push forward (for ages); monotonic time stays real."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return datetime.now(UTC) + self.offset
+
+    def monotonic(self) -> float:
+        return time.monotonic()
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
+
+
+@pytest.fixture
+async def sim() -> AsyncIterator[Simulator]:
+    async with Simulator() as simulator:
+        yield simulator
+
+
+@pytest.fixture
+def store() -> WardenStore:
+    return open_store("memory://")
+
+
+@pytest.fixture
+def clock() -> TestClock:
+    return TestClock()
+
+
+@pytest.fixture
+async def make_engine(sim: Simulator, store: WardenStore, clock: TestClock):
+    """Build (and start) engines on one store and one simulator; each gets fresh adapters."""
+    built: list[tuple[Engine, list[CcxtExchange]]] = []
+
+    async def build(config: EngineConfig = FAST, checkpoint: Callable[[str], None] = no_checkpoint,
+                    start: bool = True, venues: tuple[str, ...] = ("bybit", "binanceusdm")) -> Engine:
+        ports = {}
+        for venue in venues:
+            account, enum, key, secret = ACCOUNTS[venue]
+            ports[venue, account] = CcxtExchange(ExchangeConfig(
+                venue=enum, account=account, api_key=key, secret=secret, rest_url=sim.http_url,
+                ws_url=sim.ws_url, request_timeout_s=2.0), poll_interval=0.05)
+        engine = Engine(store, ports, config=config, clock=clock, checkpoint=checkpoint)
+        built.append((engine, list(ports.values())))
+        if start:
+            await engine.start()
+        return engine
+
+    yield build
+    for engine, ports in built:
+        await engine.stop()
+        for port in ports:
+            await port.close()
+
+
+def signal(signal_id: str, *, exchange: str = "bybit", symbol: str = "BTCUSDT", side: str = "long",
+           quantity: str = "0.010", **extra: str) -> dict:
+    account = ACCOUNTS[exchange][0]
+    return {"signal_id": signal_id, "exchange": exchange, "account": account, "symbol": symbol,
+            "side": side, "quantity": quantity, **extra}
+
+
+def events_of(store: WardenStore, position_id) -> list[str]:
+    return [type(e).__name__ for e in store.history(position_id)]
