@@ -28,24 +28,7 @@ from projections.positions_view import (
 )
 from projections.runner import ProjectionConflict, ProjectionRunner
 from tests.builders import BTC, SATS, at, filled, opened, protected
-
-
-class Boom(RuntimeError):
-    pass
-
-
-class CrashingView(PositionsView):
-    """Raises while folding its ``crash_at``-th event (counted over the runner's life)."""
-
-    def __init__(self, store: WardenStore, crash_at: int) -> None:
-        super().__init__(store)
-        self.crash_at, self.seen = crash_at, 0
-
-    def fold(self, touched, event) -> None:
-        self.seen += 1
-        if self.seen == self.crash_at:
-            raise Boom(f"injected at event {self.seen}")
-        super().fold(touched, event)
+from tests.integration.projections.views import Boom, CrashingView, marked
 
 
 def variety() -> list[Position]:
@@ -73,15 +56,6 @@ def variety() -> list[Position]:
                              quantity=Decimal("0.5"), entry_price=Decimal("60000.10"),
                              price_source=PriceSource.POSITION, instrument=BTC, at=at(40))
     return [opened(signal_id="pending"), closed, trailing, partial, closing, rolled, sats, adopted]
-
-
-def marked(n_positions: int, marks: int) -> list[Position]:
-    """``n_positions`` protected positions of ``5 + marks`` events each."""
-    positions = [protected(signal_id=f"m{i}") for i in range(n_positions)]
-    for p in positions:
-        for k in range(marks):
-            p.observe_mark(price=Decimal(60000 + k), source=PriceSource.MARK, at=at(10 + k))
-    return positions
 
 
 def assert_row_matches(db: ReadModelDB, position: Position) -> None:
