@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from adapters.sim.book import Account, Fill, Order, OrderKind, OrderStatus, Position, Reason
-from adapters.sim.market import Instrument, fmt
+from adapters.sim.market import Instrument, decimals_of, fmt
 
 ORDER_STATUS = {OrderStatus.NEW: "NEW", OrderStatus.UNTRIGGERED: "NEW",
                 OrderStatus.FILLED: "FILLED", OrderStatus.CANCELLED: "CANCELED",
@@ -51,10 +51,9 @@ PRECISION = (400, -1111, "Precision is over the maximum defined for this asset."
 def error_for(reason: Reason, detail: str, context: dict[str, Any]) -> tuple[int, int, str]:
     """Too many decimals is -1111; within the precision but off the tick/step is -4014/-4023."""
     limit = context.get("limit")
-    if reason in (Reason.PRICE_OFF_TICK, Reason.QTY_OFF_STEP) and isinstance(limit, Decimal):
-        places = -Decimal(detail).normalize().as_tuple().exponent
-        if places > -limit.normalize().as_tuple().exponent:
-            return PRECISION
+    off_grid = reason in (Reason.PRICE_OFF_TICK, Reason.QTY_OFF_STEP)
+    if off_grid and isinstance(limit, Decimal) and decimals_of(Decimal(detail)) > decimals_of(limit):
+        return PRECISION
     status, code, template = ERRORS[reason]
     return status, code, template.format(detail=detail, limit=fmt(limit))  # type: ignore[arg-type]
 

@@ -80,3 +80,11 @@ async def pro_binance(sim):
     exchange = await _async(ccxt.pro, "binance", sim)
     yield exchange
     await exchange.close()
+
+
+@pytest.fixture(params=["bybit", "binance"])
+async def pro(request, sim):
+    """A ccxt.pro client of each venue in turn."""
+    exchange = await _async(ccxt.pro, request.param, sim)
+    yield exchange
+    await exchange.close()
