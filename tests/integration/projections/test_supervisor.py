@@ -129,3 +129,18 @@ async def test_a_wake_after_a_save_beats_the_poll_interval(store, db):
         await until(lambda: runner.position == 5, timeout=2)
 
     assert applied(db) == 5 and supervisor.status()[0].restarts == 0
+
+
+async def test_saves_while_the_runner_follows_are_each_projected_once(store, db):
+    runner = ProjectionRunner(store, db, PositionsView(store), batch_size=7, poll_interval=0.01)
+    supervisor = Supervisor([runner])
+    positions = marked(30, 3)
+
+    async with running(supervisor):
+        for position in positions:
+            await asyncio.to_thread(store.save, position)  # the engine saves off the loop too
+            supervisor.wake()
+        await until(lambda: runner.position == 30 * 8)
+
+    assert applied(db) == 30 * 8 and supervisor.status()[0].restarts == 0
+    assert db.read("SELECT COUNT(*) FROM positions_view WHERE version = events_applied")[0][0] == 30
