@@ -14,6 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
+from adapters.sim import rules
 from adapters.sim.book import (
     Account,
     Fill,
@@ -87,36 +88,6 @@ class Engine:
         for listener in list(self.listeners):
             listener(event)
 
-    # -- validation ----------------------------------------------------------------------------
-    def check_price(self, inst: Instrument, price: Decimal) -> None:
-        if price < inst.min_price:
-            raise Rejected(Reason.PRICE_BELOW_MIN, str(price), limit=inst.min_price)
-        if price > inst.max_price:
-            raise Rejected(Reason.PRICE_ABOVE_MAX, str(price), limit=inst.max_price)
-        if not inst.on_tick(price):
-            raise Rejected(Reason.PRICE_OFF_TICK, str(price), limit=inst.tick_size)
-
-    def check_qty(self, inst: Instrument, qty: Decimal) -> None:
-        if qty <= 0 or qty < inst.min_qty:
-            raise Rejected(Reason.QTY_BELOW_MIN, str(qty), limit=inst.min_qty)
-        if qty > inst.max_qty:
-            raise Rejected(Reason.QTY_ABOVE_MAX, str(qty), limit=inst.max_qty)
-        if not inst.on_step(qty):
-            raise Rejected(Reason.QTY_OFF_STEP, str(qty), limit=inst.qty_step)
-
-    @staticmethod
-    def _check_client_id(account: Account, client_id: str) -> None:
-        if client_id and any(o.client_id == client_id for o in account.orders.values()):
-            raise Rejected(Reason.DUPLICATE_CLIENT_ID, client_id)
-
-    def _check_margin(self, account: Account, inst: Instrument, qty: Decimal) -> None:
-        price = self.feed.price(inst.symbol)
-        used = sum((p.size * p.entry_price / p.leverage for p in account.positions.values()),
-                   Decimal(0))
-        leverage = account.position(inst.symbol).leverage
-        if qty * price / leverage > account.wallet - used:
-            raise Rejected(Reason.INSUFFICIENT_MARGIN, str(qty * price))
-
     def _new_order(self, account: Account, symbol: str, side: Side, qty: Decimal,
                    kind: OrderKind, status: OrderStatus, **extra: object) -> Order:
         now = self.clock.now_ms()
@@ -129,8 +100,8 @@ class Engine:
     def place_market(self, account: Account, symbol: str, side: Side, qty: Decimal,
                      reduce_only: bool = False, client_id: str = "") -> Order:
         inst = self.instrument(symbol)
-        self._check_client_id(account, client_id)
-        self.check_qty(inst, qty)
+        rules.check_client_id(account, client_id)
+        rules.check_qty(inst, qty)
         pos = account.position(symbol)
         if reduce_only:
             if pos.qty == 0 or pos.side is side:
@@ -141,7 +112,7 @@ class Engine:
             if qty * price < inst.min_notional:
                 raise Rejected(Reason.NOTIONAL_BELOW_MIN, str(qty * price), limit=inst.min_notional)
             if pos.side is not side.opposite:
-                self._check_margin(account, inst, qty)
+                rules.check_margin(account, inst, qty, self.feed.price(symbol))
         order = self._new_order(account, symbol, side, qty, OrderKind.PLAIN, OrderStatus.NEW,
                                 reduce_only=reduce_only, client_id=client_id)
         self._emit(EventKind.ORDER, account, order)
@@ -153,10 +124,10 @@ class Engine:
                       close_position: bool = False, client_id: str = "",
                       order_type: str = "market") -> Order:
         inst = self.instrument(symbol)
-        self._check_client_id(account, client_id)
-        self.check_price(inst, trigger_price)
+        rules.check_client_id(account, client_id)
+        rules.check_price(inst, trigger_price)
         if qty is not None:
-            self.check_qty(inst, qty)
+            rules.check_qty(inst, qty)
         if trigger.crossed(self.feed.price(symbol), trigger_price):
             raise Rejected(Reason.WOULD_TRIGGER_IMMEDIATELY, str(trigger_price),
                            current=self.feed.price(symbol), trigger=trigger)
@@ -198,12 +169,12 @@ class Engine:
             pos.trailing_distance = trailing or None
             pos.trailing_active_price = active_price or None
             if stop_loss is None and pos.trailing_distance and pos.stop_loss is None:
-                self._move_trailing(account, pos, self.feed.price(symbol), force=True)
+                self._move_trailing(account, pos, self.feed.price(symbol))
         if stop_loss is not None:
             if stop_loss == 0:
                 pos.stop_loss = None
             else:
-                self.check_price(inst, stop_loss)
+                rules.check_price(inst, stop_loss)
                 if stop_loss == pos.stop_loss:
                     raise Rejected(Reason.NOT_MODIFIED, str(stop_loss))
                 mark = self.feed.price(symbol)
@@ -300,11 +271,9 @@ class Engine:
             for order in sorted(due, key=lambda o: o.id):
                 self._fire(account, order)
 
-    def _move_trailing(self, account: Account, pos: Position, price: Decimal,
-                       force: bool = False) -> None:
+    def _move_trailing(self, account: Account, pos: Position, price: Decimal) -> None:
         active = pos.trailing_active_price
-        if active is not None and not force and not (price >= active if pos.qty > 0
-                                                      else price <= active):
+        if active is not None and not (price >= active if pos.qty > 0 else price <= active):
             return
         inst = self.instrument(pos.symbol)
         distance = pos.trailing_distance or Decimal(0)

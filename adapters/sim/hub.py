@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import itertools
 import json
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -53,7 +54,7 @@ class Hub:
     def __init__(self, faults: FaultBook) -> None:
         self.faults = faults
         self.sessions: set[Session] = set()
-        self.sent: list[dict[str, object]] = []     # every push that left, for tests
+        self.sent: deque[dict[str, object]] = deque(maxlen=50_000)   # pushes sent, for tests
 
     def open(self, session: Session) -> Session:
         session.writer = asyncio.get_running_loop().create_task(self._write(session))

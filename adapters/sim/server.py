@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections import deque
 from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -89,7 +90,7 @@ class Simulator:
                                             Decimal(spec.balance)))
         self.faults = FaultBook()
         self.hub = Hub(self.faults)
-        self.requests: list[RequestRecord] = []
+        self.requests: deque[RequestRecord] = deque(maxlen=100_000)   # bounded for long runs
         self.tick_interval = tick_interval
         self.control = control.Control(self)
         self.bybit = bybit_ws.BybitPushes(self)
