@@ -325,9 +325,10 @@ class PositionLifecycle(RuleBasedStateMachine):
         self.position = self.store.repository.get(self.position.id)
 
     # ----- anything, legal or not -----------------------------------------------------------
-    @rule(command=st.sampled_from(OTHER_COMMANDS), offset_ticks=st.integers(-50, 50),
-          phase=st.integers(0, 6))
+    @rule(command=st.sampled_from(OTHER_COMMANDS), offset_ticks=st.integers(-50, 50) | st.just(
+          Decimal("-0.5")), phase=st.integers(0, 6))
     def random_command(self, command, offset_ticks, phase) -> None:
+        """Offsets are whole ticks from the mark, or half a tick below it: an off-tick stop."""
         self.attempt(command, **self.arguments(command, offset_ticks, phase))
 
     @may_end(*Status)
@@ -342,7 +343,7 @@ class PositionLifecycle(RuleBasedStateMachine):
             error = self.attempt(command, **self.arguments(command, -1, 1))
             assert isinstance(error, InvalidTransition), f"a closed position accepted {command}"
 
-    def arguments(self, command: str, offset_ticks: int, phase: int) -> dict[str, Any]:
+    def arguments(self, command: str, offset_ticks: Decimal | int, phase: int) -> dict[str, Any]:
         p = self.position
         return plausible_arguments(
             command, mark=self.mark, stop=self.mark + offset_ticks * self.tick,
