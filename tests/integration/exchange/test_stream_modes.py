@@ -1,0 +1,161 @@
+"""Compare mode, the native stream's keepalive / auth / garbage handling, and mark-price ticks."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import time
+from collections.abc import AsyncIterator
+from decimal import Decimal
+
+import pytest
+from websockets.asyncio.server import ServerConnection, serve
+
+from adapters.exchange.ccxt_exchange import CcxtExchange
+from adapters.sim.server import Simulator
+from adapters.streams.base import Backoff
+from adapters.streams.bybit_native import BybitNativeStream
+from adapters.streams.ccxt_private import CcxtPrivateStream
+from adapters.streams.compare import Discrepancy, Mismatch, compare_streams
+from adapters.streams.events import (
+    Connection,
+    PositionSnapshot,
+    PriceTick,
+    StreamRejection,
+    StreamStatus,
+)
+from adapters.streams.public import MarkPriceStream
+from domain.reports import PositionReport
+from domain.values import PriceSource, Side, Venue
+from tests.integration.exchange.exchange_sim_helpers import QTY, SYMBOL, make_config
+
+FAST = Backoff(base=0.1, cap=0.3)
+
+
+async def first_of(stream, kind: type, timeout: float = 5.0, **match: object) -> list[object]:
+    seen: list[object] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        event = await stream.next_event(max(deadline - time.monotonic(), 0.01))
+        seen.append(event)
+        if isinstance(event, kind) and all(getattr(event, k) == v for k, v in match.items()):
+            return seen
+
+
+async def test_compare_mode_reports_a_push_one_feed_lost(sim: Simulator) -> None:
+    config = make_config(sim, Venue.BYBIT)
+    baseline = CcxtPrivateStream(CcxtExchange(config), backoff=FAST, settle=0.05)
+    candidate = BybitNativeStream(config, CcxtExchange(config), backoff=FAST)
+    for stream in (baseline, candidate):
+        await stream.start()
+        await first_of(stream, PositionSnapshot)
+    found: list[Discrepancy] = []
+    comparing = asyncio.create_task(compare_streams(baseline, candidate, found.append, window=0.4))
+    sim.control.inject("push_drop", venue="bybit", path="position", times=1)
+    trader = CcxtExchange(config)
+    await trader.open_market(SYMBOL, Side.LONG, QTY, "cmp-1")
+    await asyncio.sleep(1.2)
+    comparing.cancel()
+    await asyncio.gather(comparing, return_exceptions=True)
+    for closable in (baseline, candidate):
+        await closable.stop()
+        await closable.port.close()
+    await trader.close()
+    # The dropped push reached only one of the two sessions (whichever the venue served first).
+    [lost] = [d for d in found if d.key[0] == "position"]
+    assert lost.kind in (Mismatch.MISSING, Mismatch.EXTRA)
+    delivered = lost.baseline if lost.kind is Mismatch.MISSING else lost.candidate
+    assert isinstance(delivered, PositionReport) and delivered.size == QTY
+    assert not [d for d in found if d.key[0] == "fill"]  # the fill reached both feeds alike
+
+
+async def test_a_missing_pong_makes_the_native_stream_reconnect(sim: Simulator) -> None:
+    config = make_config(sim, Venue.BYBIT)
+    stream = BybitNativeStream(config, CcxtExchange(config), backoff=FAST, ping_interval=0.2,
+                               pong_timeout=0.2)
+    await stream.start()
+    try:
+        await first_of(stream, PositionSnapshot)
+        sim.control.inject("missing_pong", venue="bybit", times=1)
+        events = await first_of(stream, PositionSnapshot, attempt=1)
+        [down] = [e for e in events if isinstance(e, StreamStatus)
+                  and e.state is Connection.DISCONNECTED]
+        assert "pong" in down.reason
+    finally:
+        await stream.stop()
+        await stream.port.close()
+
+
+async def test_a_refused_auth_is_reported_and_retried_not_fatal(sim: Simulator) -> None:
+    good = make_config(sim, Venue.BYBIT)
+    bad = type(good)(**{**good.__dict__, "secret": "wrong"})
+    stream = BybitNativeStream(bad, CcxtExchange(good), backoff=FAST)
+    await stream.start()
+    try:
+        events = await first_of(stream, StreamStatus, attempt=1)
+        refusals = [e for e in events if isinstance(e, StreamStatus)]
+        assert all(e.state is Connection.DISCONNECTED and "auth" in e.reason for e in refusals)
+    finally:
+        await stream.stop()
+        await stream.port.close()
+
+
+class _FakePort:
+    venue, account = "bybit", "local"
+
+    async def fetch_positions(self) -> list[PositionReport]:
+        return []
+
+    async def close(self) -> None:
+        return None
+
+
+@pytest.fixture
+async def garbage_server() -> AsyncIterator[str]:
+    """A websocket server that acks auth and subscribe, then sends garbage and one real push."""
+    async def handler(ws: ServerConnection) -> None:
+        async for text in ws:
+            op = json.loads(text).get("op")
+            await ws.send(json.dumps({"success": True, "ret_msg": "", "op": op, "conn_id": "x"}))
+            if op == "subscribe" and json.loads(text)["args"] == ["execution"]:
+                await ws.send("}{ definitely not json")
+                await ws.send(json.dumps({"topic": "position", "data": [
+                    {"symbol": SYMBOL, "side": "Sell", "size": "2", "avgPrice": "3000",
+                     "updatedTime": "1700000000000"}]}))
+
+    async with serve(handler, "127.0.0.1", 0) as server:
+        port = server.sockets[0].getsockname()[1]
+        yield f"ws://127.0.0.1:{port}"
+
+
+async def test_a_garbage_frame_is_a_typed_rejection_and_the_stream_goes_on(
+        sim: Simulator, garbage_server: str) -> None:
+    config = type(make_config(sim, Venue.BYBIT))(**{**make_config(sim, Venue.BYBIT).__dict__,
+                                                     "ws_url": garbage_server})
+    stream = BybitNativeStream(config, _FakePort(), backoff=FAST)  # type: ignore[arg-type]
+    await stream.start()
+    try:
+        events = await first_of(stream, PositionReport)
+        [rejection] = [e for e in events if isinstance(e, StreamRejection)]
+        assert rejection.raw_text == "}{ definitely not json"
+        assert events[-1].side is Side.SHORT and events[-1].size == Decimal(2)
+    finally:
+        await stream.stop()
+
+
+async def test_mark_price_ticks_follow_the_venue_price(sim: Simulator, venue: Venue) -> None:
+    exchange = CcxtExchange(make_config(sim, venue))
+    ticks = MarkPriceStream(exchange, [SYMBOL], backoff=FAST).ticks()
+    try:
+        first = await asyncio.wait_for(anext(ticks), 5)
+        assert isinstance(first, PriceTick) and first.price > 0
+        sim.control.set_price(SYMBOL, "61000.5")
+        deadline = time.monotonic() + 5
+        while True:
+            tick = await asyncio.wait_for(anext(ticks), max(deadline - time.monotonic(), 0.01))
+            if isinstance(tick, PriceTick) and tick.price == Decimal("61000.5"):
+                break
+        assert tick.source in (PriceSource.MARK, PriceSource.TICKER) and tick.symbol == SYMBOL
+    finally:
+        await ticks.aclose()
+        await exchange.close()
