@@ -11,7 +11,14 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from adapters.exchange.errors import Rejected, Retryable, UnknownOutcome
+from adapters.exchange.errors import (
+    NOT_MODIFIED,
+    ExchangeFailure,
+    Rejected,
+    Retryable,
+    UnknownOutcome,
+    has_code,
+)
 from domain.errors import InvalidStop
 from domain.ids import client_order_id
 from domain.lifecycle import Status
@@ -113,6 +120,11 @@ class OpenSaga:
         except InvalidStop as e:
             await self.closer.close(p, CloseReason.ROLLED_BACK, detail=f"no valid stop: {e}")
             return
+        if p.pending_intent == "stop":  # resumed after a crash: is the stop already there?
+            placed = await self._stop_on_venue(p, p.requested_stop)
+            if placed is not None:
+                self._record_placed(p, placed, reference)
+                return
         attempts, last_reason = 0, ""
         while attempts < ctx.config.stop_attempts:
             purpose = "initial" if attempts == 0 else "correction"
@@ -122,6 +134,10 @@ class OpenSaga:
             try:
                 placed = await port.place_stop(p.symbol, p.side, p.filled_qty, stop)
             except Rejected as e:
+                if has_code(e, p.venue, NOT_MODIFIED):  # that very stop is already in place
+                    placed = StopReport(p.venue, p.symbol, p.side, stop, None, raw={"error": str(e)})
+                    self._record_placed(p, placed, reference)
+                    return
                 attempts += 1
                 last_reason = e.venue_message or str(e)
                 p.stop_rejected(price=stop, code=e.venue_code, reason=last_reason, at=ctx.now(),
@@ -142,13 +158,16 @@ class OpenSaga:
                     await ctx.pause()
                     continue
             ctx.checkpoint("stop-sent")
-            p.stop_placed(price=placed.stop_price, reference_price=reference, order_id=placed.order_id,
-                          at=ctx.now(), raw=placed.raw)
-            ctx.save(p)
-            ctx.checkpoint("stop-recorded")
+            self._record_placed(p, placed, reference)
             return
         await self.closer.close(p, CloseReason.ROLLED_BACK,
                                 detail=f"stop rejected {attempts} times: {last_reason}")
+
+    def _record_placed(self, p: Position, placed: StopReport, reference: Decimal) -> None:
+        p.stop_placed(price=placed.stop_price, reference_price=reference, order_id=placed.order_id,
+                      at=self.ctx.now(), raw=placed.raw)
+        self.ctx.save(p)
+        self.ctx.checkpoint("stop-recorded")
 
     async def _corrected_stop(self, p: Position, stop: Decimal) -> tuple[Decimal, Decimal] | None:
         """Re-read the mark and re-round: the stop must sit on the protective side of the current
@@ -165,9 +184,13 @@ class OpenSaga:
         except InvalidStop:
             return None
 
-    async def _stop_on_venue(self, p: Position, stop: Decimal) -> StopReport | None:
-        """After an ambiguous answer: is our stop on the venue? (Bybit reports it on the position.)"""
-        for report in await self.closer.positions(p):
-            if report.symbol == p.symbol and report.stop_loss == stop:
-                return StopReport(p.venue, p.symbol, p.side, stop, None, raw=report.raw)
-        return None
+    async def _stop_on_venue(self, p: Position, stop: Decimal | None) -> StopReport | None:
+        """After a crash or an ambiguous answer: the venue's stop for ``p``, preferring ``stop``."""
+        try:
+            stops = [s for s in await self.ctx.port(p).fetch_stops(p.symbol) if s.side is p.side]
+        except ExchangeFailure:
+            return None
+        exact = [s for s in stops if s.stop_price == stop]
+        valid = [s for s in stops if s.stop_price > 0 and p.side.sign * (p.entry_price - s.stop_price) > 0]
+        chosen = (exact or sorted(valid, key=lambda s: -p.side.sign * s.stop_price))[:1]
+        return chosen[0] if chosen else None

@@ -189,6 +189,22 @@ class CcxtExchange(ExchangePort):
         unified = await self.unified(stop.symbol)
         return await self.ops.move_stop(stop, unified, qty, new_price)
 
+    async def fetch_stops(self, symbol: str) -> list[StopReport]:
+        unified = await self.unified(symbol)
+        orders = await self.call("fetch_open_orders(trigger)", False, self.client.fetch_open_orders,
+                                 unified, None, None, {"trigger": True})
+        stops = []
+        for order in map(lambda o: normalize.parse_order(self.venue, o), orders):
+            if order.trigger_price is not None and (order.reduce_only or self.venue == Venue.BINANCE.value):
+                position_side = Side.LONG if order.side is OrderSide.SELL else Side.SHORT
+                stops.append(StopReport(self.venue, symbol, position_side, order.trigger_price,
+                                        order.order_id, raw=order.raw))
+        for position in await self.fetch_positions():
+            if position.symbol == symbol and position.stop_loss and position.side is not None:
+                stops.append(StopReport(self.venue, symbol, position.side, position.stop_loss, None,
+                                        raw=position.raw))
+        return stops
+
     async def cancel_stop(self, stop: StopReport) -> None:
         unified = await self.unified(stop.symbol)
         await self.ops.cancel_stop(stop, unified)

@@ -79,6 +79,11 @@ class ExchangePort(abc.ABC):
         """Every open position of the account (REST)."""
 
     @abc.abstractmethod
+    async def fetch_stops(self, symbol: str) -> list[StopReport]:
+        """Every stop-loss the venue holds for ``symbol``: a Bybit position stop and any open
+        conditional (algo) stop orders. Used to resolve a stop intent after a crash."""
+
+    @abc.abstractmethod
     async def fetch_fills(self, symbol: str, order_id: str | None = None) -> list[FillReport]:
         """Recent executions of ``symbol`` (of one order when ``order_id`` is given)."""
 
