@@ -13,6 +13,8 @@ from decimal import Decimal
 from typing import Any, TypeVar
 
 from adapters.exchange import normalize
+from adapters.exchange.binance import BinanceOps
+from adapters.exchange.bybit import BybitOps
 from adapters.exchange.config import ExchangeConfig, build_client
 from adapters.exchange.errors import DUPLICATE_CLIENT_ID, Rejected, classify, has_code
 from adapters.exchange.port import ExchangePort, StopMode
@@ -218,7 +220,4 @@ def _from_order(order: OrderReport | None, source: PriceSource) -> ExecutionPric
 
 
 def _ops_for(exchange: CcxtExchange) -> VenueOps:
-    from adapters.exchange.binance import BinanceOps
-    from adapters.exchange.bybit import BybitOps
-
     return BybitOps(exchange) if exchange.config.venue is Venue.BYBIT else BinanceOps(exchange)
