@@ -103,6 +103,8 @@ async def _on_message(sim: Simulator, session: Session, data: dict[str, Any],
             return
         account = _auth(sim, list(data.get("args") or []))
         session.account = account.id if account else None
+        if account is None:     # Bybit echoes the request on failures; ccxt keys on it
+            answer["request"] = {"op": op, "args": data.get("args")}
         await session.send_now({**answer, "success": account is not None,
                                 "ret_msg": "" if account else "Request not authorized"})
         return

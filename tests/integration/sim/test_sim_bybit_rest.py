@@ -167,3 +167,16 @@ def test_phantom_position_opened_from_outside_is_visible(bybit, sim_thread):
     assert [(p["symbol"], p["contracts"]) for p in positions] == [(BTC, 0.5)]
     sim_thread.control.close_position("bybit", "BTCUSDT")
     assert bybit.fetch_positions() == []
+
+
+def test_trailing_stop_via_trading_stop_ratchets_then_closes(bybit, sim_thread):
+    bybit.create_order(BTC, "market", "buy", 0.012)
+    bybit.create_order(BTC, "market", "sell", 0.012, None,
+                       {"trailingAmount": 500, "trailingTriggerPrice": 61000})
+    sent = sim_thread.control.requests("bybit", "trading-stop")[-1]["params"]
+    assert (sent["trailingStop"], sent["activePrice"]) == ("500", "61000")
+    for price in ("61000", "61800", "61500"):
+        sim_thread.control.set_price("BTCUSDT", price)
+    assert bybit.fetch_positions([BTC])[0]["stopLossPrice"] == 61300
+    sim_thread.control.set_price("BTCUSDT", "61290")
+    assert not bybit.fetch_positions([BTC])[0]["contracts"]

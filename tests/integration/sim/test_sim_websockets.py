@@ -94,3 +94,17 @@ async def test_abrupt_disconnect_also_surfaces_as_network_error(pro_bybit, sim):
     await sim.control.drop_websockets("bybit", abrupt=True)
     with pytest.raises(ccxt.NetworkError):
         await _soon(pending)
+
+
+async def test_bybit_private_ws_with_a_bad_secret_fails_authentication(sim):
+    import ccxt.pro
+
+    from adapters.sim import make_exchange
+
+    exchange = make_exchange(ccxt.pro, "bybit", sim, secret="wrong")
+    try:
+        await exchange.load_markets()
+        with pytest.raises(ccxt.AuthenticationError):
+            await _soon(exchange.watch_orders())
+    finally:
+        await exchange.close()
