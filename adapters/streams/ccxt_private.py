@@ -94,6 +94,7 @@ class CcxtPrivateStream(PrivateStream):
                 # asks for a new key.
                 self._reason = f"{name}: {type(exc).__name__}: {exc}"
                 self._broken.set()
+                self._forget_listen_key()
                 failures += 1
                 await self.wait_backoff(failures)
                 continue
@@ -108,6 +109,17 @@ class CcxtPrivateStream(PrivateStream):
                     self.emit(report)
             if name == "position" and items:
                 self._verify_soon()
+
+    def _forget_listen_key(self) -> None:
+        """Make ccxt POST /fapi/v1/listenKey on the next watch (Binance).
+
+        ccxt re-dials with the listenKey it already has until its 20-minute refresh is due; after
+        an expiry that key is dead and every reconnect fails. Binance answers the POST with the
+        current key while it is still valid, so asking again after any break costs nothing.
+        """
+        for options in self.client.options.values():
+            if isinstance(options, dict) and "lastAuthenticatedTime" in options:
+                options["lastAuthenticatedTime"] = 0
 
     def _verify_soon(self) -> None:
         """Debounced: one REST verification after the last of a burst of position pushes."""

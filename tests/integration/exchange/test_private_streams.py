@@ -147,3 +147,19 @@ async def test_out_of_order_position_pushes_never_move_state_backwards(sim: Simu
 
 def kind_of(stream: PrivateStream) -> str:
     return f"{stream.feed}-{stream.port.venue}".replace("-pro", "").replace("usdm", "")
+
+
+async def test_an_expired_binance_listen_key_is_replaced_on_reconnect(sim: Simulator) -> None:
+    stream = build_stream("ccxt", sim, Venue.BINANCE)
+    await stream.start()
+    try:
+        await until(stream, snapshot)
+        sim.control.expire_listen_key("binance", close=True)
+        await until(stream, lambda e: snapshot(e) and e.attempt == 1)
+        await trade(sim, Venue.BINANCE, "lk-1")
+        await until(stream, position_of(QTY))  # the new key's stream carries pushes again
+        posts = sim.control.requests("binance", "/fapi/v1/listenKey")
+        assert [r["method"] for r in posts].count("POST") == 2
+    finally:
+        await stream.stop()
+        await stream.port.close()
