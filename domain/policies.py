@@ -11,7 +11,7 @@ from decimal import Decimal
 
 from domain.errors import InvalidStop
 from domain.instrument import Instrument
-from domain.values import HUNDRED, ZERO, Side
+from domain.values import HUNDRED, ZERO, CloseReason, Side
 
 
 @dataclass(frozen=True)
@@ -127,3 +127,21 @@ class AgedExitPolicy:
         # A limit exit sells (long) or buys (short): round it toward the better price for us.
         limit = instrument.round_price(worst, up=side is Side.LONG)
         return AgedDecision(current, max(limit, instrument.min_price) if limit > ZERO else None)
+
+
+STOP_HIT_TOLERANCE = Decimal("0.005")  # an exit within 0.5% of a price was that price
+
+
+def exit_reason(side: Side, exit_price: Decimal | None, stop: Decimal | None, trailing: bool,
+                liquidation_price: Decimal | None) -> CloseReason:
+    """Why a position the exchange closed on its own was closed, read from its exit price."""
+    def near(level: Decimal | None) -> bool:
+        return exit_price is not None and level is not None and level > 0 and \
+            abs(exit_price - level) <= level * STOP_HIT_TOLERANCE
+
+    if exit_price is not None and liquidation_price is not None and liquidation_price > 0 and (
+            near(liquidation_price) or side.sign * (exit_price - liquidation_price) < 0):
+        return CloseReason.LIQUIDATED
+    if near(stop):
+        return CloseReason.TRAILING_STOP_HIT if trailing else CloseReason.STOP_HIT
+    return CloseReason.CLOSED_EXTERNALLY

@@ -18,14 +18,13 @@ from adapters.exchange.errors import ExchangeFailure
 from domain.account import ExchangeAccount
 from domain.ids import account_id
 from domain.lifecycle import Status
+from domain.policies import exit_reason
 from domain.position import Position
 from domain.reports import PositionReport
 from domain.values import CloseReason, PriceSource
 from projections.closing import Closer
 from projections.context import EngineContext, PhantomPolicy
 from projections.open_saga import OpenSaga
-
-STOP_HIT_TOLERANCE = Decimal("0.005")  # an exit within 0.5% of the stop was the stop
 
 
 class Reconciler:
@@ -35,6 +34,7 @@ class Reconciler:
         self.last_snapshot: dict[tuple[str, str], float] = {}
         self._seen_phantoms: set[tuple[str, str, str]] = set()
         self._seen_mismatch: set[tuple[object, Decimal]] = set()
+        self._liquidation: dict[tuple[str, str, str], Decimal] = {}  # last reported, per symbol
 
     def account(self, venue: str, account: str) -> ExchangeAccount:
         key = (venue, account)
@@ -74,6 +74,8 @@ class Reconciler:
     async def _compare(self, account: ExchangeAccount, symbol: str, report: PositionReport | None,
                        *, confirmed: bool = False) -> None:
         tracked = self.ctx.tracked(account.venue, account.account, symbol)
+        if report is not None and report.liquidation_price:
+            self._liquidation[account.venue, account.account, symbol] = report.liquidation_price
         if report is None or report.is_flat:
             self._seen_phantoms.discard((account.venue, account.account, symbol))
             for p in tracked:
@@ -98,16 +100,13 @@ class Reconciler:
                 await self.closer.finish(p)
                 return
             exit_price, fees = await self.closer.exit_of(p, None)
-            p.close(exit_price=exit_price, fees=fees, reason=self._reason(p, exit_price), at=self.ctx.now())
+            p.close(exit_price=exit_price, fees=fees, reason=self._reason(p, exit_price),
+                    at=self.ctx.now())
             self.ctx.save(p)
 
-    @staticmethod
-    def _reason(p: Position, exit_price: Decimal | None) -> CloseReason:
-        if exit_price is not None and p.stop_price is not None and \
-                abs(exit_price - p.stop_price) <= p.stop_price * STOP_HIT_TOLERANCE:
-            trailing = p.status is Status.TRAILING
-            return CloseReason.TRAILING_STOP_HIT if trailing else CloseReason.STOP_HIT
-        return CloseReason.CLOSED_EXTERNALLY
+    def _reason(self, p: Position, exit_price: Decimal | None) -> CloseReason:
+        liquidation = self._liquidation.get((p.venue, p.account, p.symbol))
+        return exit_reason(p.side, exit_price, p.stop_price, p.status is Status.TRAILING, liquidation)
 
     async def _phantom(self, account: ExchangeAccount, report: PositionReport) -> None:
         key = (report.venue, report.account, report.symbol)

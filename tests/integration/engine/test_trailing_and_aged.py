@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 from dataclasses import replace
 from decimal import Decimal
 
@@ -50,7 +51,7 @@ async def test_the_stop_trails_the_best_price_and_only_in_the_positions_favour(
     best = max(map(Decimal, path)) if side == "long" else min(map(Decimal, path))
     assert position.status is Status.TRAILING and venue_position(sim, venue) is not None
     assert moved and sent[-len(moved):] == moved  # every recorded move is what the exchange got
-    assert all(sign * (b - a) > 0 for a, b in zip(sent, sent[1:], strict=False))  # strictly ratchets
+    assert all(sign * (b - a) > 0 for a, b in itertools.pairwise(sent))  # strictly ratchets
     assert position.stop_price == engine.ctx.config.trailing.target(position.side, best, position.instrument)
 
 

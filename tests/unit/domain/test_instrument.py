@@ -52,5 +52,5 @@ def test_instrument_metadata_must_be_positive():
 def test_a_longs_stop_below_the_minimum_price_is_raised_to_it():
     low = type(BTC)("LOWUSDT", D("0.1"), D("1"), D("1"), D("556.8"))
     assert low.protective_stop(Side.LONG, D("548.8"), D("560")) == D("556.8")
-    with pytest.raises(InvalidStop, match="must be below 556.8"):
+    with pytest.raises(InvalidStop, match=r"must be below 556\.8"):
         low.protective_stop(Side.LONG, D("548.8"), D("556.8"))

@@ -5,8 +5,8 @@ from decimal import Decimal as D
 import pytest
 
 from domain.errors import InvalidStop
-from domain.policies import AgedExitPolicy, AgedPhase, InitialStopPolicy, TrailingStopPolicy
-from domain.values import Side
+from domain.policies import AgedExitPolicy, AgedPhase, InitialStopPolicy, TrailingStopPolicy, exit_reason
+from domain.values import CloseReason, Side
 from tests.builders import BTC, SATS
 
 
@@ -56,3 +56,17 @@ def test_the_aged_exit_accepts_progressively_worse_prices_then_goes_to_market():
     assert (hard.phase, hard.limit_price) == (3, None)
     short = policy.decision(Side.SHORT, D("60000"), 4200, BTC)
     assert short.limit_price == D("60600")
+
+
+@pytest.mark.parametrize(("side", "exit_price", "trailing", "liquidation", "reason"), [
+    (Side.LONG, "58790", False, None, CloseReason.STOP_HIT),
+    (Side.LONG, "58790", True, None, CloseReason.TRAILING_STOP_HIT),
+    (Side.LONG, "61000", False, None, CloseReason.CLOSED_EXTERNALLY),
+    (Side.LONG, "54000", False, "54100", CloseReason.LIQUIDATED),
+    (Side.SHORT, "66100", False, "66000", CloseReason.LIQUIDATED),
+    (Side.LONG, None, False, None, CloseReason.CLOSED_EXTERNALLY),
+])
+def test_an_exit_the_venue_made_is_explained_by_its_price(side, exit_price, trailing, liquidation, reason):
+    stop = D("58800") if side is Side.LONG else D("61200")
+    assert exit_reason(side, D(exit_price) if exit_price else None, stop, trailing,
+                       D(liquidation) if liquidation else None) is reason

@@ -1,0 +1,83 @@
+"""Re-derive the engine's decisions from a recorded log and compare them with what it recorded.
+
+For each position the stored events are folded one by one; before every recorded decision the
+policy is asked again from the state the engine had at that moment:
+
+- `TrailingActivated` must come when `TrailingStopPolicy.should_activate` says so for the mark
+  just observed (and only then);
+- a trailing `StopLossRequested` must ask for `TrailingStopPolicy.next_stop` of the best price;
+- an initial `StopLossRequested` must ask for `InitialStopPolicy.stop_for` of the real fill.
+
+A replay that reproduces every decision returns no `Divergence`. This is how a recorded session
+is checked after a policy change, and how the engine's decisions are shown to be replayable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+from domain import events as ev
+from domain.errors import InvalidStop
+from domain.lifecycle import Status
+from projections.context import EngineConfig
+
+
+@dataclass(frozen=True)
+class Divergence:
+    version: int
+    event: str
+    recorded: Any
+    replayed: Any
+
+
+def replay_decisions(events: Iterable[Any], config: EngineConfig) -> list[Divergence]:
+    """Fold one position's ``events``; every decision must be what ``config``'s policies decide."""
+    divergences: list[Divergence] = []
+    position = None
+    pending_activation: Decimal | None = None
+    for event in events:
+        if position is not None:
+            divergence = _check(position, event, config, pending_activation)
+            if divergence is not None:
+                divergences.append(divergence)
+        position = event.mutate(position)
+        pending_activation = _activation_due(position, event, config)
+    if pending_activation is not None:
+        divergences.append(Divergence(position.version, "TrailingActivated", None, pending_activation))
+    return divergences
+
+
+def _activation_due(position: Any, event: Any, config: EngineConfig) -> Decimal | None:
+    """The mark after which the engine must activate trailing next, if it must."""
+    if not isinstance(event, ev.MarkPriceObserved) or position.status is not Status.PROTECTED:
+        return None
+    due = config.trailing.should_activate(position.side, position.entry_price, event.price,
+                                          position.trailing_activation_percent)
+    return event.price if due else None
+
+
+def _check(position: Any, event: Any, config: EngineConfig,
+           pending_activation: Decimal | None) -> Divergence | None:
+    name = type(event).__name__
+    if pending_activation is not None and not isinstance(event, ev.TrailingActivated):
+        return Divergence(event.originator_version, "TrailingActivated", None, pending_activation)
+    if isinstance(event, ev.TrailingActivated) and pending_activation != event.price:
+        return Divergence(event.originator_version, name, event.price, pending_activation)
+    if not isinstance(event, ev.StopLossRequested):
+        return None
+    if event.purpose == "trail":
+        replayed = config.trailing.next_stop(position.side, position.best_price, position.stop_price,
+                                             position.instrument, position.trailing_callback_percent)
+    elif event.purpose == "initial":
+        try:
+            replayed = config.initial_stop.stop_for(position.side, position.entry_price,
+                                                    position.instrument, position.stop_loss_percent)
+        except InvalidStop:
+            replayed = None
+    else:
+        return None  # corrections depend on the venue's answers, which the log records as facts
+    return None if replayed == event.price else Divergence(event.originator_version, name,
+                                                            event.price, replayed)
