@@ -7,9 +7,9 @@ latest report per symbol), and the store snapshots it, so loading it does not gr
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from functools import singledispatchmethod
 from typing import Any
 from uuid import UUID
 
@@ -19,6 +19,17 @@ from domain import events as ev
 from domain.ids import account_id
 from domain.reports import PositionReport
 from domain.values import Side
+
+# ``when`` dispatches through this table (event class -> handler): functools.singledispatchmethod
+# rebuilt a wrapper on every call, and ``when`` runs once per event on every replay.
+_HANDLERS: dict[type, Callable[[ExchangeAccount, Any], None]] = {}
+
+
+def _handles(event_class: type) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    def register(handler: Callable[..., None]) -> Callable[..., None]:
+        _HANDLERS[event_class] = handler
+        return handler
+    return register
 
 
 class ExchangeAccount(Aggregate):
@@ -57,11 +68,14 @@ class ExchangeAccount(Aggregate):
             raise ValueError(f"report for {report.venue}/{report.account} recorded on "
                              f"{self.venue}/{self.account}")
 
-    @singledispatchmethod
     def when(self, event: object) -> None:
+        for event_class in type(event).__mro__:  # a subclass falls back to its base's handler
+            handler = _HANDLERS.get(event_class)
+            if handler is not None:
+                return handler(self, event)
         raise TypeError(f"ExchangeAccount has no handler for {type(event).__name__}")
 
-    @when.register
+    @_handles(ev.AccountRegistered)
     def _(self, e: ev.AccountRegistered) -> None:
         self.venue, self.account = e.venue, e.account
         self.positions: dict[str, PositionReport] = {}
@@ -69,23 +83,23 @@ class ExchangeAccount(Aggregate):
         self.last_report_at: datetime | None = None
         self.last_snapshot_at: datetime | None = None
 
-    @when.register
+    @_handles(ev.PositionReported)
     def _(self, e: ev.PositionReported) -> None:
         self._apply_report(e.report)
         self.reports_seen += 1
         self.last_report_at = e.timestamp
 
-    @when.register
+    @_handles(ev.PositionsSnapshotted)
     def _(self, e: ev.PositionsSnapshotted) -> None:
         self.positions = {r.symbol: r for r in e.reports if not r.is_flat}
         self.reports_seen += len(e.reports)
         self.last_report_at = self.last_snapshot_at = e.timestamp
 
-    @when.register
+    @_handles(ev.PhantomDetected)
     def _(self, e: ev.PhantomDetected) -> None:
         self.phantoms_seen += 1
 
-    @when.register
+    @_handles(ev.PositionMismatch)
     def _(self, e: ev.PositionMismatch) -> None:
         self.mismatches_seen += 1
 

@@ -6,9 +6,9 @@ trigger exactly one event. ``when`` only assigns state from an event, so it repl
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from functools import singledispatchmethod
 from typing import Any
 
 from eventsourcing.domain import Aggregate
@@ -21,6 +21,18 @@ from domain.lifecycle import PROTECTED_STATUSES, Status, Trigger, next_status
 from domain.values import ZERO, CloseReason, Origin, PriceSource, Side
 
 Raw = dict[str, Any]
+
+
+# ``when`` dispatches through this table (event class -> handler): functools.singledispatchmethod
+# rebuilt a wrapper on every call, and ``when`` runs once per event on every replay.
+_HANDLERS: dict[type, Callable[[Position, Any], None]] = {}
+
+
+def _handles(event_class: type) -> Callable[[Callable[..., None]], Callable[..., None]]:
+    def register(handler: Callable[..., None]) -> Callable[..., None]:
+        _HANDLERS[event_class] = handler
+        return handler
+    return register
 
 
 class Position(Aggregate):
@@ -219,11 +231,14 @@ class Position(Aggregate):
         return gross - self.entry_fees - fees
 
     # ----- state from events ----------------------------------------------------------------
-    @singledispatchmethod
     def when(self, event: object) -> None:
+        for event_class in type(event).__mro__:  # a subclass falls back to its base's handler
+            handler = _HANDLERS.get(event_class)
+            if handler is not None:
+                return handler(self, event)
         raise TypeError(f"Position has no handler for {type(event).__name__}")
 
-    @when.register
+    @_handles(ev.SignalAccepted)
     def _(self, e: ev.SignalAccepted) -> None:
         self._init(e, Origin.SIGNAL, Status.PENDING)
         self.signal_id = e.signal_id
@@ -231,7 +246,7 @@ class Position(Aggregate):
         self.trailing_activation_percent = e.trailing_activation_percent
         self.trailing_callback_percent = e.trailing_callback_percent
 
-    @when.register
+    @_handles(ev.PositionAdopted)
     def _(self, e: ev.PositionAdopted) -> None:
         self._init(e, Origin.ADOPTED, Status.FILLED)
         self.filled_qty = e.quantity
@@ -256,20 +271,20 @@ class Position(Aggregate):
         self.aged_phase = 0
         self.close_reason = self.exit_price = self.realized_pnl = self.closed_at = None
 
-    @when.register
+    @_handles(ev.EntryOrderRequested)
     def _(self, e: ev.EntryOrderRequested) -> None:
         self.entry_client_order_id, self.pending_intent = e.client_order_id, "entry"
 
-    @when.register
+    @_handles(ev.EntryOrderPlaced)
     def _(self, e: ev.EntryOrderPlaced) -> None:
         self.entry_client_order_id, self.entry_order_id = e.client_order_id, e.order_id
         self.pending_intent = None
 
-    @when.register
+    @_handles(ev.FillUnresolved)
     def _(self, e: ev.FillUnresolved) -> None:
         pass  # the fact is the record: the engine keeps asking
 
-    @when.register
+    @_handles(ev.EntryFilled)
     def _(self, e: ev.EntryFilled) -> None:
         total = self.filled_qty + e.quantity
         previous = (self.entry_price or ZERO) * self.filled_qty
@@ -279,67 +294,67 @@ class Position(Aggregate):
         self.best_price = self.entry_price if self.best_price is None else self.best_price
         self.status = next_status(self.status, Trigger.ENTRY_FILLED)
 
-    @when.register
+    @_handles(ev.FillRefused)
     def _(self, e: ev.FillRefused) -> None:
         self.refused_fills += 1
 
-    @when.register
+    @_handles(ev.EntryRejected)
     def _(self, e: ev.EntryRejected) -> None:
         self.status = next_status(self.status, Trigger.ENTRY_REJECTED)
         self.pending_intent = None
         self.close_reason, self.closed_at = CloseReason.ENTRY_REJECTED, e.timestamp
 
-    @when.register
+    @_handles(ev.StopLossRequested)
     def _(self, e: ev.StopLossRequested) -> None:
         self.requested_stop, self.pending_intent = e.price, "stop"
 
-    @when.register
+    @_handles(ev.StopLossPlaced)
     def _(self, e: ev.StopLossPlaced) -> None:
         self.stop_price, self.stop_reference, self.stop_order_id = (
             e.price, e.reference_price, e.order_id)
         self.requested_stop = self.pending_intent = None
         self.status = next_status(self.status, Trigger.STOP_PLACED)
 
-    @when.register
+    @_handles(ev.StopLossRejected)
     def _(self, e: ev.StopLossRejected) -> None:
         self.requested_stop = self.pending_intent = None
         self.stop_rejections += 1
 
-    @when.register
+    @_handles(ev.MarkPriceObserved)
     def _(self, e: ev.MarkPriceObserved) -> None:
         self.last_mark = e.price
         if self.best_price is not None and self.side.sign * (e.price - self.best_price) > 0:
             self.best_price = e.price
 
-    @when.register
+    @_handles(ev.TrailingActivated)
     def _(self, e: ev.TrailingActivated) -> None:
         self.status = next_status(self.status, Trigger.TRAILING_ACTIVATED)
 
-    @when.register
+    @_handles(ev.StopLossMoved)
     def _(self, e: ev.StopLossMoved) -> None:
         self.stop_price, self.stop_reference = e.new_price, e.reference_price
         self.stop_order_id = e.order_id or self.stop_order_id
         self.requested_stop = self.pending_intent = None
 
-    @when.register
+    @_handles(ev.PositionAged)
     def _(self, e: ev.PositionAged) -> None:
         self.status = next_status(self.status, Trigger.AGED)
 
-    @when.register
+    @_handles(ev.AgedPhaseEntered)
     def _(self, e: ev.AgedPhaseEntered) -> None:
         self.aged_phase = e.phase
 
-    @when.register
+    @_handles(ev.CloseRequested)
     def _(self, e: ev.CloseRequested) -> None:
         # the position stays open until the exchange confirms it is flat
         self.pending_intent, self.close_client_order_id = "close", e.client_order_id
         self.requested_close_reason = e.reason
 
-    @when.register
+    @_handles(ev.PositionClosed)
     def _(self, e: ev.PositionClosed) -> None:
         self._closed(e, e.reason, Trigger.CLOSED)
 
-    @when.register
+    @_handles(ev.PositionRolledBack)
     def _(self, e: ev.PositionRolledBack) -> None:
         self._closed(e, CloseReason.ROLLED_BACK, Trigger.ROLLED_BACK)
 
