@@ -133,10 +133,7 @@ class Engine:
                 return SignalOutcome("duplicate", pid)
             position = self._open(signal)
         except (InvalidSignal, DomainError) as e:
-            book = self._book(at)
-            book.reject(signal_id=signal_id if isinstance(signal_id, str) else None, reason=str(e),
-                        raw=payload, at=at)
-            self.ctx.save(book)
+            self.record_rejection(signal_id if isinstance(signal_id, str) else None, str(e), payload, at)
             return SignalOutcome("rejected", reason=str(e))
         try:
             self.ctx.save(position)
@@ -147,6 +144,13 @@ class Engine:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return SignalOutcome("accepted", position.id)
+
+    def record_rejection(self, signal_id: str | None, reason: str, payload: Any, at: datetime) -> None:
+        """Record a signal refused before it reached the engine (bad signature, stale, replayed...)
+        or by it: nothing sent to warden is silently dropped."""
+        book = self._book(at)
+        book.reject(signal_id=signal_id, reason=reason, raw=payload, at=at)
+        self.ctx.save(book)
 
     def _open(self, signal: Signal) -> Position:
         if (signal.venue, signal.account) not in self.ctx.ports:
