@@ -138,5 +138,13 @@ def import_command(log_file, store_url: str | None) -> None:
                f"({result.snapshots} snapshots taken)")
 
 
+def _register_sim() -> None:
+    from adapters.sim.cli import sim_command
+
+    main.add_command(sim_command, "sim")
+
+
+_register_sim()
+
 if __name__ == "__main__":
     main()

@@ -71,3 +71,20 @@ def test_unknown_ids_and_corrupt_lines_get_clear_errors(demo, tmp_path):
     bad = warden("events", "import", str(log), "--store", "memory://", check=False)
     assert bad.returncode == 1 and "line 7: not valid JSON" in bad.stderr
     assert "Traceback" not in bad.stderr
+
+
+def test_warden_sim_prints_its_urls_and_serves_the_control_api():
+    import urllib.request
+
+    process = subprocess.Popen([sys.executable, "-m", "app", "sim", "--json", "--tick", "0"], cwd=ROOT,
+                               stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        urls = json.loads(process.stdout.readline())
+        assert urls["bybit"]["rest"].startswith("http://127.0.0.1:")
+        assert urls["binance"]["ws_private"].startswith("ws://127.0.0.1:")
+        with urllib.request.urlopen(urls["control"] + "/state", timeout=5) as answer:
+            state = json.loads(answer.read())["result"]
+        assert "BTCUSDT" in state["prices"]
+    finally:
+        process.terminate()
+        assert process.wait(timeout=10) in (0, -15)
