@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from decimal import Decimal
 
 from adapters.exchange.config import ExchangeConfig
 from adapters.sim.server import Simulator
+from adapters.streams.base import PrivateStream
 from domain.values import Venue
 
 # warden venue -> (simulator account id, api key, secret)
@@ -32,3 +35,20 @@ def sim_position(sim: Simulator, venue: Venue, symbol: str = SYMBOL) -> dict | N
 
 def sim_stops(sim: Simulator, venue: Venue) -> list[dict]:
     return sim.control.state(sim_account(venue))["stops"]
+
+
+async def until(stream: PrivateStream, done: Callable[[object], bool],
+                timeout: float = 5.0) -> list[object]:
+    """Stream events up to and including the first one for which ``done`` is true."""
+    seen: list[object] = []
+    deadline = time.monotonic() + timeout
+    while True:
+        event = await stream.next_event(max(deadline - time.monotonic(), 0.01))
+        seen.append(event)
+        if done(event):
+            return seen
+
+
+def is_a(kind: type, **match: object) -> Callable[[object], bool]:
+    """A predicate for `until`: an event of ``kind`` whose attributes equal ``match``."""
+    return lambda e: isinstance(e, kind) and all(getattr(e, k) == v for k, v in match.items())

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import itertools
-import time
 from collections.abc import AsyncIterator, Callable
 from decimal import Decimal
 
@@ -18,7 +17,13 @@ from adapters.streams.ccxt_private import CcxtPrivateStream
 from adapters.streams.events import Connection, PositionSnapshot, StreamStatus
 from domain.reports import FillReport, OrderReport, PositionReport
 from domain.values import Side, Venue
-from tests.integration.exchange.exchange_sim_helpers import QTY, SYMBOL, make_config, sim_account
+from tests.integration.exchange.exchange_sim_helpers import (
+    QTY,
+    SYMBOL,
+    make_config,
+    sim_account,
+    until,
+)
 
 FAST = Backoff(base=0.2, cap=0.5)
 FEEDS = [("ccxt", Venue.BYBIT), ("ccxt", Venue.BINANCE), ("native", Venue.BYBIT)]
@@ -42,17 +47,6 @@ async def feed(request: pytest.FixtureRequest, sim: Simulator) -> AsyncIterator[
     yield stream, venue
     await stream.stop()
     await stream.port.close()
-
-
-async def until(stream: PrivateStream, done: Callable[[object], bool], timeout: float = 5.0) -> list[object]:
-    """Events up to and including the first one for which ``done`` is true."""
-    seen: list[object] = []
-    deadline = time.monotonic() + timeout
-    while True:
-        event = await stream.next_event(max(deadline - time.monotonic(), 0.01))
-        seen.append(event)
-        if done(event):
-            return seen
 
 
 async def settle(stream: PrivateStream, events: list[object], seconds: float = 0.3) -> list[object]:

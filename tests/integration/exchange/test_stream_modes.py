@@ -27,19 +27,9 @@ from adapters.streams.events import (
 from adapters.streams.public import MarkPriceStream
 from domain.reports import PositionReport
 from domain.values import PriceSource, Side, Venue
-from tests.integration.exchange.exchange_sim_helpers import QTY, SYMBOL, make_config
+from tests.integration.exchange.exchange_sim_helpers import QTY, SYMBOL, is_a, make_config, until
 
 FAST = Backoff(base=0.1, cap=0.3)
-
-
-async def first_of(stream, kind: type, timeout: float = 5.0, **match: object) -> list[object]:
-    seen: list[object] = []
-    deadline = time.monotonic() + timeout
-    while True:
-        event = await stream.next_event(max(deadline - time.monotonic(), 0.01))
-        seen.append(event)
-        if isinstance(event, kind) and all(getattr(event, k) == v for k, v in match.items()):
-            return seen
 
 
 async def test_compare_mode_reports_a_push_one_feed_lost(sim: Simulator) -> None:
@@ -48,7 +38,7 @@ async def test_compare_mode_reports_a_push_one_feed_lost(sim: Simulator) -> None
     candidate = BybitNativeStream(config, CcxtExchange(config), backoff=FAST)
     for stream in (baseline, candidate):
         await stream.start()
-        await first_of(stream, PositionSnapshot)
+        await until(stream, is_a(PositionSnapshot))
     found: list[Discrepancy] = []
     comparing = asyncio.create_task(compare_streams(baseline, candidate, found.append, window=0.4))
     sim.control.inject("push_drop", venue="bybit", path="position", times=1)
@@ -75,9 +65,9 @@ async def test_a_missing_pong_makes_the_native_stream_reconnect(sim: Simulator) 
                                pong_timeout=0.2)
     await stream.start()
     try:
-        await first_of(stream, PositionSnapshot)
+        await until(stream, is_a(PositionSnapshot))
         sim.control.inject("missing_pong", venue="bybit", times=1)
-        events = await first_of(stream, PositionSnapshot, attempt=1)
+        events = await until(stream, is_a(PositionSnapshot, attempt=1))
         [down] = [e for e in events if isinstance(e, StreamStatus)
                   and e.state is Connection.DISCONNECTED]
         assert "pong" in down.reason
@@ -92,7 +82,7 @@ async def test_a_refused_auth_is_reported_and_retried_not_fatal(sim: Simulator) 
     stream = BybitNativeStream(bad, CcxtExchange(good), backoff=FAST)
     await stream.start()
     try:
-        events = await first_of(stream, StreamStatus, attempt=1)
+        events = await until(stream, is_a(StreamStatus, attempt=1))
         refusals = [e for e in events if isinstance(e, StreamStatus)]
         assert all(e.state is Connection.DISCONNECTED and "auth" in e.reason for e in refusals)
     finally:
@@ -135,7 +125,7 @@ async def test_a_garbage_frame_is_a_typed_rejection_and_the_stream_goes_on(
     stream = BybitNativeStream(config, _FakePort(), backoff=FAST)  # type: ignore[arg-type]
     await stream.start()
     try:
-        events = await first_of(stream, PositionReport)
+        events = await until(stream, is_a(PositionReport))
         [rejection] = [e for e in events if isinstance(e, StreamRejection)]
         assert rejection.raw_text == "}{ definitely not json"
         assert events[-1].side is Side.SHORT and events[-1].size == Decimal(2)
