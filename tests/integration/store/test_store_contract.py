@@ -53,17 +53,26 @@ class StoreContract:
         assert len(store.history(opened(signal_id="dup").id)) == 1
 
     def test_snapshots_bound_the_events_read_to_load_a_long_history(self, store: WardenStore):
+        # The rule (adapters/store.py): a save that reaches or crosses a multiple of 50 snapshots
+        # the Position once, at its version after that save; a save that crosses none adds none.
         position = protected()
-        for k in range(125):
-            position.observe_mark(price=Decimal(60000 + k), source=PriceSource.MARK, at=at(10 + k))
-        store.save(position)
 
-        snapshot = next(iter(store.snapshots.get(position.id, desc=True, limit=1)))
-        assert snapshot.originator_version == 100
-        assert len(store.history(position.id)) == position.version
+        def observe_and_save(marks: int) -> list[int]:
+            for _ in range(marks):
+                k = position.version
+                position.observe_mark(price=Decimal(60000 + k), source=PriceSource.MARK, at=at(10 + k))
+            store.save(position)
+            return [s.originator_version for s in store.snapshots.get(position.id)]
+
+        assert observe_and_save(125) == [130]  # crossed 50 and 100: one snapshot, at 130
+        assert observe_and_save(15) == [130]  # 131..145 crosses no multiple of 50
+        assert observe_and_save(5) == [130, 150]  # reaching 150 exactly
+        assert observe_and_save(12) == [130, 150]
+        assert len(store.history(position.id)) == position.version == 162
         assert store.repository.get(position.id).state() == position.state()
-        # the tail after the snapshot is all a load has to read
-        assert len(list(store.events.get(position.id, gt=snapshot.originator_version))) == 30
+        # the tail after the latest snapshot is all a load has to read
+        assert len(list(store.events.get(position.id, gt=150))) == 12
+        assert store.repository.get(position.id, version=140).version == 140  # from the one at 130
 
     def test_loading_an_earlier_version_shows_the_state_at_that_point(self, store: WardenStore):
         position = protected()
