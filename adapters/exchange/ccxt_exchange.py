@@ -32,6 +32,7 @@ from domain.reports import (
 from domain.values import OrderSide, OrderStatus, PriceSource, ReportSource, Side, Venue
 
 T = TypeVar("T")
+_POSITION_TPSL = {"StopLoss", "TakeProfit", "TrailingStop", "PartialStopLoss", "PartialTakeProfit"}
 
 
 class CcxtExchange(ExchangePort):
@@ -196,8 +197,12 @@ class CcxtExchange(ExchangePort):
         orders = await self.call("fetch_open_orders(trigger)", False, self.client.fetch_open_orders,
                                  unified, None, None, {"trigger": True})
         stops = []
-        for order in map(lambda o: normalize.parse_order(self.venue, o), orders):
-            if order.trigger_price is not None and (order.reduce_only or self.venue == Venue.BINANCE.value):
+        for order in (normalize.parse_order(self.venue, o) for o in orders):
+            # Bybit lists a position's own stop as an order too (stopOrderType "StopLoss"): it is
+            # reported once, from the position, below.
+            attached = order.raw.get("stopOrderType") in _POSITION_TPSL
+            closing = order.reduce_only or self.config.venue is Venue.BINANCE
+            if order.trigger_price is not None and closing and not attached:
                 position_side = Side.LONG if order.side is OrderSide.SELL else Side.SHORT
                 stops.append(StopReport(self.venue, symbol, position_side, order.trigger_price,
                                         order.order_id, raw=order.raw))

@@ -90,6 +90,7 @@ async def test_a_bybit_stop_can_be_a_reduce_only_conditional_order(sim: Simulato
         await open_long(exchange, "cond-1")
         stop = await exchange.place_stop(SYMBOL, Side.LONG, QTY, Decimal("58000"))
         assert stop.order_id is not None
+        assert [s.order_id for s in await exchange.fetch_stops(SYMBOL)] == [stop.order_id]
         moved = await exchange.move_stop(stop, QTY, Decimal("58500"))
         [order] = sim_stops(sim, Venue.BYBIT)
         assert (Decimal(order["trigger_price"]), order["reduce_only"]) == (Decimal("58500"), True)
@@ -119,3 +120,13 @@ def _stop_on_exchange(sim: Simulator, venue: Venue) -> Decimal | None:
     stops = [s for s in sim.control.state(sim_account(venue))["stops"] if s["symbol"] == SYMBOL]
     assert len(stops) <= 1, stops
     return Decimal(stops[0]["trigger_price"]) if stops else None
+
+
+async def test_the_stops_held_by_the_venue_can_be_listed(sim: Simulator, venue: Venue,
+                                                        exchange: CcxtExchange) -> None:
+    await open_long(exchange, "list-1")
+    assert await exchange.fetch_stops(SYMBOL) == []
+    placed = await exchange.place_stop(SYMBOL, Side.LONG, QTY, Decimal("58000"))
+    [listed] = await exchange.fetch_stops(SYMBOL)
+    assert (listed.side, listed.stop_price, listed.order_id) == (Side.LONG, Decimal("58000"),
+                                                                 placed.order_id)
