@@ -17,7 +17,7 @@ from eventsourcing.domain import Aggregate
 
 from domain import events as ev
 from domain.ids import account_id
-from domain.reports import PositionReport
+from domain.reports import FillReport, PositionReport
 from domain.values import Side
 
 # ``when`` dispatches through this table (event class -> handler): functools.singledispatchmethod
@@ -30,6 +30,9 @@ def _handles(event_class: type) -> Callable[[Callable[..., None]], Callable[...,
         _HANDLERS[event_class] = handler
         return handler
     return register
+
+
+MAX_RAW_TEXT = 4096  # a garbage frame is evidence, not an invitation to fill the log
 
 
 class ExchangeAccount(Aggregate):
@@ -49,6 +52,13 @@ class ExchangeAccount(Aggregate):
         for report in reports:
             self._check_belongs(report)
         self.trigger_event(ev.PositionsSnapshotted, timestamp=at, reports=list(reports))
+
+    def record_fill(self, fill: FillReport, *, at: datetime) -> None:
+        self.trigger_event(ev.FillReported, timestamp=at, fill=fill)
+
+    def frame_rejected(self, *, feed: str, reason: str, raw_text: str, at: datetime) -> None:
+        self.trigger_event(ev.StreamFrameRejected, timestamp=at, feed=feed, reason=reason,
+                           raw_text=raw_text[:MAX_RAW_TEXT])
 
     def phantom_detected(self, report: PositionReport, *, action: str, at: datetime) -> None:
         self._check_belongs(report)
@@ -80,6 +90,7 @@ class ExchangeAccount(Aggregate):
         self.venue, self.account = e.venue, e.account
         self.positions: dict[str, PositionReport] = {}
         self.reports_seen = self.phantoms_seen = self.mismatches_seen = 0
+        self.fills_seen = self.frames_rejected = 0
         self.last_report_at: datetime | None = None
         self.last_snapshot_at: datetime | None = None
 
@@ -94,6 +105,14 @@ class ExchangeAccount(Aggregate):
         self.positions = {r.symbol: r for r in e.reports if not r.is_flat}
         self.reports_seen += len(e.reports)
         self.last_report_at = self.last_snapshot_at = e.timestamp
+
+    @_handles(ev.FillReported)
+    def _(self, e: ev.FillReported) -> None:
+        self.fills_seen += 1
+
+    @_handles(ev.StreamFrameRejected)
+    def _(self, e: ev.StreamFrameRejected) -> None:
+        self.frames_rejected += 1
 
     @_handles(ev.PhantomDetected)
     def _(self, e: ev.PhantomDetected) -> None:

@@ -19,7 +19,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain.instrument import Instrument
-from domain.reports import PositionReport
+from domain.reports import FillReport, PositionReport
 from domain.values import CloseReason, PriceSource, Side
 
 Raw = dict[str, Any]
@@ -223,6 +223,20 @@ class PositionsSnapshotted(AccountEvent):
     """A full REST snapshot: symbols absent from ``reports`` are flat."""
 
     reports: list[PositionReport]
+
+
+class FillReported(AccountEvent):
+    """One execution pushed or fetched for the account, for any symbol."""
+
+    fill: FillReport
+
+
+class StreamFrameRejected(AccountEvent):
+    """A websocket frame that could not be understood, kept verbatim (truncated) with the reason."""
+
+    feed: str
+    reason: str
+    raw_text: str
 
 
 class PhantomDetected(AccountEvent):

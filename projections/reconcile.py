@@ -60,6 +60,11 @@ class Reconciler:
             reports = await self.ctx.ports[venue, account_name].fetch_positions()
         except ExchangeFailure:
             return False
+        await self.apply_snapshot(venue, account_name, reports)
+        return True
+
+    async def apply_snapshot(self, venue: str, account_name: str, reports: list[PositionReport]) -> None:
+        """Record and reconcile a snapshot taken elsewhere (e.g. by a stream after it reconnected)."""
         account = self.account(venue, account_name)
         account.record_snapshot(reports, at=self.ctx.now())
         self.ctx.save(account)
@@ -69,7 +74,6 @@ class Reconciler:
         for symbol in sorted(symbols):
             await self._compare(account, symbol, by_symbol.get(symbol), confirmed=True)
         self.last_snapshot[venue, account_name] = self.ctx.clock.monotonic()
-        return True
 
     async def _compare(self, account: ExchangeAccount, symbol: str, report: PositionReport | None,
                        *, confirmed: bool = False) -> None:

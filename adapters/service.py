@@ -1,0 +1,179 @@
+"""The running service: exchange streams and the clock feeding the engine, until told to stop.
+
+`WardenService` consumes each account's private stream (position reports, fills, the REST
+snapshot after every reconnect, rejected frames), follows mark prices for the symbols warden
+tracks, ticks the engine (aged exits, periodic reconciliation), and answers health questions.
+Every input is handled in isolation: one bad report is logged and counted, it never stops a feed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any
+
+from adapters.exchange.ccxt_exchange import CcxtExchange
+from adapters.streams.base import PrivateStream
+from adapters.streams.events import Connection, PositionSnapshot, StreamRejection, StreamStatus
+from adapters.streams.public import MarkPriceStream, PriceTick
+from domain.reports import FillReport, PositionReport
+from projections.engine import Engine
+
+log = logging.getLogger("warden.service")
+
+
+@dataclass
+class FeedState:
+    connected: bool = False
+    reconnects: int = 0
+    last_error: str = ""
+
+
+@dataclass
+class ServiceStats:
+    feeds: dict[str, FeedState] = field(default_factory=dict)
+    handled: Counter[str] = field(default_factory=Counter)
+    failures: Counter[str] = field(default_factory=Counter)
+
+
+class WardenService:
+    def __init__(self, engine: Engine, streams: list[PrivateStream], exchanges: list[CcxtExchange], *,
+                 tick_interval: float = 1.0, symbols_interval: float = 1.0) -> None:
+        self.engine, self.streams, self.exchanges = engine, streams, exchanges
+        self.tick_interval, self.symbols_interval = tick_interval, symbols_interval
+        self.stats = ServiceStats()
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopped = asyncio.Event()
+
+    async def start(self) -> None:
+        """Reconcile and resume (the engine refuses signals until then), then start every feed."""
+        await self.engine.start()
+        for stream in self.streams:
+            self.stats.feeds[self._name(stream)] = FeedState()
+            await stream.start()
+            self._tasks.append(asyncio.create_task(self._consume(stream)))
+        for exchange in self.exchanges:
+            self._tasks.append(asyncio.create_task(self._follow_marks(exchange)))
+        self._tasks.append(asyncio.create_task(self._tick()))
+
+    async def stop(self, *, grace: float = 10.0) -> None:
+        """Stop the feeds, let in-flight sagas finish (or park them as intents), keep every stop."""
+        self._stopped.set()
+        for stream in self.streams:
+            await stream.stop()
+        for task in self._tasks:
+            task.cancel()
+        await asyncio.gather(*self._tasks, return_exceptions=True)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self.engine.idle(), grace)
+        await self.engine.stop()
+
+    async def wait(self) -> None:
+        await self._stopped.wait()
+
+    # ----- feeds ------------------------------------------------------------------------------
+    @staticmethod
+    def _name(stream: PrivateStream) -> str:
+        return f"{stream.port.venue}/{stream.port.account}/{stream.feed}"
+
+    async def _consume(self, stream: PrivateStream) -> None:
+        name = self._name(stream)
+        async for event in stream.events():
+            try:
+                await self._handle(stream, name, event)
+                self.stats.handled[type(event).__name__] += 1
+            except Exception as e:  # one bad input must not stop the feed
+                self.stats.failures[type(event).__name__] += 1
+                self.stats.feeds[name].last_error = f"{type(e).__name__}: {e}"
+                log.exception("failed to handle %s from %s", type(event).__name__, name)
+
+    async def _handle(self, stream: PrivateStream, name: str, event: Any) -> None:
+        venue, account = stream.port.venue, stream.port.account
+        engine = self.engine
+        if isinstance(event, PositionReport):
+            await engine.on_position_report(event)
+        elif isinstance(event, PositionSnapshot):
+            await engine.reconciler.apply_snapshot(venue, account, list(event.positions))
+        elif isinstance(event, FillReport):
+            account_aggregate = engine.reconciler.account(venue, account)
+            account_aggregate.record_fill(event, at=event.time or engine.ctx.now())
+            engine.ctx.save(account_aggregate)
+        elif isinstance(event, StreamRejection):
+            account_aggregate = engine.reconciler.account(venue, account)
+            account_aggregate.frame_rejected(feed=event.feed, reason=event.reason, raw_text=event.raw_text,
+                                             at=engine.ctx.now())
+            engine.ctx.save(account_aggregate)
+        elif isinstance(event, StreamStatus):
+            state = self.stats.feeds[name]
+            state.connected = event.state is Connection.CONNECTED
+            state.reconnects = event.attempt
+            state.last_error = event.reason or state.last_error
+
+    async def _follow_marks(self, exchange: CcxtExchange) -> None:
+        """Mark prices of the symbols tracked on this venue; re-subscribed when that set changes."""
+        symbols: list[str] = []
+        pump: asyncio.Task[None] | None = None
+        try:
+            while True:
+                tracked = sorted({p.symbol for p in self.engine.positions.values()
+                                  if p.venue == exchange.venue and p.account == exchange.account})
+                if tracked != symbols:
+                    if pump is not None:
+                        pump.cancel()
+                        await asyncio.gather(pump, return_exceptions=True)
+                    symbols = tracked
+                    pump = asyncio.create_task(self._pump_marks(exchange, symbols)) if symbols else None
+                await asyncio.sleep(self.symbols_interval)
+        finally:
+            if pump is not None:
+                pump.cancel()
+
+    async def _pump_marks(self, exchange: CcxtExchange, symbols: list[str]) -> None:
+        engine = self.engine
+        async for tick in MarkPriceStream(exchange, symbols).ticks():
+            try:
+                if isinstance(tick, PriceTick):
+                    at = tick.time or engine.ctx.now()
+                    await engine.on_mark(tick.venue, tick.symbol, tick.price, at=at,
+                                         account=exchange.account, source=tick.source, raw=tick.raw)
+                else:
+                    account = engine.reconciler.account(exchange.venue, exchange.account)
+                    account.frame_rejected(feed=tick.feed, reason=tick.reason, raw_text=tick.raw_text,
+                                           at=engine.ctx.now())
+                    engine.ctx.save(account)
+                self.stats.handled[type(tick).__name__] += 1
+            except Exception:
+                self.stats.failures[type(tick).__name__] += 1
+                log.exception("failed to handle a mark price on %s", exchange.venue)
+
+    async def _tick(self) -> None:
+        while True:
+            await asyncio.sleep(self.tick_interval)
+            try:
+                await self.engine.tick()
+            except Exception:
+                self.stats.failures["tick"] += 1
+                log.exception("engine tick failed")
+
+    # ----- health -----------------------------------------------------------------------------
+    def health(self) -> dict[str, Any]:
+        """Safe to trade only when the store answers, every feed is connected, the engine has
+        reconciled recently and no intent is stuck."""
+        ctx = self.engine.ctx
+        try:
+            ctx.store.recorder.max_notification_id()
+            store_ok = True
+        except Exception:
+            store_ok = False
+        now = ctx.clock.monotonic()
+        ages = {f"{v}/{a}": round(now - t, 1) for (v, a), t in self.engine.reconciler.last_snapshot.items()}
+        pending = sum(1 for p in self.engine.positions.values() if p.pending_intent)
+        feeds = {name: state.connected for name, state in self.stats.feeds.items()}
+        stale = [k for k, age in ages.items() if age > 3 * ctx.config.reconcile_interval_s]
+        ok = store_ok and self.engine.ready and all(feeds.values()) and not stale
+        return {"ok": ok, "ready": self.engine.ready, "store": store_ok, "feeds": feeds,
+                "last_reconcile_age_s": ages, "pending_intents": pending,
+                "open_positions": len(self.engine.positions)}

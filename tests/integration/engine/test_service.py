@@ -1,0 +1,84 @@
+"""The whole service on the simulator: private streams, mark prices and the clock drive the engine."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Callable
+from decimal import Decimal
+
+import pytest
+
+from adapters.service import WardenService
+from adapters.streams.ccxt_private import CcxtPrivateStream
+from domain.lifecycle import Status
+from domain.values import CloseReason, Origin
+from tests.integration.engine.conftest import signal
+from tests.integration.engine.test_open_saga import venue_position
+
+
+async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
+    deadline = asyncio.get_running_loop().time() + timeout
+    while not check():
+        if asyncio.get_running_loop().time() > deadline:
+            raise AssertionError("condition not reached in time")
+        await asyncio.sleep(0.05)
+
+
+@pytest.fixture
+async def service(make_engine):
+    engine = await make_engine(start=False)
+    exchanges = list(engine.ctx.ports.values())
+    service = WardenService(engine, [CcxtPrivateStream(x) for x in exchanges], exchanges,
+                            tick_interval=0.2, symbols_interval=0.2)
+    await service.start()
+    await eventually(lambda: all(f.connected for f in service.stats.feeds.values()))
+    yield service
+    await service.stop(grace=2)
+
+
+async def test_a_stop_hit_pushed_by_the_venue_closes_the_position(sim, service, store):
+    outcome = await service.engine.submit(signal("svc-stop"))
+    await service.engine.idle()
+    stop = store.repository.get(outcome.position_id).stop_price
+
+    sim.control.set_price("BTCUSDT", stop - 20)
+
+    await eventually(lambda: outcome.position_id not in service.engine.positions)
+    position = store.repository.get(outcome.position_id)
+    assert position.close_reason is CloseReason.STOP_HIT and position.exit_price is not None
+    assert service.health()["ok"]
+
+
+async def test_a_phantom_opened_while_running_is_adopted_and_protected_from_the_push(sim, service, store):
+    sim.control.open_position("bybit", "BTCUSDT", "buy", "0.020")
+
+    await eventually(lambda: any(p.origin is Origin.ADOPTED and p.status is Status.PROTECTED
+                                 for p in service.engine.positions.values()))
+    adopted = next(iter(service.engine.positions.values()))
+    assert Decimal(venue_position(sim, "bybit")["stop_loss"]) == adopted.stop_price
+
+
+async def test_a_close_missed_while_disconnected_is_repaired_by_the_resync(sim, service, store):
+    outcome = await service.engine.submit(signal("svc-gap", exchange="binanceusdm"))
+    await service.engine.idle()
+    sim.control.inject("push_drop", venue="binance")  # the venue's pushes are lost ...
+    sim.control.close_position("binance", "BTCUSDT")  # ... while someone closes by hand
+    sim.control.clear_faults("push_drop")
+    await sim.control.drop_websockets("binance")
+
+    await eventually(lambda: outcome.position_id not in service.engine.positions)
+    assert store.repository.get(outcome.position_id).close_reason is CloseReason.CLOSED_EXTERNALLY
+    await eventually(lambda: service.stats.feeds["binanceusdm/binance/ccxt-pro"].reconnects >= 1)
+
+
+async def test_the_trailing_stop_follows_the_venues_mark_prices(sim, service, store):
+    outcome = await service.engine.submit(signal("svc-trail"))
+    await service.engine.idle()
+
+    for price in ("60400", "60800", "61200"):
+        sim.control.set_price("BTCUSDT", price)
+        await asyncio.sleep(0.3)
+
+    await eventually(lambda: store.repository.get(outcome.position_id).status is Status.TRAILING)
+    await eventually(lambda: store.repository.get(outcome.position_id).stop_price == Decimal("60894.0"))
+
