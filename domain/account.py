@@ -7,7 +7,6 @@ latest report per symbol), and the store snapshots it, so loading it does not gr
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,22 +15,12 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from domain import events as ev
+from domain.dispatch import Handlers
 from domain.ids import account_id
 from domain.reports import FillReport, PositionReport
 from domain.values import Side
 
-# ``when`` dispatches through this table (event class -> handler): functools.singledispatchmethod
-# rebuilt a wrapper on every call, and ``when`` runs once per event on every replay.
-_HANDLERS: dict[type, Callable[[ExchangeAccount, Any], None]] = {}
-
-
-def _handles(event_class: type) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    def register(handler: Callable[..., None]) -> Callable[..., None]:
-        _HANDLERS[event_class] = handler
-        return handler
-    return register
-
-
+_handles = Handlers("ExchangeAccount")
 MAX_RAW_TEXT = 4096  # a garbage frame is evidence, not an invitation to fill the log
 
 
@@ -79,11 +68,7 @@ class ExchangeAccount(Aggregate):
                              f"{self.venue}/{self.account}")
 
     def when(self, event: object) -> None:
-        for event_class in type(event).__mro__:  # a subclass falls back to its base's handler
-            handler = _HANDLERS.get(event_class)
-            if handler is not None:
-                return handler(self, event)
-        raise TypeError(f"ExchangeAccount has no handler for {type(event).__name__}")
+        _handles.dispatch(self, event)
 
     @_handles(ev.AccountRegistered)
     def _(self, e: ev.AccountRegistered) -> None:

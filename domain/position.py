@@ -6,7 +6,6 @@ trigger exactly one event. ``when`` only assigns state from an event, so it repl
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -14,6 +13,7 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from domain import events as ev
+from domain.dispatch import Handlers
 from domain.errors import ImpossibleFill, InvalidSignal, InvalidStop, StopWouldLoosen
 from domain.ids import adopted_position_id, position_id
 from domain.instrument import Instrument
@@ -23,16 +23,7 @@ from domain.values import ZERO, CloseReason, Origin, PriceSource, Side
 Raw = dict[str, Any]
 
 
-# ``when`` dispatches through this table (event class -> handler): functools.singledispatchmethod
-# rebuilt a wrapper on every call, and ``when`` runs once per event on every replay.
-_HANDLERS: dict[type, Callable[[Position, Any], None]] = {}
-
-
-def _handles(event_class: type) -> Callable[[Callable[..., None]], Callable[..., None]]:
-    def register(handler: Callable[..., None]) -> Callable[..., None]:
-        _HANDLERS[event_class] = handler
-        return handler
-    return register
+_handles = Handlers("Position")
 
 
 class Position(Aggregate):
@@ -232,11 +223,7 @@ class Position(Aggregate):
 
     # ----- state from events ----------------------------------------------------------------
     def when(self, event: object) -> None:
-        for event_class in type(event).__mro__:  # a subclass falls back to its base's handler
-            handler = _HANDLERS.get(event_class)
-            if handler is not None:
-                return handler(self, event)
-        raise TypeError(f"Position has no handler for {type(event).__name__}")
+        _handles.dispatch(self, event)
 
     @_handles(ev.SignalAccepted)
     def _(self, e: ev.SignalAccepted) -> None:
