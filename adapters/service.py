@@ -21,6 +21,7 @@ from adapters.streams.events import Connection, PositionSnapshot, StreamRejectio
 from adapters.streams.public import MarkPriceStream, PriceTick
 from domain.reports import FillReport, PositionReport
 from projections.engine import Engine
+from projections.supervisor import Supervisor
 
 log = logging.getLogger("warden.service")
 
@@ -41,8 +42,10 @@ class ServiceStats:
 
 class WardenService:
     def __init__(self, engine: Engine, streams: list[PrivateStream], exchanges: list[CcxtExchange], *,
-                 tick_interval: float = 1.0, symbols_interval: float = 1.0) -> None:
+                 supervisor: Supervisor | None = None, tick_interval: float = 1.0,
+                 symbols_interval: float = 1.0) -> None:
         self.engine, self.streams, self.exchanges = engine, streams, exchanges
+        self.supervisor = supervisor
         self.tick_interval, self.symbols_interval = tick_interval, symbols_interval
         self.stats = ServiceStats()
         self._tasks: list[asyncio.Task[None]] = []
@@ -50,6 +53,9 @@ class WardenService:
 
     async def start(self) -> None:
         """Reconcile and resume (the engine refuses signals until then), then start every feed."""
+        if self.supervisor is not None:
+            self._tasks.append(asyncio.create_task(self.supervisor.run()))
+            self.engine.ctx.listeners.append(lambda _: self.supervisor.wake())
         await self.engine.start()
         for stream in self.streams:
             self.stats.feeds[self._name(stream)] = FeedState()
@@ -173,7 +179,9 @@ class WardenService:
         pending = sum(1 for p in self.engine.positions.values() if p.pending_intent)
         feeds = {name: state.connected for name, state in self.stats.feeds.items()}
         stale = [k for k, age in ages.items() if age > 3 * ctx.config.reconcile_interval_s]
+        projections = {s.name: s.lag for s in self.supervisor.status()} if self.supervisor else {}
         ok = store_ok and self.engine.ready and all(feeds.values()) and not stale
         return {"ok": ok, "ready": self.engine.ready, "store": store_ok, "feeds": feeds,
+                "projection_lag": projections,
                 "last_reconcile_age_s": ages, "pending_intents": pending,
                 "open_positions": len(self.engine.positions)}

@@ -9,7 +9,7 @@ that, callers feed it: `submit` (signals), `on_position_report` (websocket or RE
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -54,7 +54,9 @@ class SignalOutcome:
 class Engine:
     def __init__(self, store: WardenStore, ports: dict[tuple[str, str], ExchangePort], *,
                  config: EngineConfig | None = None, clock: Clock | None = None,
-                 checkpoint: Callable[[str], None] = no_checkpoint) -> None:
+                 checkpoint: Callable[[str], None] = no_checkpoint,
+                 open_position_ids: Callable[[], Iterable[UUID]] | None = None) -> None:
+        self._open_position_ids = open_position_ids
         self.ctx = EngineContext(store, ports, config or EngineConfig(), clock or SystemClock(), checkpoint)
         self.closer = Closer(self.ctx)
         self.saga = OpenSaga(self.ctx, self.closer)
@@ -87,8 +89,12 @@ class Engine:
         self.ready = True
 
     def _load_open_positions(self) -> None:
+        """From the positions read model when one is wired in, else by scanning the log."""
         store = self.ctx.store
-        ids = [n.originator_id for n in store.stored_notifications() if n.topic in _CREATION_TOPICS]
+        if self._open_position_ids is not None:
+            ids = list(self._open_position_ids())
+        else:
+            ids = [n.originator_id for n in store.stored_notifications() if n.topic in _CREATION_TOPICS]
         for aggregate_id in ids:
             position = store.repository.get(aggregate_id)
             if position.is_open:

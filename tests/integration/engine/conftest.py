@@ -63,14 +63,15 @@ async def make_engine(sim: Simulator, store: WardenStore, clock: TestClock):
     built: list[tuple[Engine, list[CcxtExchange]]] = []
 
     async def build(config: EngineConfig = FAST, checkpoint: Callable[[str], None] = no_checkpoint,
-                    start: bool = True, venues: tuple[str, ...] = ("bybit", "binanceusdm")) -> Engine:
+                    start: bool = True, venues: tuple[str, ...] = ("bybit", "binanceusdm"),
+                    **engine_kwargs) -> Engine:
         ports = {}
         for venue in venues:
             account, enum, key, secret = ACCOUNTS[venue]
             ports[venue, account] = CcxtExchange(ExchangeConfig(
                 venue=enum, account=account, api_key=key, secret=secret, rest_url=sim.http_url,
                 ws_url=sim.ws_url, request_timeout_s=2.0), poll_interval=0.05)
-        engine = Engine(store, ports, config=config, clock=clock, checkpoint=checkpoint)
+        engine = Engine(store, ports, config=config, clock=clock, checkpoint=checkpoint, **engine_kwargs)
         built.append((engine, list(ports.values())))
         if start:
             await engine.start()
