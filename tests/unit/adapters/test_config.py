@@ -1,0 +1,170 @@
+"""Configuration: the sample file loads, every invalid value is named by its key, the environment
+overrides the file, and a secret never shows in a repr, a str or an error."""
+
+from __future__ import annotations
+
+from decimal import Decimal
+from pathlib import Path
+
+import pytest
+
+from adapters.config import (
+    ConfigError,
+    Secret,
+    WardenConfig,
+    engine_config,
+    exchange_config,
+    load_config,
+    load_intake_settings,
+)
+from adapters.store import DEFAULT_STORE_URL
+from domain.policies import AgedPhase
+from domain.values import Venue
+from projections.context import PhantomPolicy
+
+CANARY = "CANARY-secret-5e7d1b"
+EXAMPLE = Path(__file__).resolve().parents[3] / "warden.example.toml"
+ENV = {"BYBIT_API_KEY": CANARY + "-key", "BYBIT_API_SECRET": CANARY, "WARDEN_INTAKE_SECRET": CANARY}
+MINIMAL = """
+[[exchanges]]
+venue = "bybit"
+rest_url = "http://127.0.0.1:8900"
+ws_url = "ws://127.0.0.1:8900"
+api_key_env = "BYBIT_API_KEY"
+secret_env = "BYBIT_API_SECRET"
+"""
+
+
+def load(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> WardenConfig:
+    path = tmp_path / "warden.toml"
+    path.write_text(text)
+    return load_config(path, ENV if env is None else env)
+
+
+def error(tmp_path: Path, text: str, env: dict[str, str] | None = None) -> str:
+    with pytest.raises(ConfigError) as caught:
+        load(tmp_path, text, env)
+    message = str(caught.value)
+    assert CANARY not in message
+    return message
+
+
+def test_no_file_means_every_default():
+    config = load_config(None, {})
+    assert config.store.url == DEFAULT_STORE_URL and config.exchanges == ()
+    assert config.intake.skew_seconds == 30 and config.intake.secret is None
+    assert engine_config(config).initial_stop.percent == Decimal(2)
+
+
+def test_the_example_file_loads_and_builds_what_the_engine_and_port_take(tmp_path):
+    key_file = tmp_path / "key"
+    key_file.write_text(CANARY + "-binance\n")
+    env = {**ENV, "WARDEN_EXCHANGES__1__API_KEY_FILE": str(key_file),
+           "WARDEN_EXCHANGES__1__SECRET_FILE": str(key_file)}
+    config = load_config(EXAMPLE, env)
+
+    bybit, binance = config.exchanges
+    assert (bybit.venue, bybit.rest_url, bybit.stream) == (Venue.BYBIT, "https://api-testnet.bybit.com",
+                                                           "ccxtpro")
+    assert binance.venue is Venue.BINANCE and binance.secret.reveal() == CANARY + "-binance"
+    assert engine_config(config, bybit).initial_stop.percent == Decimal("1.5")  # its override
+    assert engine_config(config, binance).initial_stop.percent == Decimal(2)
+    engine = engine_config(config)
+    assert engine.trailing.callback_percent == Decimal("0.5") and engine.phantom_policy is PhantomPolicy.ADOPT
+    assert engine.aged.phases[0] == AgedPhase(0, Decimal("-0.1"))
+    port_config = exchange_config(bybit)
+    assert (port_config.api_key, port_config.secret) == (CANARY + "-key", CANARY)
+    assert config.intake.secret == Secret(CANARY) and config.metrics.port == 9108
+
+
+def test_environment_overrides_the_file(tmp_path):
+    env = {**ENV, "WARDEN_INTAKE__PORT": "9000", "WARDEN_EXCHANGES__0__REST_URL": "http://127.0.0.1:1",
+           "WARDEN_POLICY__TRAILING_CALLBACK_PERCENT": "0.25", "WARDEN_STORE__URL": "memory://",
+           "WARDEN_EXCHANGES__0__POLICY__PHANTOM_POLICY": "close"}
+    config = load(tmp_path, MINIMAL + '\n[intake]\nport = 8000\n', env)
+    assert config.intake.port == 9000 and config.store.url == "memory://"
+    assert config.exchanges[0].rest_url == "http://127.0.0.1:1"
+    assert config.policy.trailing_callback_percent == Decimal("0.25")
+    assert config.exchanges[0].policy.trailing_callback_percent == Decimal("0.25")  # inherits
+    assert engine_config(config, config.exchanges[0]).phantom_policy is PhantomPolicy.CLOSE
+
+
+@pytest.mark.parametrize("text, env, expected", [
+    (MINIMAL.replace('"bybit"', '"kraken"'), None,
+     'exchanges[0].venue: expected "bybit" or "binanceusdm", got "kraken"'),
+    (MINIMAL.replace('rest_url = "http', 'rest_url = "ftp'), None, "exchanges[0].rest_url: expected a http"),
+    (MINIMAL.replace('rest_url = "http://127.0.0.1:8900"\n', ""), None, "exchanges[0].rest_url: required"),
+    (MINIMAL + 'endpoint = "binance-testnet"\n', None, "exchanges[0].endpoint: 'binance-testnet' is not a"),
+    (MINIMAL + 'endpoint = "moon"\n', None, "exchanges[0].endpoint: expected"),
+    (MINIMAL.replace("bybit", "binanceusdm", 1) + 'stream = "native"\n', None,
+     "exchanges[0].stream: 'native' exists for bybit only"),
+    (MINIMAL + 'stream = "fast"\n', None, 'exchanges[0].stream: expected "ccxtpro", "native" or "compare"'),
+    (MINIMAL, {"BYBIT_API_KEY": "k"},
+     "exchanges[0].secret_env: environment variable BYBIT_API_SECRET is not"),
+    (MINIMAL + 'api_key_file = "/x"\n', None, "exchanges[0].api_key_env: give either"),
+    (MINIMAL.replace('secret_env = "BYBIT_API_SECRET"', 'secret_file = "/nonexistent/s"'), None,
+     "exchanges[0].secret_file: cannot read /nonexistent/s"),
+    (MINIMAL + MINIMAL, None, "exchanges[1].account: bybit/main is configured twice"),
+    (MINIMAL + 'colour = "red"\n', None, "exchanges[0].colour: unknown key"),
+    (MINIMAL + "[exchanges.policy]\ninitial_stop_percent = 0\n", None,
+     "exchanges[0].policy.initial_stop_percent: expected a number > 0 and < 100, got 0"),
+    ("[policy]\ntrailing_callback_percent = 'lots'\n", None, "policy.trailing_callback_percent: expected a"),
+    ("[policy]\ntrailing_min_step_ticks = 1.5\n", None,
+     "policy.trailing_min_step_ticks: expected an integer"),
+    ("[policy]\nphantom_policy = 'ignore'\n", None,
+     'policy.phantom_policy: expected "alert", "adopt" or "close", got "ignore"'),
+    ("[policy]\naged_phases = [{after_seconds = 60, accept_loss_percent = 1}, "
+     "{after_seconds = 0, accept_loss_percent = 2}]\n", None, "policy.aged_phases: after_seconds must"),
+    ("[policy]\naged_phases = [{after_seconds = 60}]\n", None, "policy.aged_phases[0]: needs"),
+    ("[intake]\nport = 70000\n", None, "intake.port: expected an integer between 0 and 65535, got 70000"),
+    ("[intake]\nskew_seconds = true\n", None, "intake.skew_seconds: expected an integer, got True"),
+    ("[intake]\nsecret_env = 'NOPE'\n", None, "intake.secret_env: environment variable NOPE is not set"),
+    ("[intake]\nrate_per_second = -1\n", None, "intake.rate_per_second: expected a number > 0"),
+    ("[store]\nurl = 'mysql://db'\n", None, "store.url: expected memory://, sqlite:///PATH or postgresql"),
+    ("[store]\nurl = 'sqlite:///x'\npassword_env = 'PG'\n", {"PG": "p"}, "store.password_env: only a"),
+    ("[metrics]\nport = 'http'\n", None, "metrics.port: expected an integer, got 'http'"),
+    ("[engine]\nstop_attempts = 0\n", None, "engine.stop_attempts: expected an integer between 1 and 20"),
+    ("[sotre]\nurl = 'memory://'\n", None, "sotre: unknown key"),
+    ("exchanges = 'bybit'\n", None, "exchanges: expected an array of tables"),
+    ("[intake\n", None, "not valid TOML"),
+    ("", {**ENV, "WARDEN_INTAKE__PROT": "1"}, "intake.prot: unknown key"),
+    ("", {**ENV, "WARDEN_EXCHANGES__0__VENUE": "bybit"}, "exchanges: expected an array of tables"),
+])
+def test_every_invalid_value_is_named_by_its_key(tmp_path, text, env, expected):
+    assert expected in error(tmp_path, text, env)
+
+
+@pytest.mark.parametrize("text", [
+    MINIMAL + f'secret = "{CANARY}"\n',
+    MINIMAL.replace('api_key_env = "BYBIT_API_KEY"', f'api_key = "{CANARY}"'),
+    f'[intake]\nsecret = "{CANARY}"\n',
+    f'[store]\npassword = "{CANARY}"\n',
+    f'[store]\nurl = "postgresql://warden:{CANARY}@db:5432/warden"\n',
+    f'[exchanges.policy]\ntoken = "{CANARY}"\n',
+])
+def test_a_secret_written_in_the_file_is_refused_without_echoing_it(tmp_path, text):
+    message = error(tmp_path, text)  # asserts the canary is not in the message
+    assert "_env" in message and "_file" in message
+
+
+def test_a_secret_in_the_override_environment_is_refused_too(tmp_path):
+    message = error(tmp_path, "", {"WARDEN_INTAKE__SECRET": CANARY})
+    assert message.startswith("intake.secret: secrets are never read")
+
+
+def test_secrets_never_show_in_repr_or_str(tmp_path):
+    (tmp_path / "pg").write_text(CANARY)
+    config = load(tmp_path, MINIMAL + f'[store]\nurl = "postgresql://warden@db/warden"\n'
+                                      f'password_file = "{tmp_path / "pg"}"\n')
+    shown = [repr(config), str(config), repr(config.exchanges[0]), f"{config.intake.secret}",
+             str(config.store.password), repr(exchange_config(config.exchanges[0]))]
+    assert all(CANARY not in text for text in shown)
+    assert "***" in repr(config.exchanges[0])
+    assert config.store.url_with_password() == f"postgresql://warden:{CANARY}@db/warden"
+
+
+def test_the_signal_client_reads_only_the_intake(tmp_path):
+    path = tmp_path / "w.toml"
+    path.write_text(MINIMAL + "[intake]\nport = 9999\n")
+    intake = load_intake_settings(path, {"WARDEN_INTAKE_SECRET": CANARY})  # no exchange keys needed
+    assert intake.port == 9999 and intake.secret is not None and intake.secret.reveal() == CANARY
