@@ -69,13 +69,17 @@ class EngineContext:
         self.instruments: dict[str, dict[str, Instrument]] = {}
         self.positions: dict[UUID, Position] = {}  # every open position warden tracks
         self._locks: dict[UUID, asyncio.Lock] = {}
-        self.listeners: list[Callable[[list[Any]], None]] = []
+        self.listeners: list[Callable[[list[Any]], None]] = []  # called with each save's recordings
+        self.append_timers: list[Callable[[float], None]] = []  # called with each save's duration
 
     def now(self) -> datetime:
         return self.clock.now()
 
     def save(self, *aggregates: Any) -> None:
+        started = time.perf_counter()
         recordings = self.store.save(*aggregates)
+        for timer in self.append_timers:
+            timer(time.perf_counter() - started)
         for listener in self.listeners:
             listener(recordings)
         for aggregate in aggregates:

@@ -11,6 +11,7 @@ only when the exchange confirms it.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -40,6 +41,7 @@ class TrailingProcess:
         self.ctx = ctx
         self._throttles: dict[Any, _Throttle] = {}
         self.moves_sent = 0
+        self.decision_observers: list[Callable[[float], None]] = []  # update-to-decision seconds
 
     async def on_mark(self, p: Position, price: Decimal, *, at: datetime, received: float,
                       source: PriceSource = PriceSource.MARK, raw: dict[str, Any] | None = None) -> None:
@@ -67,7 +69,10 @@ class TrailingProcess:
             if throttle.timer is None and not throttle.in_flight:
                 throttle.timer = asyncio.create_task(self._later(p, max(wait, 0)))
             return
-        throttle.decisions.append(self.ctx.clock.monotonic() - received)
+        latency = self.ctx.clock.monotonic() - received
+        throttle.decisions.append(latency)
+        for observe in self.decision_observers:
+            observe(latency)
         await self._move(p, throttle)
 
     def _target(self, p: Position) -> Decimal | None:

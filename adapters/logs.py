@@ -1,0 +1,78 @@
+"""Structured JSON logs: one object per line, secrets redacted, position id and event on every
+line that concerns a position.
+
+`configure_logging` installs the formatter and a filter that replaces every configured secret
+value with ``***`` wherever it would appear (message, arguments, exception text).
+`EventLogger` is an engine listener that logs each recorded event with its position id.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Iterable
+from datetime import UTC, datetime
+from typing import Any
+
+from projections.timeline import details
+
+CONTEXT_FIELDS = ("position_id", "event", "venue", "account", "symbol", "status")
+
+
+class JsonFormatter(logging.Formatter):
+    def format(self, record: logging.LogRecord) -> str:
+        line: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for name in CONTEXT_FIELDS:
+            if hasattr(record, name):
+                line[name] = str(getattr(record, name))
+        if record.exc_info:
+            line["error"] = self.formatException(record.exc_info)
+        return json.dumps(line, ensure_ascii=False)
+
+
+class RedactSecrets(logging.Filter):
+    def __init__(self, secrets: Iterable[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets if s and len(s) >= 4]
+
+    def redact(self, text: str) -> str:
+        for secret in self.secrets:
+            text = text.replace(secret, "***")
+        return text
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        record.msg = self.redact(record.getMessage())
+        record.args = None
+        if record.exc_info and record.exc_info[1] is not None:
+            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
+            record.exc_info = None
+        return True
+
+
+def configure_logging(level: str = "INFO", secrets: Iterable[str] = (), stream: Any = None) -> None:
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonFormatter())
+    handler.addFilter(RedactSecrets(secrets))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+class EventLogger:
+    """Log every recorded event: ``{"msg": "StopLossMoved ...", "position_id": ..., "event": ...}``."""
+
+    def __init__(self, logger: logging.Logger | None = None) -> None:
+        self.log = logger or logging.getLogger("warden.events")
+
+    def __call__(self, recordings: list[Any]) -> None:
+        for recording in recordings:
+            event = recording.domain_event
+            name = type(event).__name__
+            self.log.info("%s %s", name, details(event),
+                          extra={"position_id": event.originator_id, "event": name})

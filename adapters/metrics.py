@@ -1,0 +1,82 @@
+"""Prometheus metrics, derived from what the engine records.
+
+Most figures are counted from the events of each save (a `PhantomDetected` is a phantom found, a
+`StopLossMoved` a confirmed move, ...), so the metrics and the log cannot disagree. Latencies come
+from the engine's own timers: the duration of each append and the time from a price update to the
+stop decision it caused.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
+
+from domain.values import CloseReason
+from projections.engine import Engine
+
+GHOST_REASONS = {CloseReason.STOP_HIT, CloseReason.TRAILING_STOP_HIT, CloseReason.CLOSED_EXTERNALLY,
+                 CloseReason.LIQUIDATED}
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+
+
+class Metrics:
+    def __init__(self) -> None:
+        self.registry = r = CollectorRegistry()
+        self.positions = Gauge("warden_positions", "Tracked open positions by status", ["status"], registry=r)
+        self.events = Counter("warden_events_appended", "Events appended to the store", ["event"],
+                              registry=r)
+        self.append_seconds = Histogram("warden_append_seconds", "Duration of one save", registry=r,
+                                        buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5))
+        self.stop_decisions = Counter("warden_stop_decisions", "Stop prices decided", ["purpose"],
+                                      registry=r)
+        self.stop_moves = Counter("warden_stop_moves", "Stop moves confirmed by the exchange", registry=r)
+        self.phantoms = Counter("warden_phantoms_found", "Positions found untracked on the exchange",
+                                ["action"], registry=r)
+        self.ghosts = Counter("warden_ghosts_found", "Tracked positions found flat on the exchange",
+                              ["reason"], registry=r)
+        self.signals = Counter("warden_signals", "Signals by outcome", ["outcome"], registry=r)
+        self.reconnects = Gauge("warden_ws_reconnects", "Websocket reconnects per feed", ["feed"],
+                                registry=r)
+        self.decision_seconds = Histogram(
+            "warden_update_to_decision_seconds", "From a price update to the stop decision it caused",
+            registry=r, buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1))
+
+    def attach(self, engine: Engine) -> None:
+        engine.ctx.listeners.append(self.on_save)
+        engine.ctx.append_timers.append(self.append_seconds.observe)
+        engine.trailing.decision_observers.append(self.decision_seconds.observe)
+        self._engine = engine
+
+    def on_save(self, recordings: list[Any]) -> None:
+        for recording in recordings:
+            self.count(recording.domain_event)
+
+    def count(self, event: Any) -> None:
+        name = type(event).__name__
+        self.events.labels(name).inc()
+        if name == "StopLossRequested":
+            self.stop_decisions.labels(event.purpose).inc()
+        elif name == "StopLossMoved":
+            self.stop_moves.inc()
+        elif name == "PhantomDetected":
+            self.phantoms.labels(event.action).inc()
+        elif name == "PositionClosed" and event.reason in GHOST_REASONS:
+            self.ghosts.labels(event.reason.value).inc()
+        elif name == "SignalAccepted":
+            self.signals.labels("accepted").inc()
+        elif name in ("SignalRejected", "SignalDuplicated"):
+            self.signals.labels(name.removeprefix("Signal").lower()).inc()
+
+    def render(self, reconnects: dict[str, int] | None = None) -> bytes:
+        """The exposition text, with gauges refreshed from the engine's current state."""
+        engine = getattr(self, "_engine", None)
+        if engine is not None:
+            counts: dict[str, int] = {}
+            for position in engine.positions.values():
+                counts[position.status.name] = counts.get(position.status.name, 0) + 1
+            for status in ("PENDING", "FILLED", "PROTECTED", "TRAILING", "AGED"):
+                self.positions.labels(status).set(counts.get(status, 0))
+        for feed, count in (reconnects or {}).items():
+            self.reconnects.labels(feed).set(count)
+        return generate_latest(self.registry)

@@ -1,0 +1,95 @@
+"""Health, metrics and logs of a running service, over real HTTP on loopback."""
+
+from __future__ import annotations
+
+import io
+import json
+import logging
+
+import aiohttp
+import pytest
+from aiohttp import web
+
+from adapters.logs import EventLogger, configure_logging
+from adapters.metrics import Metrics
+from adapters.ops_http import ops_app
+from adapters.service import WardenService
+from adapters.streams.ccxt_private import CcxtPrivateStream
+from tests.integration.engine.conftest import signal
+from tests.integration.engine.test_service import eventually
+from tests.integration.engine.test_trailing_and_aged import walk
+
+
+@pytest.fixture
+async def running(make_engine):
+    engine = await make_engine(start=False)
+    exchanges = list(engine.ctx.ports.values())
+    service = WardenService(engine, [CcxtPrivateStream(x) for x in exchanges], exchanges, tick_interval=0.2)
+    metrics = Metrics()
+    metrics.attach(engine)
+    runner = web.AppRunner(ops_app(service, metrics))
+    await runner.setup()
+    site = web.TCPSite(runner, "127.0.0.1", 0)
+    await site.start()
+    port = site._server.sockets[0].getsockname()[1]
+    await service.start()
+    await eventually(lambda: all(f.connected for f in service.stats.feeds.values()))
+    yield service, f"http://127.0.0.1:{port}"
+    await service.stop(grace=1)
+    await runner.cleanup()
+
+
+async def get(url: str) -> tuple[int, str]:
+    async with aiohttp.ClientSession() as session, session.get(url) as answer:
+        return answer.status, await answer.text()
+
+
+async def test_healthz_is_ok_when_reconciled_and_connected_and_503_when_a_feed_is_down(running, sim):
+    service, base = running
+    status, body = await get(base + "/healthz")
+    assert status == 200 and json.loads(body)["ok"] is True
+
+    sim.control.inject("missing_auth_ack", venue="bybit")
+    await sim.control.drop_websockets("bybit")
+    await eventually(lambda: not all(f.connected for f in service.stats.feeds.values()))
+    status, body = await get(base + "/healthz")
+    assert status == 503 and json.loads(body)["feeds"]["bybit/bybit/ccxt-pro"] is False
+
+
+async def test_metrics_count_positions_events_decisions_and_signals(running, sim):
+    service, base = running
+    await service.engine.submit(signal("m-1"))
+    await service.engine.submit(signal("m-2", quantity="-1"))
+    await service.engine.idle()
+    await walk(service.engine, sim, "bybit", ["60700", "61000"])
+
+    status, text = await get(base + "/metrics")
+
+    assert status == 200
+    assert 'warden_positions{status="TRAILING"} 1.0' in text
+    assert 'warden_signals_total{outcome="accepted"} 1.0' in text
+    assert 'warden_signals_total{outcome="rejected"} 1.0' in text
+    assert 'warden_stop_decisions_total{purpose="trail"} 2.0' in text
+    assert 'warden_stop_moves_total 2.0' in text
+    assert 'warden_update_to_decision_seconds_count 2.0' in text
+    assert 'warden_events_appended_total{event="EntryFilled"} 1.0' in text
+
+
+async def test_every_log_line_about_a_position_is_json_with_its_id_and_no_secret(make_engine):
+    canary = "canary-secret-7f3a"
+    out = io.StringIO()
+    configure_logging("INFO", secrets=[canary], stream=out)
+    try:
+        engine = await make_engine()
+        engine.ctx.listeners.append(EventLogger())
+        outcome = await engine.submit(signal("logged"))
+        await engine.idle()
+        logging.getLogger("warden.test").error("failed with key %s", canary)
+    finally:
+        logging.getLogger().handlers.clear()
+
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    about = [line for line in lines if line.get("position_id") == str(outcome.position_id)]
+    assert [line["event"] for line in about][:3] == ["SignalAccepted", "EntryOrderRequested",
+                                                     "EntryOrderPlaced"]
+    assert canary not in out.getvalue() and any("***" in line["msg"] for line in lines)
