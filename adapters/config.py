@@ -64,6 +64,12 @@ class Secret:
     def __reduce__(self) -> Any:
         raise TypeError("a Secret is not pickled")
 
+    def __copy__(self) -> Secret:
+        return self
+
+    def __deepcopy__(self, memo: Any) -> Secret:
+        return self
+
 
 @dataclass(frozen=True)
 class PolicySettings:
