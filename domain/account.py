@@ -7,6 +7,7 @@ latest report per symbol), and the store snapshots it, so loading it does not gr
 
 from __future__ import annotations
 
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from typing import Any
@@ -16,6 +17,7 @@ from eventsourcing.domain import Aggregate
 
 from domain import events as ev
 from domain.dispatch import Handlers
+from domain.evidence import evidence
 from domain.ids import account_id
 from domain.reports import FillReport, PositionReport
 from domain.values import Side
@@ -35,15 +37,15 @@ class ExchangeAccount(Aggregate):
 
     def record(self, report: PositionReport, *, at: datetime) -> None:
         self._check_belongs(report)
-        self.trigger_event(ev.PositionReported, timestamp=at, report=report)
+        self.trigger_event(ev.PositionReported, timestamp=at, report=_safe(report))
 
     def record_snapshot(self, reports: list[PositionReport], *, at: datetime) -> None:
         for report in reports:
             self._check_belongs(report)
-        self.trigger_event(ev.PositionsSnapshotted, timestamp=at, reports=list(reports))
+        self.trigger_event(ev.PositionsSnapshotted, timestamp=at, reports=[_safe(r) for r in reports])
 
     def record_fill(self, fill: FillReport, *, at: datetime) -> None:
-        self.trigger_event(ev.FillReported, timestamp=at, fill=fill)
+        self.trigger_event(ev.FillReported, timestamp=at, fill=_safe(fill))
 
     def frame_rejected(self, *, feed: str, reason: str, raw_text: str, at: datetime) -> None:
         self.trigger_event(ev.StreamFrameRejected, timestamp=at, feed=feed, reason=reason,
@@ -51,12 +53,12 @@ class ExchangeAccount(Aggregate):
 
     def phantom_detected(self, report: PositionReport, *, action: str, at: datetime) -> None:
         self._check_belongs(report)
-        self.trigger_event(ev.PhantomDetected, timestamp=at, report=report, action=action)
+        self.trigger_event(ev.PhantomDetected, timestamp=at, report=_safe(report), action=action)
 
     def mismatch(self, report: PositionReport, *, position_id: UUID, expected_side: Side,
                  expected_size: Decimal, at: datetime) -> None:
         self.trigger_event(ev.PositionMismatch, timestamp=at, position_id=position_id,
-                           expected_side=expected_side, expected_size=expected_size, report=report)
+                           expected_side=expected_side, expected_size=expected_size, report=_safe(report))
 
     def open_positions(self) -> dict[str, PositionReport]:
         """The latest non-flat report of each symbol."""
@@ -115,3 +117,7 @@ class ExchangeAccount(Aggregate):
 
     def state(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k != "_pending_events"}
+
+
+def _safe(report: Any) -> Any:
+    return replace(report, raw=evidence(report.raw))

@@ -12,6 +12,7 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
+from domain.evidence import evidence
 from domain.ids import NAMESPACE
 
 
@@ -50,8 +51,8 @@ class SignalBook(Aggregate):
 
     def reject(self, *, signal_id: str | None, reason: str, raw: Any, at: datetime) -> None:
         self.trigger_event(self.SignalRejected, timestamp=at, signal_id=signal_id, reason=reason,
-                           raw=raw if isinstance(raw, dict) else {"payload": repr(raw)[:2000]})
+                           raw=evidence(raw))
 
     def duplicate(self, *, signal_id: str, position_id: UUID, raw: dict[str, Any], at: datetime) -> None:
         self.trigger_event(self.SignalDuplicated, timestamp=at, signal_id=signal_id,
-                           position_id=position_id, raw=raw)
+                           position_id=position_id, raw=evidence(raw))

@@ -15,6 +15,7 @@ from eventsourcing.domain import Aggregate
 from domain import events as ev
 from domain.dispatch import Handlers
 from domain.errors import ImpossibleFill, InvalidSignal, InvalidStop, StopWouldLoosen
+from domain.evidence import evidence
 from domain.ids import adopted_position_id, position_id
 from domain.instrument import Instrument
 from domain.lifecycle import PROTECTED_STATUSES, Status, Trigger, next_status
@@ -54,7 +55,7 @@ class Position(Aggregate):
             venue=venue, account=account, signal_id=signal_id, symbol=symbol, side=side,
             quantity=quantity, instrument=instrument, stop_loss_percent=stop_loss_percent,
             trailing_activation_percent=trailing_activation_percent,
-            trailing_callback_percent=trailing_callback_percent, raw=raw or {})
+            trailing_callback_percent=trailing_callback_percent, raw=evidence(raw))
 
     @classmethod
     def adopt(cls, *, venue: str, account: str, symbol: str, side: Side, quantity: Decimal,
@@ -65,7 +66,7 @@ class Position(Aggregate):
             ev.PositionAdopted, id=adopted_position_id(venue, account, symbol, at), timestamp=at,
             venue=venue, account=account, symbol=symbol, side=side, quantity=quantity,
             entry_price=entry_price, price_source=price_source, instrument=instrument,
-            raw=raw or {})
+            raw=evidence(raw))
 
     # ----- commands -------------------------------------------------------------------------
     def request_entry_order(self, *, client_order_id: str, at: datetime) -> None:
@@ -79,7 +80,7 @@ class Position(Aggregate):
                            raw: Raw | None = None) -> None:
         self._allow(Trigger.ENTRY_ORDER_PLACED)
         self.trigger_event(ev.EntryOrderPlaced, timestamp=at, client_order_id=client_order_id,
-                           order_id=order_id, quantity=self.quantity, raw=raw or {})
+                           order_id=order_id, quantity=self.quantity, raw=evidence(raw))
 
     def fill(self, *, price: Decimal, quantity: Decimal, source: PriceSource, at: datetime,
              order_id: str | None = None, fee: Decimal = ZERO, raw: Raw | None = None) -> None:
@@ -89,23 +90,23 @@ class Position(Aggregate):
             raise ImpossibleFill(f"{self.symbol}: fill of {quantity} overfills "
                                  f"{self.filled_qty}/{self.quantity}")
         self.trigger_event(ev.EntryFilled, timestamp=at, price=price, quantity=quantity,
-                           price_source=source, order_id=order_id, fee=fee, raw=raw or {})
+                           price_source=source, order_id=order_id, fee=fee, raw=evidence(raw))
 
     def refuse_fill(self, *, price: Decimal, quantity: Decimal, source: PriceSource, reason: str,
                     at: datetime, raw: Raw | None = None) -> None:
         """Record a fill report that `fill` refused, so the log shows what the venue said."""
         self._allow(Trigger.FILL_REFUSED)
         self.trigger_event(ev.FillRefused, timestamp=at, price=price, quantity=quantity,
-                           price_source=source, reason=reason, raw=raw or {})
+                           price_source=source, reason=reason, raw=evidence(raw))
 
     def fill_unresolved(self, *, reason: str, at: datetime, raw: Raw | None = None) -> None:
         self._allow(Trigger.FILL_UNRESOLVED)
-        self.trigger_event(ev.FillUnresolved, timestamp=at, reason=reason, raw=raw or {})
+        self.trigger_event(ev.FillUnresolved, timestamp=at, reason=reason, raw=evidence(raw))
 
     def reject_entry(self, *, reason: str, code: str | None, at: datetime,
                      raw: Raw | None = None) -> None:
         self._allow(Trigger.ENTRY_REJECTED)
-        self.trigger_event(ev.EntryRejected, timestamp=at, reason=reason, code=code, raw=raw or {})
+        self.trigger_event(ev.EntryRejected, timestamp=at, reason=reason, code=code, raw=evidence(raw))
 
     def request_stop(self, *, price: Decimal, reference_price: Decimal, purpose: str,
                      at: datetime) -> None:
@@ -119,13 +120,13 @@ class Position(Aggregate):
         self._allow(Trigger.STOP_PLACED)
         self._check_stop(price, reference_price)
         self.trigger_event(ev.StopLossPlaced, timestamp=at, price=price,
-                           reference_price=reference_price, order_id=order_id, raw=raw or {})
+                           reference_price=reference_price, order_id=order_id, raw=evidence(raw))
 
     def stop_rejected(self, *, price: Decimal, code: str | None, reason: str, at: datetime,
                       raw: Raw | None = None) -> None:
         self._allow(Trigger.STOP_REJECTED)
         self.trigger_event(ev.StopLossRejected, timestamp=at, price=price, code=code,
-                           reason=reason, raw=raw or {})
+                           reason=reason, raw=evidence(raw))
 
     def observe_mark(self, *, price: Decimal, source: PriceSource, at: datetime,
                      raw: Raw | None = None) -> None:
@@ -133,7 +134,7 @@ class Position(Aggregate):
         if not price.is_finite() or price <= 0:
             raise ImpossibleFill(f"{self.symbol}: mark price {price} must be > 0")
         self.trigger_event(ev.MarkPriceObserved, timestamp=at, price=price, source=source,
-                           raw=raw or {})
+                           raw=evidence(raw))
 
     def activate_trailing(self, *, price: Decimal, activation_percent: Decimal,
                           at: datetime) -> None:
@@ -147,7 +148,7 @@ class Position(Aggregate):
         self._check_stop(new_price, reference_price)
         self.trigger_event(ev.StopLossMoved, timestamp=at, old_price=self.stop_price,
                            new_price=new_price, reference_price=reference_price,
-                           order_id=order_id, raw=raw or {})
+                           order_id=order_id, raw=evidence(raw))
 
     def age(self, *, age_seconds: int, max_age_seconds: int, at: datetime) -> None:
         self._allow(Trigger.AGED)
@@ -173,14 +174,14 @@ class Position(Aggregate):
         self._allow(Trigger.CLOSED)
         self.trigger_event(ev.PositionClosed, timestamp=at, exit_price=exit_price,
                            realized_pnl=self._pnl(exit_price, fees), fees=fees, reason=reason,
-                           raw=raw or {})
+                           raw=evidence(raw))
 
     def roll_back(self, *, reason: str, exit_price: Decimal | None, fees: Decimal, at: datetime,
                   raw: Raw | None = None) -> None:
         self._allow(Trigger.ROLLED_BACK)
         self.trigger_event(ev.PositionRolledBack, timestamp=at, reason=reason,
                            exit_price=exit_price, realized_pnl=self._pnl(exit_price, fees),
-                           fees=fees, raw=raw or {})
+                           fees=fees, raw=evidence(raw))
 
     # ----- queries --------------------------------------------------------------------------
     @property

@@ -12,6 +12,7 @@ from decimal import Decimal, InvalidOperation
 from typing import Any
 
 from domain.errors import InvalidSignal
+from domain.evidence import evidence
 from domain.values import Side, Venue
 
 _SIDES = {"long": Side.LONG, "buy": Side.LONG, "short": Side.SHORT, "sell": Side.SHORT}
@@ -54,7 +55,7 @@ def parse_signal(payload: Any, *, received_at: datetime) -> Signal:
         stop_loss_percent=_percent(payload, "stop_loss_percent"),
         trailing_activation_percent=_percent(payload, "trailing_activation_percent"),
         trailing_callback_percent=_percent(payload, "trailing_callback_percent"),
-        at=received_at, raw=dict(payload))
+        at=received_at, raw=evidence(payload))
 
 
 def _text(payload: dict[str, Any], key: str, default: str | None = None) -> str:
