@@ -28,7 +28,7 @@ class AgedProcess:
                     await self._work(position)
 
     async def _work(self, p: Position) -> None:
-        ctx, policy = self.ctx, self.ctx.config.aged
+        ctx, policy = self.ctx, self.ctx.policies(p).aged
         now = ctx.now()
         age = int((now - p.opened_at).total_seconds())
         if p.status in AGEABLE and policy.is_aged(age):

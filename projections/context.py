@@ -65,6 +65,7 @@ class EngineContext:
                  config: EngineConfig, clock: Clock,
                  checkpoint: Callable[[str], None] = no_checkpoint) -> None:
         self.store, self.ports, self.config, self.clock = store, ports, config, clock
+        self.account_configs: dict[tuple[str, str], EngineConfig] = {}  # per-account policies
         self.checkpoint = checkpoint
         self.instruments: dict[str, dict[str, Instrument]] = {}
         self.positions: dict[UUID, Position] = {}  # every open position warden tracks
@@ -85,6 +86,13 @@ class EngineContext:
         for aggregate in aggregates:
             if isinstance(aggregate, Position) and not aggregate.is_open:
                 self.positions.pop(aggregate.id, None)
+
+    def config_for(self, venue: str, account: str) -> EngineConfig:
+        """The policies of one account: its own when configured, else the engine's."""
+        return self.account_configs.get((venue, account), self.config)
+
+    def policies(self, position: Position) -> EngineConfig:
+        return self.config_for(position.venue, position.account)
 
     def port(self, position: Position) -> ExchangePort:
         return self.ports[position.venue, position.account]

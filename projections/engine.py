@@ -55,9 +55,11 @@ class Engine:
     def __init__(self, store: WardenStore, ports: dict[tuple[str, str], ExchangePort], *,
                  config: EngineConfig | None = None, clock: Clock | None = None,
                  checkpoint: Callable[[str], None] = no_checkpoint,
-                 open_position_ids: Callable[[], Iterable[UUID]] | None = None) -> None:
+                 open_position_ids: Callable[[], Iterable[UUID]] | None = None,
+                 account_configs: dict[tuple[str, str], EngineConfig] | None = None) -> None:
         self._open_position_ids = open_position_ids
         self.ctx = EngineContext(store, ports, config or EngineConfig(), clock or SystemClock(), checkpoint)
+        self.ctx.account_configs.update(account_configs or {})
         self.closer = Closer(self.ctx)
         self.saga = OpenSaga(self.ctx, self.closer)
         self.trailing = TrailingProcess(self.ctx)

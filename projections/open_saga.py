@@ -116,7 +116,7 @@ class OpenSaga:
         ctx, port = self.ctx, self.ctx.port(p)
         reference = p.entry_price
         try:
-            stop = ctx.config.initial_stop.stop_for(p.side, reference, p.instrument, p.stop_loss_percent)
+            stop = ctx.policies(p).initial_stop.stop_for(p.side, reference, p.instrument, p.stop_loss_percent)
         except InvalidStop as e:
             await self.closer.close(p, CloseReason.ROLLED_BACK, detail=f"no valid stop: {e}")
             return

@@ -73,7 +73,7 @@ class PositionRow:
     best_price: Decimal | None
     realized_pnl: Decimal | None
     close_reason: CloseReason | None
-    pending_intent: str | None  # "stop:<purpose>" or "close:<reason>" until the venue answers
+    pending_intent: str | None  # "entry", "stop:<purpose>" or "close:<reason>" until the venue answers
     opened_at: datetime
     closed_at: datetime | None
     updated_at: datetime
@@ -153,6 +153,10 @@ class PositionsView:
 def next_intent(current: str | None, event: Any, status: Status) -> str | None:
     """What the position is waiting on the venue for, from the events: a stop or a close."""
     if status is Status.CLOSED:
+        return None
+    if isinstance(event, ev.EntryOrderRequested):
+        return "entry"
+    if isinstance(event, ev.EntryOrderPlaced | ev.EntryRejected) and current == "entry":
         return None
     if isinstance(event, ev.StopLossRequested):
         return f"stop:{event.purpose}"

@@ -117,7 +117,7 @@ class Reconciler:
         if key in self._seen_phantoms:
             return
         self._seen_phantoms.add(key)
-        policy = self.ctx.config.phantom_policy
+        policy = self.ctx.config_for(report.venue, report.account).phantom_policy
         instrument = self.ctx.instrument(report.venue, report.symbol)
         entry = report.entry_price or report.mark_price
         if instrument is None or entry is None or report.side is None:

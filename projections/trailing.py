@@ -46,7 +46,7 @@ class TrailingProcess:
     async def on_mark(self, p: Position, price: Decimal, *, at: datetime, received: float,
                       source: PriceSource = PriceSource.MARK, raw: dict[str, Any] | None = None) -> None:
         """One mark price for ``p``; ``received`` is the monotonic time the update arrived."""
-        ctx, policy = self.ctx, self.ctx.config.trailing
+        ctx, policy = self.ctx, self.ctx.policies(p).trailing
         if not p.is_open or p.entry_price is None or price <= 0:
             return
         p.observe_mark(price=price, source=source, at=at, raw=raw)
@@ -62,7 +62,7 @@ class TrailingProcess:
         throttle = self._throttles.setdefault(p.id, _Throttle())
         if self._target(p) is None:
             return
-        wait = throttle.last_move + float(self.ctx.config.trailing.min_interval_seconds) \
+        wait = throttle.last_move + float(self.ctx.policies(p).trailing.min_interval_seconds) \
             - self.ctx.clock.monotonic()
         if throttle.in_flight or wait > 0:
             throttle.dirty = True  # coalesce: the latest best price wins when the move runs
@@ -76,7 +76,7 @@ class TrailingProcess:
         await self._move(p, throttle)
 
     def _target(self, p: Position) -> Decimal | None:
-        return self.ctx.config.trailing.next_stop(p.side, p.best_price, p.stop_price, p.instrument,
+        return self.ctx.policies(p).trailing.next_stop(p.side, p.best_price, p.stop_price, p.instrument,
                                                   p.trailing_callback_percent)
 
     async def _later(self, p: Position, delay: float) -> None:
@@ -117,7 +117,7 @@ class TrailingProcess:
             throttle.in_flight = False
             throttle.last_move = ctx.clock.monotonic()
             if throttle.dirty and throttle.timer is None:
-                delay = float(ctx.config.trailing.min_interval_seconds)
+                delay = float(ctx.policies(p).trailing.min_interval_seconds)
                 throttle.timer = asyncio.create_task(self._later(p, delay))
 
     def decision_latencies(self) -> list[float]:

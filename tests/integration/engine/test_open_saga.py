@@ -83,3 +83,19 @@ async def test_duplicates_and_bad_signals_are_recorded_and_open_nothing(sim, mak
     assert len(creates) == 1
     book = [type(e).__name__ for e in store.all_events() if "SignalBook" in type(e).__qualname__]
     assert book.count("SignalDuplicated") == 1 and book.count("SignalRejected") == 2
+
+
+async def test_each_account_protects_with_its_own_policy(sim, make_engine, store):
+    from dataclasses import replace
+
+    from domain.policies import InitialStopPolicy
+    from tests.integration.engine.conftest import FAST
+
+    tight = replace(FAST, initial_stop=InitialStopPolicy(Decimal("1")))
+    engine = await make_engine(account_configs={("binanceusdm", "binance"): tight})
+    on_bybit = await engine.submit(signal("policy-bybit"))
+    on_binance = await engine.submit(signal("policy-binance", exchange="binanceusdm"))
+    await engine.idle()
+
+    assert store.repository.get(on_bybit.position_id).stop_price == Decimal("58800.0")
+    assert store.repository.get(on_binance.position_id).stop_price == Decimal("59400.0")
