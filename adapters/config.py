@@ -90,6 +90,7 @@ class EngineSettings:
     fill_timeout_s: float = 5.0
     fill_rounds: int = 3
     reconcile_interval_s: float = 30.0
+    standby: bool = False  # a second instance waits to take over instead of exiting
 
 
 @dataclass(frozen=True)
@@ -240,6 +241,14 @@ def _decimal(low: Decimal, high: Decimal | None = None, *, strict_low: bool = Fa
     return read
 
 
+def _bool(key: str, value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
+        return value.lower() in ("true", "1", "yes")
+    raise ConfigError(f"{key}: expected true or false, got {value!r}")
+
+
 def _seconds(key: str, value: Any) -> float:
     return float(_decimal(Decimal(0), strict_low=True)(key, value))
 
@@ -371,7 +380,8 @@ def _listen(t: _Table, port: int) -> Listen:
 def _engine(t: _Table) -> EngineSettings:
     settings = EngineSettings(t.get("stop_attempts", 3, _int(1, 20)), t.get("fill_timeout_s", 5.0, _seconds),
                               t.get("fill_rounds", 3, _int(1, 20)),
-                              t.get("reconcile_interval_s", 30.0, _seconds))
+                              t.get("reconcile_interval_s", 30.0, _seconds),
+                              t.get("standby", False, _bool))
     t.done()
     return settings
 

@@ -180,6 +180,11 @@ def open_positions(db: ReadModelDB, *, venue: str | None = None,
     return [PositionRow.from_db(r) for r in db.read(sql + " ORDER BY opened_at, id", params)]
 
 
+def all_positions(db: ReadModelDB) -> list[PositionRow]:
+    """Every position, oldest first."""
+    return [PositionRow.from_db(r) for r in db.read(f"{_SELECT} ORDER BY opened_at, id")]
+
+
 def get_position(db: ReadModelDB, position_id: UUID) -> PositionRow | None:
     rows = db.read(f"{_SELECT} WHERE id = ?", (str(position_id),))
     return PositionRow.from_db(rows[0]) if rows else None

@@ -1,0 +1,132 @@
+"""Building and running the service from a `WardenConfig`: what ``warden run`` does.
+
+Order matters: take the instance lock (or wait as a standby), open the store and bring the read
+model up to date, start the engine (it reconciles every account and resumes unfinished intents
+before accepting signals), then open the intake and the operator endpoints. On SIGTERM/SIGINT the
+reverse: close the intake, stop the feeds, let in-flight sagas finish or park as intents, keep
+every stop on the exchange, release the lock, exit 0.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from dataclasses import dataclass
+from typing import Any
+
+from aiohttp import web
+
+from adapters.config import ConfigError, WardenConfig, engine_config, exchange_config
+from adapters.exchange.ccxt_exchange import CcxtExchange
+from adapters.instance_lock import InstanceLock
+from adapters.intake import Intake
+from adapters.logs import EventLogger
+from adapters.metrics import Metrics
+from adapters.ops_http import ops_app
+from adapters.readmodel_sql import open_readmodel
+from adapters.service import WardenService
+from adapters.store import open_store
+from adapters.streams.base import PrivateStream
+from adapters.streams.bybit_native import BybitNativeStream
+from adapters.streams.ccxt_private import CcxtPrivateStream
+from projections.accounts_view import AccountsView
+from projections.engine import Engine
+from projections.positions_view import PositionsView, open_positions
+from projections.runner import ProjectionRunner
+from projections.supervisor import Supervisor
+
+log = logging.getLogger("warden.run")
+
+
+def secrets_of(config: WardenConfig) -> list[str]:
+    """Every secret value, for the log redaction filter."""
+    found = [config.intake.secret, config.store.password]
+    for account in config.exchanges:
+        found += [account.api_key, account.secret]
+    return [s.reveal() for s in found if s is not None]
+
+
+@dataclass
+class Running:
+    service: WardenService
+    intake: Intake | None
+    ops: list[web.AppRunner]
+    lock: InstanceLock
+    urls: dict[str, str]
+
+
+def _stream(account: Any, port: CcxtExchange) -> PrivateStream:
+    if account.stream == "native":
+        return BybitNativeStream(exchange_config(account), port)
+    if account.stream == "compare":
+        raise ConfigError(f"exchanges ({account.venue.value}/{account.account}).stream: compare mode is a "
+                          "diagnostic and cannot feed the engine; use ccxtpro or native")
+    return CcxtPrivateStream(port)
+
+
+async def start(config: WardenConfig) -> Running:
+    url = config.store.url_with_password()
+    lock = InstanceLock(url, [(a.venue.value, a.account) for a in config.exchanges])
+    await lock.acquire(standby=config.engine.standby)
+    store = open_store(url)
+    db = open_readmodel(url)
+    runners = [ProjectionRunner(store, db, PositionsView(store)), ProjectionRunner(store, db, AccountsView())]
+    for runner in runners:
+        runner.setup()
+        runner.catch_up()
+    ports = {(a.venue.value, a.account): CcxtExchange(exchange_config(a)) for a in config.exchanges}
+    engine = Engine(store, ports, config=engine_config(config),
+                    open_position_ids=lambda: [row.id for row in open_positions(db)],
+                    account_configs={(a.venue.value, a.account): engine_config(config, a)
+                                     for a in config.exchanges})
+    engine.ctx.listeners.append(EventLogger())
+    metrics = Metrics()
+    metrics.attach(engine)
+    streams = [_stream(a, ports[a.venue.value, a.account]) for a in config.exchanges]
+    service = WardenService(engine, streams, list(ports.values()), supervisor=Supervisor(runners))
+    await service.start()
+    urls: dict[str, str] = {"store": store.config.display}
+    intake = Intake(engine, config.intake) if config.intake.secret is not None else None
+    if intake is not None:
+        urls["intake"] = await intake.serve()
+    ops = []
+    for name, listen in (("health", config.health), ("metrics", config.metrics)):
+        runner = web.AppRunner(ops_app(service, metrics), access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, listen.host, listen.port).start()
+        host, port = runner.addresses[0][:2]
+        urls[name] = f"http://{host}:{port}/{'healthz' if name == 'health' else 'metrics'}"
+        ops.append(runner)
+    return Running(service, intake, ops, lock, urls)
+
+
+async def stop(running: Running, grace: float = 10.0) -> None:
+    if running.intake is not None:
+        await running.intake.close()  # no new signals first
+    await running.service.stop(grace=grace)
+    for port in running.service.engine.ctx.ports.values():
+        await port.close()
+    for runner in running.ops:
+        await runner.cleanup()
+    running.lock.release()
+
+
+async def run_until_signalled(config: WardenConfig, ready: Any = None) -> None:
+    """Run until SIGTERM or SIGINT, then shut down cleanly."""
+    stopping = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        loop.add_signal_handler(sig, stopping.set)
+    running = await start(config)
+    log.info("warden is running", extra={"event": "ready"})
+    if ready is not None:
+        ready(running.urls)
+    try:
+        await stopping.wait()
+    finally:
+        log.info("warden is stopping", extra={"event": "stopping"})
+        try:
+            await stop(running)
+        except Exception:
+            log.exception("shutdown was not clean")
