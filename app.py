@@ -6,6 +6,7 @@ module constructs adapters on its own.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import sys
 from datetime import datetime
@@ -138,13 +139,111 @@ def import_command(log_file, store_url: str | None) -> None:
                f"({result.snapshots} snapshots taken)")
 
 
-def _register_sim() -> None:
+CONFIG_HELP = "TOML configuration (docs/configuration.md). Default: $WARDEN_CONFIG, else built-in defaults."
+
+
+def _config(path: str | None):
+    from adapters.config import ConfigError, load_config
+
+    try:
+        return load_config(path or os.environ.get("WARDEN_CONFIG"), os.environ)
+    except ConfigError as e:
+        raise click.ClickException(f"invalid configuration: {e}") from None
+
+
+@main.command()
+@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help=CONFIG_HELP)
+@click.option("--log-level", default="INFO", show_default=True)
+def run(config_path: str | None, log_level: str) -> None:
+    """Run warden as a service until SIGTERM/SIGINT.
+
+    Takes the instance lock of every configured account, reconciles them, resumes unfinished
+    intents, then accepts signed signals on the intake and serves /healthz and /metrics. Logs are
+    JSON lines on stderr; one JSON line with the URLs is printed on stdout once ready.
+
+    \b
+    Example:
+      BYBIT_API_KEY=... BYBIT_API_SECRET=... WARDEN_INTAKE_SECRET=... \\
+        warden run --config warden.toml
+    """
+    import asyncio
+    import json
+
+    from adapters.instance_lock import LockHeld
+    from adapters.logs import configure_logging
+    from adapters.runtime import run_until_signalled, secrets_of
+
+    config = _config(config_path)
+    configure_logging(log_level, secrets_of(config))
+    try:
+        asyncio.run(run_until_signalled(config, ready=lambda urls: click.echo(json.dumps(urls), nl=True)))
+    except LockHeld as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _view(store_url: str | None):
+    from adapters.readmodel_sql import open_readmodel
+    from projections.positions_view import PositionsView
+    from projections.runner import ProjectionConflict, ProjectionRunner
+
+    store = _store(store_url)
+    url = store_url or os.environ.get("WARDEN_STORE") or DEFAULT_STORE_URL
+    db = open_readmodel(url)
+    runner = ProjectionRunner(store, db, PositionsView(store))
+    runner.setup()
+    with contextlib.suppress(ProjectionConflict):  # a running service is projecting: rows are current
+        runner.catch_up()
+    return db
+
+
+@main.command()
+@click.option("--store", "store_url", help=STORE_HELP)
+def status(store_url: str | None) -> None:
+    """Positions by status, and the open ones.
+
+    \b
+    Example:
+      warden status --store postgresql://postgres@127.0.0.1/warden
+    """
+    from datetime import UTC
+
+    from projections.positions_view import open_positions, status_counts
+    from projections.status_table import render_counts, render_positions
+
+    db = _view(store_url)
+    click.echo(render_counts(status_counts(db)))
+    click.echo(render_positions(open_positions(db), datetime.now(UTC)))
+
+
+@main.command()
+@click.option("--store", "store_url", help=STORE_HELP)
+@click.option("--all", "everything", is_flag=True, help="Closed positions too.")
+def positions(store_url: str | None, everything: bool) -> None:
+    """A table of positions: status, entry, stop, mark, PnL, age, what each waits for.
+
+    \b
+    Example:
+      warden positions --all --store sqlite:///var/warden.sqlite3
+    """
+    from datetime import UTC
+
+    from projections.positions_view import all_positions, open_positions
+    from projections.status_table import render_positions
+
+    db = _view(store_url)
+    rows = all_positions(db) if everything else open_positions(db)
+    click.echo(render_positions(rows, datetime.now(UTC)))
+
+
+def _register_adapters_commands() -> None:
+    from adapters.signal_client import signal_command
     from adapters.sim.cli import sim_command
 
     main.add_command(sim_command, "sim")
+    main.add_command(signal_command, "signal")
 
 
-_register_sim()
+_register_adapters_commands()
 
 if __name__ == "__main__":
     main()
