@@ -58,7 +58,18 @@ async def _serve(sim: Simulator, as_json: bool) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the URLs as one JSON line.")
 def sim_command(host: str, port: int, seed: int, prices: str | None, tick: float,
                 accounts: tuple[str, ...], as_json: bool) -> None:
-    """Run the simulated Bybit v5 / Binance USD-M exchange."""
+    """Run the simulated Bybit v5 / Binance USD-M exchange.
+
+    Serves both venues' REST and websocket endpoints and the control API (/_sim) on one loopback
+    port, and prints their URLs (docs/simulator.md).
+
+    \b
+    Examples:
+      warden sim --port 8900 --seed 7
+      warden sim --json --tick 0      # prices still until set through the control API
+      curl -s -X POST localhost:8900/_sim/open-position \\
+        -d '{"account": "bybit", "symbol": "BTCUSDT", "side": "buy", "qty": "0.02"}'
+    """
     specs = [_account(a) for a in accounts] or list(DEFAULT_ACCOUNTS)
     sim = Simulator(host=host, port=port, seed=seed, prices_csv=prices,
                     tick_interval=tick or None, accounts=specs)
