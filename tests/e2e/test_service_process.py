@@ -140,7 +140,12 @@ def test_signals_in_positions_protected_restart_and_no_second_trader(simulator, 
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=30) == 0
     stderr = process.stderr.read()
-    assert SECRET not in stderr and "bybit-secret" not in stderr
+    exported = warden("events", "export", "--store", pg_url).stdout
+    shown = warden("status", "--store", pg_url).stdout
+    for text in (stderr, exported, shown):  # the canaries appear nowhere
+        assert SECRET not in text and "bybit-secret" not in text and "binance-secret" not in text
+    assert '"event": "EntryFilled"' in stderr  # JSON log lines name the event ...
+    assert re.search(r'"position_id": "[0-9a-f-]{36}"', stderr)  # ... and the position
 
     restarted, urls = start_warden(config)
     try:
