@@ -44,19 +44,29 @@ def main() -> None:
 @main.command()
 @click.option("--store", "store_url", default="sqlite:///var/demo.sqlite3", show_default=True,
               help="Where the demo writes its events (recreated on every run).")
-def demo(store_url: str) -> None:
-    """Run a scripted session and print each position's timeline.
+@click.option("--speed", type=click.FloatRange(min=0.1), default=1.0, show_default=True,
+              help="Multiplier for the script's pauses: 2 runs them twice as fast.")
+@click.option("--seed", type=int, default=0, show_default=True,
+              help="Seed of the simulator's random walk and the scripted price paths' jitter.")
+def demo(store_url: str, speed: float, seed: int) -> None:
+    """Run the engine and the service against the simulated Bybit and Binance, scripted.
+
+    The seed incident (no fill price, a precision rejection), a phantom, a websocket outage, a
+    trailing stop, an aged exit and a Binance short; every timeline and a final table are printed,
+    and the exit code is non-zero if a lifecycle invariant was violated (docs/demo.md).
 
     \b
     Example:
       warden demo
       warden replay <id printed by the demo> --store sqlite:///var/demo.sqlite3
     """
-    from adapters.scripted import run_scripted_session
+    import asyncio
+
+    from adapters.demo import run_demo
 
     if store_url.startswith("sqlite:///") and not store_url.endswith(":memory:"):
         Path(store_url.removeprefix("sqlite:///")).unlink(missing_ok=True)
-    violations = run_scripted_session(_store(store_url), store_url, echo=click.echo)
+    violations = asyncio.run(run_demo(_store(store_url), store_url, click.echo, seed=seed, speed=speed))
     if violations:
         for violation in violations:
             click.echo(f"INVARIANT VIOLATED: {violation}", err=True)

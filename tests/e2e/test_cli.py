@@ -6,6 +6,7 @@ import json
 import re
 import subprocess
 import sys
+from datetime import datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -27,23 +28,35 @@ def demo(tmp_path_factory) -> tuple[str, str]:
     return url, warden("demo", "--store", url).stdout
 
 
+def replay_id(out: str, scenario: str) -> str:
+    return re.search(rf"warden replay (\w+) --store \S+ +# {scenario}:", out).group(1)
+
+
 def test_the_demo_shows_the_seed_incident_handled(demo):
     _, out = demo
-    assert "refused fill from ORDER_QUERY" in out and "filled at 0.0002731 (from EXECUTIONS)" in out
-    assert "rejected: price must be greater than minimum price precision" in out
-    assert "BTCUSDT        PHANTOM" in out
-    assert re.search(r"BTCUSDT\s+bybit\s+LONG\s+PROTECTED", out)
-    assert "INVARIANT VIOLATED" not in out
+    fill = re.search(r"10000SATSUSDT LONG\s+filled at ([\d.]+) \(source (\w+)\)", out)
+    assert float(fill.group(1)) > 0 and fill.group(2) != "ORDER_RESPONSE"
+    assert "REJECTED (10001): price must be greater than minimum price precision" in out
+    assert "PHANTOM BTCUSDT: LONG 0.02 open on the exchange, untracked; policy adopt" in out
+    assert re.search(r"phantom\s+BTCUSDT\s+bybit\s+LONG\s+PROTECTED", out)
+    assert "INVARIANT VIOLATED" not in out and "all hold" in out
 
 
 def test_replay_prints_the_timeline_and_the_state_at_a_version(demo):
     url, out = demo
-    short_id = re.search(r"warden replay (\w+) --store", out).group(1)
-    replay = warden("replay", short_id, "--store", url, "--version", "5").stdout
-    assert "FillRefused" in replay and "EntryFilled" in replay
+    seed = replay_id(out, "seed incident")
+    full = warden("replay", seed, "--store", url).stdout
+    filled = re.search(r"^\s+(\d+)\s+\S+\s+EntryFilled", full, re.M).group(1)
+    replay = warden("replay", seed, "--store", url, "--version", filled).stdout
+    assert "EntryFilled" in replay and "StopLossRejected" not in replay
     assert "StopLossPlaced" not in replay
     assert re.search(r"status\s+FILLED", replay)
-    at_time = warden("replay", short_id, "--store", url, "--at", "2026-03-01T12:00:20Z").stdout
+    trail = replay_id(out, "trailing stop")
+    timeline = warden("replay", trail, "--store", url).stdout
+    activated = re.search(r"^\s+\d+\s+(\S+)\s+TrailingActivated", timeline, re.M).group(1)
+    just_after = datetime.fromisoformat(activated) + timedelta(milliseconds=1)  # shown to the ms
+    at = just_after.strftime("%Y-%m-%dT%H:%M:%S.%f%z")
+    at_time = warden("replay", trail, "--store", url, "--at", at).stdout
     assert re.search(r"status\s+TRAILING", at_time) and "PositionClosed" not in at_time
 
 
@@ -53,11 +66,10 @@ def test_export_import_and_replay_from_a_log_file(demo, tmp_path):
     log.write_text(warden("events", "export", "--store", url).stdout)
     assert json.loads(log.read_text().splitlines()[0])["format"] == "warden-event-log"
     imported = warden("events", "import", str(log), "--store", f"sqlite:///{tmp_path}/copy.sqlite3").stdout
-    assert re.search(r"imported \d+ events of 5 aggregates", imported)
+    assert re.search(r"imported \d+ events of 8 aggregates", imported)  # 6 positions, 2 accounts
     again = warden("events", "export", "--store", f"sqlite:///{tmp_path}/copy.sqlite3").stdout
     assert again == log.read_text()
-    short_id = re.search(r"warden replay (\w+) --store", out).group(1)
-    assert "TRAILING_STOP_HIT" in warden("replay", short_id, "--log", str(log)).stdout
+    assert "TRAILING_STOP_HIT" in warden("replay", replay_id(out, "trailing stop"), "--log", str(log)).stdout
 
 
 def test_unknown_ids_and_corrupt_lines_get_clear_errors(demo, tmp_path):
