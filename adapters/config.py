@@ -12,13 +12,25 @@ from __future__ import annotations
 
 import re
 import tomllib
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
+from adapters.config_values import (
+    ConfigError,
+    Secret,
+    Table,
+    read_bool,
+    read_choice,
+    read_decimal,
+    read_int,
+    read_seconds,
+    read_text,
+    read_url,
+)
 from adapters.exchange.config import KNOWN_ENDPOINTS, ExchangeConfig
 from adapters.store import DEFAULT_STORE_URL
 from domain.policies import AgedExitPolicy, AgedPhase, InitialStopPolicy, TrailingStopPolicy
@@ -30,45 +42,6 @@ DEFAULT_INTAKE_SECRET_ENV = "WARDEN_INTAKE_SECRET"
 _SECRET_WORDS = re.compile(r"(^|_)(password|passwd|secret|token|api_?key|apikey|passphrase|private_key)$")
 _VENUES = {"bybit": Venue.BYBIT, "binanceusdm": Venue.BINANCE, "binance": Venue.BINANCE}
 _STREAMS = ("ccxtpro", "native", "compare")
-
-
-class ConfigError(ValueError):
-    """Invalid configuration; the message starts with the key (``exchanges[1].venue: ...``)."""
-
-
-class Secret:
-    """A secret value that never shows itself: ``repr``/``str``/format give ``***``."""
-
-    __slots__ = ("_value",)
-
-    def __init__(self, value: str) -> None:
-        self._value = value
-
-    def reveal(self) -> str:
-        return self._value
-
-    def __repr__(self) -> str:
-        return "***"
-
-    __str__ = __repr__
-
-    def __format__(self, spec: str) -> str:
-        return "***"
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, Secret) and other._value == self._value
-
-    def __hash__(self) -> int:
-        return hash(("Secret", len(self._value)))
-
-    def __reduce__(self) -> Any:
-        raise TypeError("a Secret is not pickled")
-
-    def __copy__(self) -> Secret:
-        return self
-
-    def __deepcopy__(self, memo: Any) -> Secret:
-        return self
 
 
 @dataclass(frozen=True)
@@ -152,132 +125,11 @@ class WardenConfig:
     health: Listen = field(default_factory=lambda: Listen(port=8788))
 
 
-# ----- reading values ---------------------------------------------------------------------------
-class _Table:
-    """One TOML table being read: every key must be consumed, every error names its path."""
-
-    def __init__(self, data: Any, path: str, env: Mapping[str, str]) -> None:
-        if not isinstance(data, dict):
-            raise ConfigError(f"{path}: expected a table, got {type(data).__name__}")
-        self.data, self.path, self.env, self.used = data, path, env, set()
-
-    def key(self, name: str) -> str:
-        return f"{self.path}.{name}" if self.path else name
-
-    def get(self, name: str, default: Any, kind: Callable[[str, Any], Any]) -> Any:
-        self.used.add(name)
-        return default if name not in self.data else kind(self.key(name), self.data[name])
-
-    def table(self, name: str) -> _Table:
-        self.used.add(name)
-        return _Table(self.data.get(name, {}), self.key(name), self.env)
-
-    def secret(self, name: str, *, required: bool, default_env: str | None = None) -> Secret | None:
-        env_key, file_key = f"{name}_env", f"{name}_file"
-        var, path = self.get(env_key, None, _text), self.get(file_key, None, _text)
-        if var and path:
-            raise ConfigError(f"{self.key(env_key)}: give either {env_key} or {file_key}, not both")
-        if path:
-            return _secret_file(self.key(file_key), path)
-        if var or default_env:
-            value = self.env.get(var or default_env or "")
-            if value:
-                return Secret(value.strip())
-            if var:
-                raise ConfigError(f"{self.key(env_key)}: environment variable {var} is not set or empty")
-        if required:
-            raise ConfigError(f"{self.key(env_key)}: required (or {self.key(file_key)})")
-        return None
-
-    def done(self) -> None:
-        unknown = sorted(set(self.data) - self.used)
-        if unknown:
-            raise ConfigError(f"{self.key(unknown[0])}: unknown key (known: {', '.join(sorted(self.used))})")
-
-
-def _secret_file(key: str, path: str) -> Secret:
-    try:
-        value = Path(path).read_text(encoding="utf8").strip()
-    except OSError as e:
-        raise ConfigError(f"{key}: cannot read {path}: {e.strerror}") from None
-    if not value:
-        raise ConfigError(f"{key}: {path} is empty")
-    return Secret(value)
-
-
-def _text(key: str, value: Any) -> str:
-    if not isinstance(value, str) or not value.strip():
-        raise ConfigError(f"{key}: expected a non-empty string, got {value!r}")
-    return value.strip()
-
-
-def _int(low: int, high: int | None = None) -> Callable[[str, Any], int]:
-    def read(key: str, value: Any) -> int:
-        if isinstance(value, str) and re.fullmatch(r"-?\d+", value.strip()):
-            value = int(value)
-        if isinstance(value, bool) or not isinstance(value, int):
-            raise ConfigError(f"{key}: expected an integer, got {value!r}")
-        if value < low or (high is not None and value > high):
-            bound = f">= {low}" if high is None else f"between {low} and {high}"
-            raise ConfigError(f"{key}: expected an integer {bound}, got {value}")
-        return value
-    return read
-
-
-def _decimal(low: Decimal, high: Decimal | None = None, *, strict_low: bool = False,
-             ) -> Callable[[str, Any], Decimal]:
-    def read(key: str, value: Any) -> Decimal:
-        if isinstance(value, bool) or not isinstance(value, str | int | float):
-            raise ConfigError(f"{key}: expected a number, got {value!r}")
-        try:
-            number = Decimal(str(value).strip())
-        except InvalidOperation:
-            raise ConfigError(f"{key}: expected a number, got {value!r}") from None
-        too_low = number <= low if strict_low else number < low
-        if not number.is_finite() or too_low or (high is not None and number >= high):
-            rule = f"{'>' if strict_low else '>='} {low}" + (f" and < {high}" if high is not None else "")
-            raise ConfigError(f"{key}: expected a number {rule}, got {value!r}")
-        return number
-    return read
-
-
-def _bool(key: str, value: Any) -> bool:
-    if isinstance(value, bool):
-        return value
-    if isinstance(value, str) and value.lower() in ("true", "false", "1", "0", "yes", "no"):
-        return value.lower() in ("true", "1", "yes")
-    raise ConfigError(f"{key}: expected true or false, got {value!r}")
-
-
-def _seconds(key: str, value: Any) -> float:
-    return float(_decimal(Decimal(0), strict_low=True)(key, value))
-
-
-def _choice(options: Mapping[str, Any]) -> Callable[[str, Any], Any]:
-    def read(key: str, value: Any) -> Any:
-        if not isinstance(value, str) or value.strip().lower() not in options:
-            names = [f'"{o}"' for o in options if o != "binance"]
-            expected = " or ".join(names) if len(names) < 3 else ", ".join(names[:-1]) + " or " + names[-1]
-            raise ConfigError(f"{key}: expected {expected}, got {value!r}".replace("'", '"'))
-        return options[value.strip().lower()]
-    return read
-
-
-def _url(schemes: tuple[str, ...]) -> Callable[[str, Any], str]:
-    def read(key: str, value: Any) -> str:
-        text = _text(key, value)
-        parts = urlsplit(text)
-        if parts.scheme not in schemes or not parts.netloc:
-            raise ConfigError(f"{key}: expected a {' or '.join(schemes)} URL, got {text!r}")
-        return text.rstrip("/")
-    return read
-
-
 # ----- sections ---------------------------------------------------------------------------------
-_PERCENT = _decimal(Decimal(0), Decimal(100), strict_low=True)
+_PERCENT = read_decimal(Decimal(0), Decimal(100), strict_low=True)
 
 
-def _policy(t: _Table, base: PolicySettings) -> PolicySettings:
+def _policy(t: Table, base: PolicySettings) -> PolicySettings:
     phases = t.get("aged_phases", None, _phases)
     policy = PolicySettings(
         initial_stop_percent=t.get("initial_stop_percent", base.initial_stop_percent, _PERCENT),
@@ -285,14 +137,14 @@ def _policy(t: _Table, base: PolicySettings) -> PolicySettings:
                                           base.trailing_activation_percent, _PERCENT),
         trailing_callback_percent=t.get("trailing_callback_percent", base.trailing_callback_percent,
                                         _PERCENT),
-        trailing_min_step_ticks=t.get("trailing_min_step_ticks", base.trailing_min_step_ticks, _int(1)),
+        trailing_min_step_ticks=t.get("trailing_min_step_ticks", base.trailing_min_step_ticks, read_int(1)),
         trailing_min_interval_seconds=t.get("trailing_min_interval_seconds",
-                                            base.trailing_min_interval_seconds, _decimal(Decimal(0))),
-        aged_max_age_seconds=t.get("aged_max_age_seconds", base.aged_max_age_seconds, _int(1)),
+                                            base.trailing_min_interval_seconds, read_decimal(Decimal(0))),
+        aged_max_age_seconds=t.get("aged_max_age_seconds", base.aged_max_age_seconds, read_int(1)),
         aged_phases=base.aged_phases if phases is None else phases,
-        aged_hard_limit_seconds=t.get("aged_hard_limit_seconds", base.aged_hard_limit_seconds, _int(1)),
+        aged_hard_limit_seconds=t.get("aged_hard_limit_seconds", base.aged_hard_limit_seconds, read_int(1)),
         phantom_policy=t.get("phantom_policy", base.phantom_policy,
-                             _choice({p.value: p for p in PhantomPolicy})))
+                             read_choice({p.value: p for p in PhantomPolicy})))
     t.done()
     return policy
 
@@ -302,9 +154,10 @@ def _phases(key: str, value: Any) -> tuple[AgedPhase, ...]:
         raise ConfigError(f"{key}: expected an array of {{after_seconds, accept_loss_percent}} tables")
     phases = []
     for i, item in enumerate(value):
-        t = _Table(item, f"{key}[{i}]", {})
-        phases.append(AgedPhase(t.get("after_seconds", None, _int(0)),
-                                t.get("accept_loss_percent", None, _decimal(Decimal(-100), Decimal(100)))))
+        t = Table(item, f"{key}[{i}]", {})
+        loss = read_decimal(Decimal(-100), Decimal(100))
+        phases.append(AgedPhase(t.get("after_seconds", None, read_int(0)),
+                                t.get("accept_loss_percent", None, loss)))
         if None in (phases[-1].after_seconds, phases[-1].accept_loss_percent):
             raise ConfigError(f"{key}[{i}]: needs after_seconds and accept_loss_percent")
         t.done()
@@ -313,13 +166,13 @@ def _phases(key: str, value: Any) -> tuple[AgedPhase, ...]:
     return tuple(phases)
 
 
-def _exchange(t: _Table, policy: PolicySettings) -> ExchangeSettings:
-    venue = t.get("venue", None, _choice(_VENUES))
+def _exchange(t: Table, policy: PolicySettings) -> ExchangeSettings:
+    venue = t.get("venue", None, read_choice(_VENUES))
     if venue is None:
         raise ConfigError(f"{t.key('venue')}: required")
-    endpoint = t.get("endpoint", None, _choice({name: name for name in KNOWN_ENDPOINTS}))
-    rest = t.get("rest_url", None, _url(("http", "https")))
-    ws = t.get("ws_url", None, _url(("ws", "wss")))
+    endpoint = t.get("endpoint", None, read_choice({name: name for name in KNOWN_ENDPOINTS}))
+    rest = t.get("rest_url", None, read_url(("http", "https")))
+    ws = t.get("ws_url", None, read_url(("ws", "wss")))
     if endpoint is not None:
         if (venue is Venue.BYBIT) != endpoint.startswith("bybit"):
             raise ConfigError(f"{t.key('endpoint')}: {endpoint!r} is not a {venue.value} endpoint")
@@ -328,23 +181,23 @@ def _exchange(t: _Table, policy: PolicySettings) -> ExchangeSettings:
         missing = "rest_url" if rest is None else "ws_url"
         raise ConfigError(f"{t.key(missing)}: required unless endpoint names a known one "
                           f"({', '.join(KNOWN_ENDPOINTS)})")
-    stream = t.get("stream", "ccxtpro", _choice({s: s for s in _STREAMS}))
+    stream = t.get("stream", "ccxtpro", read_choice({s: s for s in _STREAMS}))
     if stream != "ccxtpro" and venue is not Venue.BYBIT:
         raise ConfigError(f"{t.key('stream')}: {stream!r} exists for bybit only; use \"ccxtpro\"")
     settings = ExchangeSettings(
-        venue=venue, account=t.get("account", "main", _text), rest_url=rest, ws_url=ws,
+        venue=venue, account=t.get("account", "main", read_text), rest_url=rest, ws_url=ws,
         api_key=t.secret("api_key", required=True), secret=t.secret("secret", required=True),
         stream=stream, endpoint=endpoint,
-        request_timeout_s=t.get("request_timeout_s", 10.0, _seconds),
-        recv_window_ms=t.get("recv_window_ms", 10_000, _int(1, 60_000)),
-        ws_keepalive_s=t.get("ws_keepalive_s", 18.0, _seconds),
+        request_timeout_s=t.get("request_timeout_s", 10.0, read_seconds),
+        recv_window_ms=t.get("recv_window_ms", 10_000, read_int(1, 60_000)),
+        ws_keepalive_s=t.get("ws_keepalive_s", 18.0, read_seconds),
         policy=_policy(t.table("policy"), policy))
     t.done()
     return settings
 
 
-def _store(t: _Table) -> StoreSettings:
-    url = t.get("url", t.env.get(f"{ENV_PREFIX}STORE") or DEFAULT_STORE_URL, _text)
+def _store(t: Table) -> StoreSettings:
+    url = t.get("url", t.env.get(f"{ENV_PREFIX}STORE") or DEFAULT_STORE_URL, read_text)
     parts = urlsplit(url)
     if parts.scheme not in ("memory", "sqlite", "postgres", "postgresql"):
         raise ConfigError(f"{t.key('url')}: expected memory://, sqlite:///PATH or postgresql://..., "
@@ -359,29 +212,30 @@ def _store(t: _Table) -> StoreSettings:
     return StoreSettings(url, password)
 
 
-def _intake(t: _Table) -> IntakeSettings:
+def _intake(t: Table) -> IntakeSettings:
     settings = IntakeSettings(
-        host=t.get("host", "127.0.0.1", _text), port=t.get("port", 8787, _int(0, 65535)),
+        host=t.get("host", "127.0.0.1", read_text), port=t.get("port", 8787, read_int(0, 65535)),
         secret=t.secret("secret", required=False, default_env=DEFAULT_INTAKE_SECRET_ENV),
-        max_body_bytes=t.get("max_body_bytes", 64 * 1024, _int(64, 16 * 1024 * 1024)),
-        skew_seconds=t.get("skew_seconds", 30, _int(1, 3600)),
-        rate_per_second=t.get("rate_per_second", Decimal(20), _decimal(Decimal(0), strict_low=True)),
-        rate_burst=t.get("rate_burst", 40, _int(1)))
+        max_body_bytes=t.get("max_body_bytes", 64 * 1024, read_int(64, 16 * 1024 * 1024)),
+        skew_seconds=t.get("skew_seconds", 30, read_int(1, 3600)),
+        rate_per_second=t.get("rate_per_second", Decimal(20), read_decimal(Decimal(0), strict_low=True)),
+        rate_burst=t.get("rate_burst", 40, read_int(1)))
     t.done()
     return settings
 
 
-def _listen(t: _Table, port: int) -> Listen:
-    listen = Listen(t.get("host", "127.0.0.1", _text), t.get("port", port, _int(0, 65535)))
+def _listen(t: Table, port: int) -> Listen:
+    listen = Listen(t.get("host", "127.0.0.1", read_text), t.get("port", port, read_int(0, 65535)))
     t.done()
     return listen
 
 
-def _engine(t: _Table) -> EngineSettings:
-    settings = EngineSettings(t.get("stop_attempts", 3, _int(1, 20)), t.get("fill_timeout_s", 5.0, _seconds),
-                              t.get("fill_rounds", 3, _int(1, 20)),
-                              t.get("reconcile_interval_s", 30.0, _seconds),
-                              t.get("standby", False, _bool))
+def _engine(t: Table) -> EngineSettings:
+    settings = EngineSettings(t.get("stop_attempts", 3, read_int(1, 20)),
+                              t.get("fill_timeout_s", 5.0, read_seconds),
+                              t.get("fill_rounds", 3, read_int(1, 20)),
+                              t.get("reconcile_interval_s", 30.0, read_seconds),
+                              t.get("standby", False, read_bool))
     t.done()
     return settings
 
@@ -436,13 +290,13 @@ def load_config(path: str | Path | None, env: Mapping[str, str]) -> WardenConfig
     data = _read(path)
     _apply_env(data, env)
     _refuse_inline_secrets(data)
-    root = _Table(data, "", env)
+    root = Table(data, "", env)
     policy = _policy(root.table("policy"), PolicySettings())
     raw_exchanges = data.get("exchanges", [])
     root.used.add("exchanges")
     if not isinstance(raw_exchanges, list):
         raise ConfigError("exchanges: expected an array of tables ([[exchanges]])")
-    exchanges = tuple(_exchange(_Table(e, f"exchanges[{i}]", env), policy)
+    exchanges = tuple(_exchange(Table(e, f"exchanges[{i}]", env), policy)
                       for i, e in enumerate(raw_exchanges))
     seen: set[tuple[Venue, str]] = set()
     for i, ex in enumerate(exchanges):
@@ -462,7 +316,7 @@ def load_intake_settings(path: str | Path | None, env: Mapping[str, str]) -> Int
     data = _read(path)
     _apply_env(data, env)
     _refuse_inline_secrets(data)
-    return _intake(_Table(data.get("intake", {}), "intake", env))
+    return _intake(Table(data.get("intake", {}), "intake", env))
 
 
 # ----- what the engine and the exchange port take -----------------------------------------------
