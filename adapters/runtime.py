@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
 import signal
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -31,12 +33,25 @@ from adapters.streams.base import PrivateStream
 from adapters.streams.bybit_native import BybitNativeStream
 from adapters.streams.ccxt_private import CcxtPrivateStream
 from projections.accounts_view import AccountsView
+from projections.context import no_checkpoint
 from projections.engine import Engine
 from projections.positions_view import PositionsView, open_positions
 from projections.runner import ProjectionRunner
 from projections.supervisor import Supervisor
 
 log = logging.getLogger("warden.run")
+
+
+CRASH_ENV = "WARDEN_CRASH_AT"
+
+
+def crash_checkpoint(step: str | None) -> Callable[[str], None]:
+    """Fault injection for the crash tests: with ``WARDEN_CRASH_AT=<step>`` the process dies at that
+    step of the open saga (``os._exit``: no cleanup, no flush, like SIGKILL). Unset in production."""
+    def checkpoint(name: str) -> None:
+        if name == step:
+            os._exit(137)
+    return checkpoint if step else no_checkpoint
 
 
 def secrets_of(config: WardenConfig) -> list[str]:
@@ -65,7 +80,7 @@ def _stream(account: Any, port: CcxtExchange) -> PrivateStream:
     return CcxtPrivateStream(port)
 
 
-async def start(config: WardenConfig) -> Running:
+async def start(config: WardenConfig, *, crash_at: str | None = None) -> Running:
     url = config.store.url_with_password()
     lock = InstanceLock(url, [(a.venue.value, a.account) for a in config.exchanges])
     await lock.acquire(standby=config.engine.standby)
@@ -76,7 +91,7 @@ async def start(config: WardenConfig) -> Running:
         runner.setup()
         runner.catch_up()
     ports = {(a.venue.value, a.account): CcxtExchange(exchange_config(a)) for a in config.exchanges}
-    engine = Engine(store, ports, config=engine_config(config),
+    engine = Engine(store, ports, config=engine_config(config), checkpoint=crash_checkpoint(crash_at),
                     open_position_ids=lambda: [row.id for row in open_positions(db)],
                     account_configs={(a.venue.value, a.account): engine_config(config, a)
                                      for a in config.exchanges})
@@ -118,7 +133,7 @@ async def run_until_signalled(config: WardenConfig, ready: Any = None) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    running = await start(config)
+    running = await start(config, crash_at=os.environ.get(CRASH_ENV))
     log.info("warden is running", extra={"event": "ready"})
     if ready is not None:
         ready(running.urls)
