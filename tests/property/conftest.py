@@ -10,11 +10,13 @@ from __future__ import annotations
 
 import os
 
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, Phase, settings
 
 settings.register_profile(
     "ci", max_examples=60, stateful_step_count=40, derandomize=True, deadline=None,
-    database=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow])
+    database=None, print_blob=True, suppress_health_check=[HealthCheck.too_slow],
+    # no explain phase: on a failing machine run it doubles the report time (two minutes more)
+    phases=[Phase.explicit, Phase.reuse, Phase.generate, Phase.target, Phase.shrink])
 settings.register_profile(
     "thorough", max_examples=2000, stateful_step_count=60, deadline=None, print_blob=True,
     suppress_health_check=[HealthCheck.too_slow])

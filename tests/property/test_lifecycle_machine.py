@@ -51,7 +51,8 @@ FILLABLE = (Status.PENDING, Status.FILLED, Status.PROTECTED)
 EXIT_REASONS = (CloseReason.STOP_HIT, CloseReason.TRAILING_STOP_HIT, CloseReason.LIQUIDATED,
                 CloseReason.CLOSED_EXTERNALLY, CloseReason.MANUAL, CloseReason.AGED_EXIT)
 NEW_POSITION = {
-    "adopted": st.booleans(), "instrument": instruments(), "side": sides,
+    "adopted": st.booleans(), "side": sides,
+    "instrument": instruments(min_price_ticks=st.just(1) | st.integers(1, 1000)),
     # Mostly liquid prices, sometimes a handful of ticks (where no 2% stop fits on the tick).
     "price_ticks": st.integers(2_000, 10**6) | st.integers(1, 2_000),
     "extra_lots": st.integers(0, 500),
@@ -85,6 +86,8 @@ class PositionLifecycle(RuleBasedStateMachine):
         self.now, self.mark = T0, Decimal(0)
         self.request: tuple[Decimal, Decimal, str] | None = None  # stop in flight: price, ref, purpose
         self.closed_state: dict[str, Any] | None = None
+        self.read: tuple[Any, int] | None = None  # which history `recorded` holds
+        self.recorded: list[Any] = []
         self.positions = self.sent = self.patience = self.checks = 0
         self.initial, self.trailing, self.aged = InitialStopPolicy(), TrailingStopPolicy(), AgedExitPolicy()
 
@@ -263,6 +266,22 @@ class PositionLifecycle(RuleBasedStateMachine):
     def exchange_rejects_the_stop(self, code) -> None:
         self.send("stop_rejected", price=self.request[0], code=code, reason="would trigger at once")
 
+    @when(lambda self, p: p.is_open and p.stop_price is not None)
+    @rule(command=st.sampled_from(["request_stop", "stop_placed", "stop_moved"]),
+          offset_ticks=st.integers(-20, 20))
+    def stale_stop_is_reported(self, command, offset_ticks) -> None:
+        """A stop report or request some ticks either side of the current stop (a stale echo, a
+        restart's guess): whatever the status allows, a looser stop is always refused."""
+        p = self.position
+        price = p.stop_price + offset_ticks * self.tick
+        kwargs = ({"price": price, "reference_price": p.stop_reference, "purpose": "restore"}
+                  if command == "request_stop" else
+                  {"price" if command == "stop_placed" else "new_price": price,
+                   "reference_price": p.stop_reference, "order_id": None})
+        error = self.attempt(command, **kwargs)
+        if p.side.sign * offset_ticks < 0:
+            assert isinstance(error, InvalidStop | InvalidTransition), f"{command} loosened to {price}"
+
     @when(lambda self, p: p.status is Status.PROTECTED and p.last_mark is not None
           and self.trailing.should_activate(p.side, p.entry_price, p.last_mark,
                                             p.trailing_activation_percent))
@@ -325,11 +344,12 @@ class PositionLifecycle(RuleBasedStateMachine):
         self.position = self.store.repository.get(self.position.id)
 
     # ----- anything, legal or not -----------------------------------------------------------
-    @rule(command=st.sampled_from(OTHER_COMMANDS), offset_ticks=st.integers(-50, 50) | st.just(
-          Decimal("-0.5")), phase=st.integers(0, 6))
-    def random_command(self, command, offset_ticks, phase) -> None:
-        """Offsets are whole ticks from the mark, or half a tick below it: an off-tick stop."""
-        self.attempt(command, **self.arguments(command, offset_ticks, phase))
+    @rule(command=st.sampled_from(OTHER_COMMANDS), from_stop=st.booleans(),
+          offset_ticks=st.integers(-50, 50) | st.just(Decimal("-0.5")), phase=st.integers(0, 6))
+    def random_command(self, command, from_stop, offset_ticks, phase) -> None:
+        """A stop is some ticks from the current stop (tighter or looser) or from the mark, or half
+        a tick off: whatever the exchange or a buggy caller might send."""
+        self.attempt(command, **self.arguments(command, offset_ticks, phase, from_stop))
 
     @may_end(*Status)
     @rule(command=st.sampled_from(ENDING_COMMANDS))
@@ -343,18 +363,24 @@ class PositionLifecycle(RuleBasedStateMachine):
             error = self.attempt(command, **self.arguments(command, -1, 1))
             assert isinstance(error, InvalidTransition), f"a closed position accepted {command}"
 
-    def arguments(self, command: str, offset_ticks: Decimal | int, phase: int) -> dict[str, Any]:
+    def arguments(self, command: str, offset_ticks: Decimal | int, phase: int,
+                  from_stop: bool = False) -> dict[str, Any]:
         p = self.position
+        anchor = p.stop_price if from_stop and p.stop_price is not None else self.mark
         return plausible_arguments(
-            command, mark=self.mark, stop=self.mark + offset_ticks * self.tick,
+            command, mark=self.mark, stop=anchor + offset_ticks * self.tick,
             reference=p.best_price or self.mark, qty=p.instrument.qty_step, age=self.age_seconds(),
             max_age=self.aged.max_age_seconds, phase=phase)
 
     # ----- the promises ---------------------------------------------------------------------
     def history(self) -> list[Any]:
-        """The position's stored events, after saving whatever is pending."""
-        self.store.save(self.position)
-        return self.store.history(self.position.id)
+        """The position's stored events, after saving whatever is pending (read once per version:
+        every invariant wants them after every step)."""
+        p = self.position
+        self.store.save(p)
+        if self.read != (p.id, p.version):
+            self.read, self.recorded = (p.id, p.version), self.store.history(p.id)
+        return self.recorded
 
     def stops(self) -> list[Decimal]:
         """Every stop the exchange confirmed, in order."""

@@ -132,5 +132,8 @@ def test_aged_exit_phases_never_go_back_as_a_position_ages(policy, instrument, s
         elif age - policy.max_age_seconds >= policy.hard_limit_seconds:
             assert decision.phase == len(policy.phases) + 1 and decision.limit_price is None
         elif decision is not None:
-            assert 1 <= decision.phase <= len(policy.phases)
+            # the phase is the latest one started: no phase after it has started too
+            over = age - policy.max_age_seconds
+            assert policy.phases[decision.phase - 1].after_seconds <= over
+            assert all(p.after_seconds > over for p in policy.phases[decision.phase:])
             assert decision.limit_price is None or decision.limit_price >= instrument.min_price
