@@ -44,6 +44,13 @@ class TrailingStopPolicy:
     min_step_ticks: int = 1
     min_interval_seconds: Decimal = Decimal(1)
 
+    def __post_init__(self) -> None:
+        if self.min_step_ticks < 1 or self.min_interval_seconds < 0:
+            raise InvalidStop("a trailing policy needs min_step_ticks >= 1 and min_interval_seconds >= 0: "
+                              "a smaller step could loosen the stop")
+        if not (ZERO < self.callback_percent < HUNDRED) or self.activation_percent < 0:
+            raise InvalidStop("trailing callback_percent must be in (0, 100), activation_percent >= 0")
+
     def should_activate(self, side: Side, entry: Decimal, price: Decimal,
                         activation_percent: Decimal | None = None) -> bool:
         threshold = activation_percent if activation_percent is not None else self.activation_percent

@@ -117,14 +117,16 @@ class Engine:
     async def stop(self) -> None:
         """Stop reacting: in-flight sagas finish or are cancelled; every stop stays on the exchange."""
         await self.trailing.stop()
+        await self.reconciler.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def idle(self) -> None:
         """Wait until every saga started so far has finished (tests and graceful shutdown)."""
-        while self._tasks:
+        while self._tasks or self.reconciler._workers:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
+            await self.reconciler.settle()
 
     # ----- inputs -----------------------------------------------------------------------------
     async def submit(self, payload: Any, *, received_at: datetime | None = None) -> SignalOutcome:

@@ -12,6 +12,8 @@ Reports for untracked symbols are never skipped: they are how phantoms are found
 
 from __future__ import annotations
 
+import asyncio
+import logging
 from decimal import Decimal
 
 from adapters.exchange.errors import ExchangeFailure
@@ -26,6 +28,8 @@ from projections.closing import Closer
 from projections.context import EngineContext, PhantomPolicy
 from projections.open_saga import OpenSaga
 
+log = logging.getLogger("warden.reconcile")
+
 
 class Reconciler:
     def __init__(self, ctx: EngineContext, saga: OpenSaga, closer: Closer) -> None:
@@ -35,6 +39,8 @@ class Reconciler:
         self._seen_phantoms: set[tuple[str, str, str]] = set()
         self._seen_mismatch: set[tuple[object, Decimal]] = set()
         self._liquidation: dict[tuple[str, str, str], Decimal] = {}  # last reported, per symbol
+        self._latest: dict[tuple[str, str, str], PositionReport] = {}
+        self._workers: dict[tuple[str, str, str], asyncio.Task[None]] = {}
 
     def account(self, venue: str, account: str) -> ExchangeAccount:
         key = (venue, account)
@@ -48,11 +54,40 @@ class Reconciler:
         return self.accounts[key]
 
     async def on_report(self, report: PositionReport) -> None:
-        """One report from a websocket push (or any single-symbol source)."""
+        """One report from a websocket push: recorded at once, compared in the background.
+
+        Comparing may wait for a position's lock (a saga talking to the exchange) or ask the
+        exchange itself; doing it inline would hold up every other report of the feed. One worker
+        per symbol compares the latest report (older ones waiting behind it are superseded).
+        """
         account = self.account(report.venue, report.account)
         account.record(report, at=report.exchange_time or self.ctx.now())
         self.ctx.save(account)
-        await self._compare(account, report.symbol, report)
+        key = (report.venue, report.account, report.symbol)
+        self._latest[key] = report
+        if key not in self._workers:
+            self._workers[key] = asyncio.create_task(self._work(account, key))
+
+    async def _work(self, account: ExchangeAccount, key: tuple[str, str, str]) -> None:
+        try:
+            while key in self._latest:
+                report = self._latest.pop(key)
+                try:
+                    await self._compare(account, key[2], report)
+                except Exception:  # one bad comparison must not stop the next ones
+                    log.exception("reconciling %s failed", "/".join(key))
+        finally:
+            self._workers.pop(key, None)
+
+    async def settle(self) -> None:
+        """Wait for the background comparisons (tests and graceful shutdown)."""
+        while self._workers:
+            await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
+
+    async def stop(self) -> None:
+        for worker in list(self._workers.values()):
+            worker.cancel()
+        await asyncio.gather(*self._workers.values(), return_exceptions=True)
 
     async def snapshot(self, venue: str, account_name: str) -> bool:
         """A full REST snapshot, recorded and reconciled. False when the venue could not be asked."""

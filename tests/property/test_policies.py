@@ -86,7 +86,7 @@ def test_the_initial_stop_is_refused_only_when_none_fits_above_a_min_price(case,
 def trailing_cases(draw: st.DrawFn) -> tuple:
     instrument = draw(instruments())
     best, current = draw(tick_count(instrument)), draw(st.none() | tick_count(instrument))
-    policy = TrailingStopPolicy(callback_percent=draw(percents), min_step_ticks=draw(st.integers(0, 5)))
+    policy = TrailingStopPolicy(callback_percent=draw(percents), min_step_ticks=draw(st.integers(1, 5)))
     return draw(sides), best, current, instrument, policy
 
 

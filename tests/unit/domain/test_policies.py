@@ -70,3 +70,10 @@ def test_an_exit_the_venue_made_is_explained_by_its_price(side, exit_price, trai
     stop = D("58800") if side is Side.LONG else D("61200")
     assert exit_reason(side, D(exit_price) if exit_price else None, stop, trailing,
                        D(liquidation) if liquidation else None) is reason
+
+
+@pytest.mark.parametrize("kwargs", [{"min_step_ticks": 0}, {"min_step_ticks": -3},
+                                    {"callback_percent": D("0")}, {"min_interval_seconds": D("-1")}])
+def test_a_trailing_policy_that_could_loosen_the_stop_is_refused(kwargs):
+    with pytest.raises(InvalidStop):
+        TrailingStopPolicy(**kwargs)
