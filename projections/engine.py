@@ -108,11 +108,9 @@ class Engine:
         elif p.pending_intent == "close":
             async with self.ctx.lock(p.id):
                 await self.closer.finish(p)
-        elif p.pending_intent == "stop":
-            async with self.ctx.lock(p.id):  # the trailing process decides again on the next mark
-                p.stop_rejected(price=p.requested_stop, code=None, at=self.ctx.now(),
-                                reason="outcome unknown after a restart; the current stop stays")
-                self.ctx.save(p)
+        else:
+            async with self.ctx.lock(p.id):
+                await self.saga.ensure_protected(p)
 
     async def stop(self) -> None:
         """Stop reacting: in-flight sagas finish or are cancelled; every stop stays on the exchange."""

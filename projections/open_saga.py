@@ -163,6 +163,39 @@ class OpenSaga:
         await self.closer.close(p, CloseReason.ROLLED_BACK,
                                 detail=f"stop rejected {attempts} times: {last_reason}")
 
+    async def ensure_protected(self, p: Position) -> None:
+        """After a restart: settle a stop intent from what the venue holds, and put the recorded
+        stop back if the venue holds none (e.g. a Binance move died between cancel and place)."""
+        ctx = self.ctx
+        try:
+            stops = [s for s in await ctx.port(p).fetch_stops(p.symbol) if s.side is p.side]
+        except ExchangeFailure:
+            return  # cannot ask now: the next reconcile or restart asks again
+        if p.pending_intent == "stop":
+            exact = [s for s in stops if s.stop_price == p.requested_stop]
+            if exact and p.status is Status.PROTECTED:
+                self._record_placed(p, exact[0], p.stop_reference)
+            elif exact:
+                p.stop_moved(new_price=exact[0].stop_price, reference_price=p.best_price,
+                             order_id=exact[0].order_id, at=ctx.now(), raw=exact[0].raw)
+                ctx.save(p)
+            else:
+                p.stop_rejected(price=p.requested_stop, code=None, at=ctx.now(),
+                                reason="not found on the exchange after a restart; the recorded stop stays")
+                ctx.save(p)
+        if stops or p.stop_price is None:
+            return
+        p.request_stop(price=p.stop_price, reference_price=p.stop_reference, purpose="restore", at=ctx.now())
+        ctx.save(p)
+        try:
+            placed = await ctx.port(p).place_stop(p.symbol, p.side, p.filled_qty, p.stop_price)
+        except ExchangeFailure as e:
+            p.stop_rejected(price=p.stop_price, code=e.venue_code, reason=e.venue_message or str(e),
+                            at=ctx.now(), raw={"error": str(e)})
+            ctx.save(p)
+            return
+        self._record_placed(p, placed, p.stop_reference)
+
     def _record_placed(self, p: Position, placed: StopReport, reference: Decimal) -> None:
         p.stop_placed(price=placed.stop_price, reference_price=reference, order_id=placed.order_id,
                       at=self.ctx.now(), raw=placed.raw)

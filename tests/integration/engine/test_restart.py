@@ -53,3 +53,30 @@ async def test_a_crash_at_any_step_ends_protected_with_one_entry_order(sim, make
     prices = {Decimal(o["trigger_price"]) for o in stops} | ({Decimal(on_position)} if on_position else set())
     assert prices == {position.stop_price}  # one stop protects it, at the recorded price
     assert len(stops) == 1
+
+
+@pytest.mark.parametrize("venue", ["bybit", "binanceusdm"])
+async def test_a_restart_puts_back_a_stop_that_vanished_from_the_exchange(sim, make_engine, store, venue):
+    from adapters.exchange.port import StopMode
+    from domain.reports import StopReport
+
+    first = await make_engine()
+    outcome = await first.submit(signal(f"vanished-{venue}", exchange=venue))
+    await first.idle()
+    position = store.repository.get(outcome.position_id)
+    port = first.ctx.ports[venue, ACCOUNTS[venue][0]]
+    if venue == "bybit" and port.stop_mode is StopMode.POSITION:
+        await port.client.private_post_v5_position_trading_stop(  # the stop is removed by hand
+            {"category": "linear", "symbol": "BTCUSDT", "stopLoss": "0", "positionIdx": 0})
+    else:
+        await port.cancel_stop(StopReport(venue, "BTCUSDT", position.side, position.stop_price,
+                                          position.stop_order_id))
+    assert not await port.fetch_stops("BTCUSDT")
+
+    second = await make_engine()
+
+    restored = second.positions[outcome.position_id]
+    stops = await second.ctx.ports[venue, ACCOUNTS[venue][0]].fetch_stops("BTCUSDT")
+    assert [s.stop_price for s in stops] == [position.stop_price]
+    assert [type(e).__name__ for e in store.history(restored.id)][-2:] == ["StopLossRequested",
+                                                                           "StopLossPlaced"]
