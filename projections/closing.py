@@ -42,7 +42,7 @@ class Closer:
     async def close(self, p: Position, reason: CloseReason, *, detail: str | None = None,
                     limit_price: Decimal | None = None) -> bool:
         """Close ``p`` at market; True once recorded closed (or rolled back) on proof of flatness."""
-        cid = client_order_id(p.id, "close", attempt=p.version % 10)
+        cid = client_order_id(p.id, "close", attempt=p.version)  # a new id for every close attempt
         p.request_close(reason=reason, client_order_id=cid, limit_price=limit_price, at=self.ctx.now())
         self.ctx.save(p)
         self.ctx.checkpoint("close-requested")

@@ -9,6 +9,7 @@ that, callers feed it: `submit` (signals), `on_position_report` (websocket or RE
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -37,6 +38,7 @@ from projections.open_saga import OpenSaga
 from projections.reconcile import Reconciler
 from projections.trailing import TrailingProcess
 
+log = logging.getLogger("warden.engine")
 _CREATION_TOPICS = {f"{c.__module__}:{c.__qualname__}" for c in (SignalAccepted, PositionAdopted)}
 
 
@@ -148,10 +150,16 @@ class Engine:
         except IntegrityError:
             return SignalOutcome("duplicate", position.id)
         self.ctx.positions[position.id] = position
-        task = asyncio.create_task(self.saga.advance(position))
+        task = asyncio.create_task(self.saga.advance(position), name=f"saga:{position.id}")
         self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        task.add_done_callback(self._saga_done)
         return SignalOutcome("accepted", position.id)
+
+    def _saga_done(self, task: asyncio.Task[None]) -> None:
+        self._tasks.discard(task)
+        if not task.cancelled() and task.exception() is not None:
+            # The position stays as recorded; the next restart (or reconcile) resumes it.
+            log.error("open saga %s failed", task.get_name(), exc_info=task.exception())
 
     def record_rejection(self, signal_id: str | None, reason: str, payload: Any, at: datetime) -> None:
         """Record a signal refused before it reached the engine (bad signature, stale, replayed...)
