@@ -221,5 +221,18 @@ class Engine:
         interval = self.ctx.config.reconcile_interval_s
         for venue, account in self.ctx.ports:
             last = self.reconciler.last_snapshot.get((venue, account), float("-inf"))
-            if self.ctx.clock.monotonic() - last >= interval:
-                await self.reconciler.snapshot(venue, account)
+            if self.ctx.clock.monotonic() - last >= interval and \
+                    await self.reconciler.snapshot(venue, account):
+                await self._verify_stops(venue, account)
+
+    async def _verify_stops(self, venue: str, account: str) -> None:
+        """Every reconcile interval: each protected position must still have its stop on the venue
+        (someone may have cancelled it by hand); a missing one is put back."""
+        for p in list(self.ctx.positions.values()):
+            if (p.venue, p.account) == (venue, account) and p.is_protected and p.pending_intent is None:
+                lock = self.ctx.lock(p.id)
+                if lock.locked():
+                    continue  # busy (closing, moving): the next interval checks it
+                async with lock:
+                    if p.is_open:
+                        await self.saga.ensure_protected(p)

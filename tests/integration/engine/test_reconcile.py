@@ -101,3 +101,23 @@ async def test_a_size_mismatch_is_recorded(sim, make_engine, store):
 
     [mismatch] = account_events(store, "PositionMismatch")
     assert mismatch.expected_size == Decimal("0.010") and mismatch.report.size == Decimal("0.015")
+
+
+async def test_a_stop_cancelled_by_hand_is_put_back_at_the_next_reconcile(sim, make_engine, store):
+    from dataclasses import replace
+
+    from domain.reports import StopReport
+
+    engine = await make_engine(config=replace(FAST, reconcile_interval_s=0))
+    outcome = await engine.submit(signal("hand-cancel", exchange="binanceusdm"))
+    await engine.idle()
+    position = store.repository.get(outcome.position_id)
+    port = engine.ctx.ports["binanceusdm", "binance"]
+    await port.cancel_stop(StopReport("binanceusdm", "BTCUSDT", position.side, position.stop_price,
+                                      position.stop_order_id))
+
+    await engine.tick()
+
+    assert [s.stop_price for s in await port.fetch_stops("BTCUSDT")] == [position.stop_price]
+    purposes = [e.purpose for e in store.history(position.id) if type(e).__name__ == "StopLossRequested"]
+    assert purposes == ["initial", "restore"]
