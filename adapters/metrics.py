@@ -36,6 +36,8 @@ class Metrics:
         self.ghosts = Counter("warden_ghosts_found", "Tracked positions found flat on the exchange",
                               ["reason"], registry=r)
         self.signals = Counter("warden_signals", "Signals by outcome", ["outcome"], registry=r)
+        self.discrepancies = Counter("warden_feed_discrepancies", "Compare mode: reports the two feeds "
+                                     "disagree on", ["kind"], registry=r)
         self.reconnects = Gauge("warden_ws_reconnects", "Websocket reconnects per feed", ["feed"],
                                 registry=r)
         self.decision_seconds = Histogram(

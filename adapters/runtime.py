@@ -19,7 +19,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.config import ConfigError, WardenConfig, engine_config, exchange_config
+from adapters.config import WardenConfig, engine_config, exchange_config
 from adapters.exchange.ccxt_exchange import CcxtExchange
 from adapters.instance_lock import InstanceLock
 from adapters.intake import Intake
@@ -71,13 +71,13 @@ class Running:
     urls: dict[str, str]
 
 
-def _stream(account: Any, port: CcxtExchange) -> PrivateStream:
+def _streams(account: Any, port: CcxtExchange) -> tuple[PrivateStream, PrivateStream | None]:
+    """The stream that feeds the engine, and in compare mode the native one that runs beside it."""
     if account.stream == "native":
-        return BybitNativeStream(exchange_config(account), port)
+        return BybitNativeStream(exchange_config(account), port), None
     if account.stream == "compare":
-        raise ConfigError(f"exchanges ({account.venue.value}/{account.account}).stream: compare mode is a "
-                          "diagnostic and cannot feed the engine; use ccxtpro or native")
-    return CcxtPrivateStream(port)
+        return CcxtPrivateStream(port), BybitNativeStream(exchange_config(account), port)
+    return CcxtPrivateStream(port), None
 
 
 async def start(config: WardenConfig, *, crash_at: str | None = None) -> Running:
@@ -98,8 +98,11 @@ async def start(config: WardenConfig, *, crash_at: str | None = None) -> Running
     engine.ctx.listeners.append(EventLogger())
     metrics = Metrics()
     metrics.attach(engine)
-    streams = [_stream(a, ports[a.venue.value, a.account]) for a in config.exchanges]
-    service = WardenService(engine, streams, list(ports.values()), supervisor=Supervisor(runners))
+    pairs = [_streams(a, ports[a.venue.value, a.account]) for a in config.exchanges]
+    service = WardenService(engine, [feed for feed, _ in pairs], list(ports.values()),
+                            supervisor=Supervisor(runners),
+                            shadows={feed: shadow for feed, shadow in pairs if shadow is not None})
+    service.discrepancy_observers.append(lambda d: metrics.discrepancies.labels(d.kind.value).inc())
     await service.start()
     urls: dict[str, str] = {"store": store.config.display}
     intake = Intake(engine, config.intake) if config.intake.secret is not None else None

@@ -12,12 +12,14 @@ import asyncio
 import contextlib
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 from adapters.exchange.ccxt_exchange import CcxtExchange
 from adapters.streams.base import PrivateStream
-from adapters.streams.events import Connection, PositionSnapshot, StreamRejection, StreamStatus
+from adapters.streams.compare import Discrepancy, FeedComparator
+from adapters.streams.events import Connection, PositionSnapshot, Report, StreamRejection, StreamStatus
 from adapters.streams.public import MarkPriceStream, PriceTick
 from domain.reports import FillReport, PositionReport
 from projections.engine import Engine
@@ -43,9 +45,16 @@ class ServiceStats:
 class WardenService:
     def __init__(self, engine: Engine, streams: list[PrivateStream], exchanges: list[CcxtExchange], *,
                  supervisor: Supervisor | None = None, tick_interval: float = 1.0,
-                 symbols_interval: float = 1.0) -> None:
+                 symbols_interval: float = 1.0,
+                 shadows: dict[PrivateStream, PrivateStream] | None = None) -> None:
+        """``shadows`` maps a feeding stream to a second one that only runs beside it for compare
+        mode: its reports are matched against the feeding stream's, never given to the engine."""
         self.engine, self.streams, self.exchanges = engine, streams, exchanges
         self.supervisor = supervisor
+        self.shadows = shadows or {}
+        self._comparators = {stream: FeedComparator() for stream in self.shadows}
+        self.discrepancies: list[Discrepancy] = []
+        self.discrepancy_observers: list[Callable[[Discrepancy], None]] = []
         self.tick_interval, self.symbols_interval = tick_interval, symbols_interval
         self.stats = ServiceStats()
         self._tasks: list[asyncio.Task[None]] = []
@@ -61,6 +70,9 @@ class WardenService:
             self.stats.feeds[self._name(stream)] = FeedState()
             await stream.start()
             self._tasks.append(asyncio.create_task(self._consume(stream)))
+        for stream, shadow in self.shadows.items():
+            await shadow.start()
+            self._tasks.append(asyncio.create_task(self._shadow(shadow, self._comparators[stream])))
         for exchange in self.exchanges:
             self._tasks.append(asyncio.create_task(self._follow_marks(exchange)))
         self._tasks.append(asyncio.create_task(self._tick()))
@@ -68,7 +80,7 @@ class WardenService:
     async def stop(self, *, grace: float = 10.0) -> None:
         """Stop the feeds, let in-flight sagas finish (or park them as intents), keep every stop."""
         self._stopped.set()
-        for stream in self.streams:
+        for stream in [*self.streams, *self.shadows.values()]:
             await stream.stop()
         for task in self._tasks:
             task.cancel()
@@ -91,6 +103,8 @@ class WardenService:
             try:
                 await self._handle(stream, name, event)
                 self.stats.handled[type(event).__name__] += 1
+                if stream in self._comparators and isinstance(event, Report):
+                    self._report(self._comparators[stream].add(event, baseline=True))
             except Exception as e:  # one bad input must not stop the feed
                 self.stats.failures[type(event).__name__] += 1
                 self.stats.feeds[name].last_error = f"{type(e).__name__}: {e}"
@@ -117,6 +131,28 @@ class WardenService:
             state.connected = event.state is Connection.CONNECTED
             state.reconnects = event.attempt
             state.last_error = event.reason or state.last_error
+
+    # ----- compare mode -------------------------------------------------------------------------
+    async def _shadow(self, shadow: PrivateStream, comparator: FeedComparator) -> None:
+        sweep = asyncio.create_task(self._sweep(comparator))
+        try:
+            async for event in shadow.events():
+                if isinstance(event, Report):
+                    self._report(comparator.add(event, baseline=False))
+        finally:
+            sweep.cancel()
+
+    async def _sweep(self, comparator: FeedComparator) -> None:
+        while True:
+            await asyncio.sleep(comparator.window / 2)
+            self._report(comparator.expire())
+
+    def _report(self, found: list[Discrepancy]) -> None:
+        for discrepancy in found:
+            self.discrepancies.append(discrepancy)
+            log.warning("feeds disagree: %s %s", discrepancy.kind.value, "/".join(discrepancy.key))
+            for observe in self.discrepancy_observers:
+                observe(discrepancy)
 
     async def _follow_marks(self, exchange: CcxtExchange) -> None:
         """Mark prices of the symbols tracked on this venue; re-subscribed when that set changes."""
