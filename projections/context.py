@@ -11,7 +11,7 @@ import asyncio
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from enum import Enum
 from typing import Any, Protocol
 from uuid import UUID
@@ -40,6 +40,20 @@ class SystemClock:
 
     def monotonic(self) -> float:
         return time.monotonic()
+
+
+class OffsetClock(SystemClock):
+    """Wall time that can be pushed forward (simulated ages in the demo and tests); monotonic
+    time stays real so timeouts and throttles still measure real waiting."""
+
+    def __init__(self) -> None:
+        self.offset = timedelta(0)
+
+    def now(self) -> datetime:
+        return super().now() + self.offset
+
+    def advance(self, seconds: float) -> None:
+        self.offset += timedelta(seconds=seconds)
 
 
 @dataclass(frozen=True)

@@ -9,9 +9,7 @@ checked against the wall clock, so skipping never breaks authentication.
 from __future__ import annotations
 
 import asyncio
-import time
 from collections.abc import Callable
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 from adapters.exchange.ccxt_exchange import CcxtExchange
@@ -22,7 +20,7 @@ from adapters.store import WardenStore
 from adapters.streams.ccxt_private import CcxtPrivateStream
 from domain.policies import AgedExitPolicy, AgedPhase, TrailingStopPolicy
 from domain.values import Venue
-from projections.context import EngineConfig
+from projections.context import EngineConfig, OffsetClock
 from projections.engine import Engine
 
 # (venue, account) -> (enum, api key, secret): the simulator's default accounts.
@@ -40,23 +38,11 @@ DEMO_CONFIG = EngineConfig(
                         hard_limit_seconds=120))
 
 
-class DemoClock:
+class DemoClock(OffsetClock):
     """Wall time plus the simulated minutes the demo skipped; one clock for engine and simulator."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def monotonic(self) -> float:
-        return time.monotonic()
 
     def now_ms(self) -> int:  # the simulator's clock protocol
         return int(self.now().timestamp() * 1000)
-
-    def advance(self, seconds: float) -> None:
-        self.offset += timedelta(seconds=seconds)
 
 
 class ScenarioFailed(RuntimeError):

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -19,6 +19,7 @@ from adapters.sim import binance_shapes as shapes
 from adapters.sim.book import Account, Order, OrderKind, OrderStatus, Reason, Rejected, Side, Trigger
 from adapters.sim.faults import FaultKind
 from adapters.sim.hub import BODY, RECORD, SIM, compact
+from adapters.sim.market import decimal_param
 
 if TYPE_CHECKING:
     from adapters.sim.server import Simulator
@@ -94,13 +95,8 @@ def route(auth: str | None):
 
 
 def _dec(params: dict[str, Any], name: str) -> Decimal | None:
-    raw = params.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return Decimal(str(raw))
-    except InvalidOperation:
-        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'.") from None
+    return decimal_param(params, name, lambda n: BinanceError(
+        400, -1100, f"Illegal characters found in parameter '{n}'."))
 
 
 def _side(params: dict[str, Any]) -> Side:

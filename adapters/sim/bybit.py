@@ -10,7 +10,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import time
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -19,6 +19,7 @@ from adapters.sim import bybit_shapes as shapes
 from adapters.sim.book import Account, Order, OrderStatus, Reason, Rejected, Side, Trigger
 from adapters.sim.faults import FaultKind
 from adapters.sim.hub import BODY, RECORD, SIM, compact
+from adapters.sim.market import decimal_param
 
 if TYPE_CHECKING:
     from adapters.sim.server import Simulator
@@ -75,14 +76,7 @@ def _params(request: web.Request) -> dict[str, Any]:
 
 
 def _dec(params: dict[str, Any], name: str) -> Decimal | None:
-    """An optional decimal parameter ("" counts as missing, like on Bybit)."""
-    raw = params.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return Decimal(str(raw))
-    except InvalidOperation:
-        raise BybitError(10001, f"params error: {name} invalid") from None
+    return decimal_param(params, name, lambda n: BybitError(10001, f"params error: {n} invalid"))
 
 
 def _req(params: dict[str, Any], name: str) -> Decimal:

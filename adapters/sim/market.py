@@ -15,7 +15,7 @@ import time
 from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
 from pathlib import Path
 from typing import Protocol
 
@@ -55,6 +55,19 @@ def fmt(value: Decimal | None) -> str:
         return "0"
     text = format(value.normalize(), "f")
     return text
+
+
+def decimal_param(params: dict[str, object], name: str,
+                  invalid: Callable[[str], Exception]) -> Decimal | None:
+    """An optional decimal request parameter ("" counts as missing, as on both venues);
+    ``invalid(name)`` is the venue's own error for a value that is not a number."""
+    raw = params.get(name)
+    if raw in (None, ""):
+        return None
+    try:
+        return Decimal(str(raw))
+    except InvalidOperation:
+        raise invalid(name) from None
 
 
 def decimals_of(step: Decimal) -> int:

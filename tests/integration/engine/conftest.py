@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import time
 from collections.abc import AsyncIterator, Callable
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -15,7 +13,7 @@ from adapters.sim.server import Simulator
 from adapters.store import WardenStore, open_store
 from domain.policies import TrailingStopPolicy
 from domain.values import Venue
-from projections.context import EngineConfig, no_checkpoint
+from projections.context import EngineConfig, OffsetClock, no_checkpoint
 from projections.engine import Engine
 
 ACCOUNTS = {"bybit": ("bybit", Venue.BYBIT, "bybit-key", "bybit-secret"),
@@ -25,20 +23,6 @@ FAST = EngineConfig(fill_timeout_s=1.5, retry_delay_s=0.05,
                                                 min_interval_seconds=Decimal(0)))
 
 
-class TestClock:
-    """Wall time that a test can push forward (for ages); monotonic time stays real."""
-
-    def __init__(self) -> None:
-        self.offset = timedelta(0)
-
-    def now(self) -> datetime:
-        return datetime.now(UTC) + self.offset
-
-    def monotonic(self) -> float:
-        return time.monotonic()
-
-    def advance(self, seconds: float) -> None:
-        self.offset += timedelta(seconds=seconds)
 
 
 @pytest.fixture
@@ -53,12 +37,12 @@ def store() -> WardenStore:
 
 
 @pytest.fixture
-def clock() -> TestClock:
-    return TestClock()
+def clock() -> OffsetClock:
+    return OffsetClock()
 
 
 @pytest.fixture
-async def make_engine(sim: Simulator, store: WardenStore, clock: TestClock):
+async def make_engine(sim: Simulator, store: WardenStore, clock: OffsetClock):
     """Build (and start) engines on one store and one simulator; each gets fresh adapters."""
     built: list[tuple[Engine, list[CcxtExchange]]] = []
 
