@@ -124,7 +124,7 @@ class Engine:
 
     async def idle(self) -> None:
         """Wait until every saga started so far has finished (tests and graceful shutdown)."""
-        while self._tasks or self.reconciler._workers:
+        while self._tasks or self.reconciler.busy:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
             await self.reconciler.settle()
 

@@ -79,6 +79,10 @@ class Reconciler:
         finally:
             self._workers.pop(key, None)
 
+    @property
+    def busy(self) -> bool:
+        return bool(self._workers)
+
     async def settle(self) -> None:
         """Wait for the background comparisons (tests and graceful shutdown)."""
         while self._workers:
