@@ -14,8 +14,8 @@ from pathlib import Path
 
 import click
 
-from adapters.eventlog import EventLogError, export_log, import_log
-from adapters.store import (
+from warden.adapters.eventlog import EventLogError, export_log, import_log
+from warden.adapters.store import (
     DEFAULT_STORE_URL,
     StoreConfigError,
     UnknownAggregate,
@@ -23,7 +23,7 @@ from adapters.store import (
     open_store,
     resolve_id,
 )
-from projections.timeline import build_timeline
+from warden.projections.timeline import build_timeline
 
 STORE_HELP = (f"Event store URL: memory://, sqlite:///PATH or postgresql://USER@HOST:PORT/DB. "
               f"Default: $WARDEN_STORE or {DEFAULT_STORE_URL}.")
@@ -62,7 +62,7 @@ def demo(store_url: str, speed: float, seed: int) -> None:
     """
     import asyncio
 
-    from adapters.demo import run_demo
+    from warden.adapters.demo import run_demo
 
     if store_url.startswith("sqlite:///") and not store_url.endswith(":memory:"):
         Path(store_url.removeprefix("sqlite:///")).unlink(missing_ok=True)
@@ -153,7 +153,7 @@ CONFIG_HELP = "TOML configuration (docs/configuration.md). Default: $WARDEN_CONF
 
 
 def _config(path: str | None):
-    from adapters.config import ConfigError, load_config
+    from warden.adapters.config import ConfigError, load_config
 
     try:
         return load_config(path or os.environ.get("WARDEN_CONFIG"), os.environ)
@@ -179,9 +179,9 @@ def run(config_path: str | None, log_level: str) -> None:
     import asyncio
     import json
 
-    from adapters.instance_lock import LockHeld
-    from adapters.logs import configure_logging
-    from adapters.runtime import run_until_signalled, secrets_of
+    from warden.adapters.instance_lock import LockHeld
+    from warden.adapters.logs import configure_logging
+    from warden.adapters.runtime import run_until_signalled, secrets_of
 
     config = _config(config_path)
     configure_logging(log_level, secrets_of(config))
@@ -192,9 +192,9 @@ def run(config_path: str | None, log_level: str) -> None:
 
 
 def _view(store_url: str | None):
-    from adapters.readmodel_sql import open_readmodel
-    from projections.positions_view import PositionsView
-    from projections.runner import ProjectionConflict, ProjectionRunner
+    from warden.adapters.readmodel_sql import open_readmodel
+    from warden.projections.positions_view import PositionsView
+    from warden.projections.runner import ProjectionConflict, ProjectionRunner
 
     store = _store(store_url)
     url = store_url or os.environ.get("WARDEN_STORE") or DEFAULT_STORE_URL
@@ -217,8 +217,8 @@ def status(store_url: str | None) -> None:
     """
     from datetime import UTC
 
-    from projections.positions_view import open_positions, status_counts
-    from projections.status_table import render_counts, render_positions
+    from warden.projections.positions_view import open_positions, status_counts
+    from warden.projections.status_table import render_counts, render_positions
 
     db = _view(store_url)
     click.echo(render_counts(status_counts(db)))
@@ -237,8 +237,8 @@ def positions(store_url: str | None, everything: bool) -> None:
     """
     from datetime import UTC
 
-    from projections.positions_view import all_positions, open_positions
-    from projections.status_table import render_positions
+    from warden.projections.positions_view import all_positions, open_positions
+    from warden.projections.status_table import render_positions
 
     db = _view(store_url)
     rows = all_positions(db) if everything else open_positions(db)
@@ -246,8 +246,8 @@ def positions(store_url: str | None, everything: bool) -> None:
 
 
 def _register_adapters_commands() -> None:
-    from adapters.signal_client import signal_command
-    from adapters.sim.cli import sim_command
+    from warden.adapters.signal_client import signal_command
+    from warden.sim.cli import sim_command
 
     main.add_command(sim_command, "sim")
     main.add_command(signal_command, "signal")

@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from adapters.config_values import (
+from warden.adapters.config_values import (
     ConfigError,
     Secret,
     Table,
@@ -31,11 +31,11 @@ from adapters.config_values import (
     read_text,
     read_url,
 )
-from adapters.exchange.config import KNOWN_ENDPOINTS, ExchangeConfig
-from adapters.store import DEFAULT_STORE_URL
-from domain.policies import AgedExitPolicy, AgedPhase, InitialStopPolicy, TrailingStopPolicy
-from domain.values import Venue
-from projections.context import EngineConfig, PhantomPolicy
+from warden.adapters.exchange.config import KNOWN_ENDPOINTS, ExchangeConfig
+from warden.adapters.store import DEFAULT_STORE_URL
+from warden.domain.policies import AgedExitPolicy, AgedPhase, InitialStopPolicy, TrailingStopPolicy
+from warden.domain.values import Venue
+from warden.engine.context import EngineConfig, PhantomPolicy
 
 ENV_PREFIX = "WARDEN_"
 DEFAULT_INTAKE_SECRET_ENV = "WARDEN_INTAKE_SECRET"

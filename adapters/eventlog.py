@@ -16,7 +16,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError, StoredEvent
 
-from adapters.store import SNAPSHOT_INTERVALS, WardenStore
+from warden.adapters.store import SNAPSHOT_INTERVALS, WardenStore
 
 FORMAT = "warden-event-log"
 VERSION = 1

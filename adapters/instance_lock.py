@@ -17,7 +17,7 @@ from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
-from adapters.store import StoreConfig
+from warden.adapters.store import StoreConfig
 
 
 class LockHeld(RuntimeError):

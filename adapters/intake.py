@@ -25,8 +25,8 @@ from typing import Any, Protocol
 
 from aiohttp import web
 
-from adapters.config import IntakeSettings
-from projections.engine import NotReady
+from warden.adapters.config import IntakeSettings
+from warden.engine.core import NotReady
 
 log = logging.getLogger("warden.intake")
 
@@ -44,7 +44,7 @@ def sign(secret: bytes, timestamp: str, nonce: str, body: bytes) -> str:
 
 
 class SignalSink(Protocol):
-    """What the intake feeds: `projections.engine.Engine` implements it."""
+    """What the intake feeds: `warden.engine.core.Engine` implements it."""
 
     async def submit(self, payload: Any, *, received_at: datetime) -> Any: ...
 

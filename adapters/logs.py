@@ -15,7 +15,7 @@ from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
 
-from projections.timeline import details
+from warden.projections.timeline import details
 
 CONTEXT_FIELDS = ("position_id", "event", "venue", "account", "symbol", "status")
 

@@ -12,8 +12,8 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from domain.values import CloseReason
-from projections.engine import Engine
+from warden.domain.values import CloseReason
+from warden.engine.core import Engine
 
 GHOST_REASONS = {CloseReason.STOP_HIT, CloseReason.TRAILING_STOP_HIT, CloseReason.CLOSED_EXTERNALLY,
                  CloseReason.LIQUIDATED}

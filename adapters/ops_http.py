@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from aiohttp import web
 
-from adapters.metrics import CONTENT_TYPE, Metrics
-from adapters.service import WardenService
+from warden.adapters.metrics import CONTENT_TYPE, Metrics
+from warden.adapters.service import WardenService
 
 
 def ops_app(service: WardenService, metrics: Metrics) -> web.Application:

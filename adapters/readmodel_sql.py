@@ -21,7 +21,7 @@ from datetime import datetime
 from enum import Enum
 from typing import Any
 
-from adapters.store import StoreConfig
+from warden.adapters.store import StoreConfig
 
 TRACKING_DDL = ("CREATE TABLE IF NOT EXISTS projection_tracking "
                 "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)")

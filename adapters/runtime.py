@@ -19,25 +19,25 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.config import WardenConfig, engine_config, exchange_config
-from adapters.exchange.ccxt_exchange import CcxtExchange
-from adapters.instance_lock import InstanceLock
-from adapters.intake import Intake
-from adapters.logs import EventLogger
-from adapters.metrics import Metrics
-from adapters.ops_http import ops_app
-from adapters.readmodel_sql import open_readmodel
-from adapters.service import WardenService
-from adapters.store import open_store
-from adapters.streams.base import PrivateStream
-from adapters.streams.bybit_native import BybitNativeStream
-from adapters.streams.ccxt_private import CcxtPrivateStream
-from projections.accounts_view import AccountsView
-from projections.context import no_checkpoint
-from projections.engine import Engine
-from projections.positions_view import PositionsView, open_positions
-from projections.runner import ProjectionRunner
-from projections.supervisor import Supervisor
+from warden.adapters.config import WardenConfig, engine_config, exchange_config
+from warden.adapters.exchange.ccxt_exchange import CcxtExchange
+from warden.adapters.instance_lock import InstanceLock
+from warden.adapters.intake import Intake
+from warden.adapters.logs import EventLogger
+from warden.adapters.metrics import Metrics
+from warden.adapters.ops_http import ops_app
+from warden.adapters.readmodel_sql import open_readmodel
+from warden.adapters.service import WardenService
+from warden.adapters.store import open_store
+from warden.adapters.streams.base import PrivateStream
+from warden.adapters.streams.bybit_native import BybitNativeStream
+from warden.adapters.streams.ccxt_private import CcxtPrivateStream
+from warden.engine.context import no_checkpoint
+from warden.engine.core import Engine
+from warden.projections.accounts_view import AccountsView
+from warden.projections.positions_view import PositionsView, open_positions
+from warden.projections.runner import ProjectionRunner
+from warden.projections.supervisor import Supervisor
 
 log = logging.getLogger("warden.run")
 

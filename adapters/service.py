@@ -16,14 +16,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from adapters.exchange.ccxt_exchange import CcxtExchange
-from adapters.streams.base import PrivateStream
-from adapters.streams.compare import Discrepancy, FeedComparator
-from adapters.streams.events import Connection, PositionSnapshot, Report, StreamRejection, StreamStatus
-from adapters.streams.public import MarkPriceStream, PriceTick
-from domain.reports import FillReport, PositionReport
-from projections.engine import Engine
-from projections.supervisor import Supervisor
+from warden.adapters.exchange.ccxt_exchange import CcxtExchange
+from warden.adapters.streams.base import PrivateStream
+from warden.adapters.streams.compare import Discrepancy, FeedComparator
+from warden.adapters.streams.events import Connection, PositionSnapshot, Report, StreamRejection, StreamStatus
+from warden.adapters.streams.public import MarkPriceStream, PriceTick
+from warden.domain.reports import FillReport, PositionReport
+from warden.engine.core import Engine
+from warden.projections.supervisor import Supervisor
 
 log = logging.getLogger("warden.service")
 

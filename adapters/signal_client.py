@@ -19,8 +19,8 @@ from typing import Any
 import aiohttp
 import click
 
-from adapters.config import ConfigError, Secret, load_intake_settings
-from adapters.intake import NONCE, SIGNATURE, TIMESTAMP, sign
+from warden.adapters.config import ConfigError, Secret, load_intake_settings
+from warden.adapters.intake import NONCE, SIGNATURE, TIMESTAMP, sign
 
 
 @dataclass(frozen=True)

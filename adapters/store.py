@@ -32,9 +32,9 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import JSONTranscoder, Notification, Transcoder
 from eventsourcing.utils import Environment
 
-from adapters.transcodings import FastJSONTranscoder, register_domain_transcodings
-from domain.account import ExchangeAccount
-from domain.position import Position
+from warden.adapters.transcodings import FastJSONTranscoder, register_domain_transcodings
+from warden.domain.account import ExchangeAccount
+from warden.domain.position import Position
 
 DEFAULT_STORE_URL = "sqlite:///var/warden.sqlite3"
 SNAPSHOT_INTERVALS = {Position: 50, ExchangeAccount: 100}
@@ -63,14 +63,14 @@ class StoreConfig:
                 Path(path).parent.mkdir(parents=True, exist_ok=True)
             env = {"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": path,
                    "SQLITE_LOCK_TIMEOUT": "10",
-                   "APPLICATION_RECORDER_TOPIC": "adapters.recorders:FastReadSQLiteRecorder"}
+                   "APPLICATION_RECORDER_TOPIC": "warden.adapters.recorders:FastReadSQLiteRecorder"}
             return cls("sqlite", env, f"sqlite:///{path}")
         if parts.scheme in ("postgres", "postgresql"):
             if not parts.path.strip("/"):
                 raise StoreConfigError(f"store URL {_mask(url)!r}: postgres needs a database name")
             env = {
                 # eventsourcing's factory with plain-array inserts and a fast log read
-                "PERSISTENCE_MODULE": "adapters.recorders:WardenPostgresFactory",
+                "PERSISTENCE_MODULE": "warden.adapters.recorders:WardenPostgresFactory",
                 "POSTGRES_DBNAME": unquote(parts.path.strip("/")),
                 "POSTGRES_HOST": parts.hostname or "127.0.0.1",
                 "POSTGRES_PORT": str(parts.port or 5432),

@@ -16,10 +16,10 @@ from typing import Any
 import orjson
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Transcoding
 
-from domain.instrument import Instrument
-from domain.lifecycle import Status
-from domain.reports import FillReport, PositionReport
-from domain.values import CloseReason, OrderSide, Origin, PriceSource, ReportSource, Side
+from warden.domain.instrument import Instrument
+from warden.domain.lifecycle import Status
+from warden.domain.reports import FillReport, PositionReport
+from warden.domain.values import CloseReason, OrderSide, Origin, PriceSource, ReportSource, Side
 
 
 class EnumAsValue(Transcoding):

@@ -27,12 +27,12 @@ from uuid import uuid4
 
 import psycopg
 
-from adapters.store import SNAPSHOT_INTERVALS, WardenStore, open_store
 from bench.raw import PostgresRaw, RawBaseline, Row, SQLiteRaw
 from bench.report import Figure, Target, render, summary
 from bench.timing import median_of, timed
 from bench.workload import append_run, build_history, load
-from domain.position import Position
+from warden.adapters.store import SNAPSHOT_INTERVALS, WardenStore, open_store
+from warden.domain.position import Position
 
 DEFAULT_PG = os.environ.get("WARDEN_BENCH_PG", "postgresql://postgres@127.0.0.1:5432/postgres")
 APPEND_TARGET = Target(0.5, at_least=True)  # batched append >= 50% of the raw batched insert

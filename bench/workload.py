@@ -15,12 +15,12 @@ from itertools import count
 from time import perf_counter
 from uuid import UUID
 
-from adapters.store import WardenStore
-from domain.account import ExchangeAccount
-from domain.instrument import Instrument
-from domain.position import Position
-from domain.reports import PositionReport
-from domain.values import PriceSource, ReportSource, Side
+from warden.adapters.store import WardenStore
+from warden.domain.account import ExchangeAccount
+from warden.domain.instrument import Instrument
+from warden.domain.position import Position
+from warden.domain.reports import PositionReport
+from warden.domain.values import PriceSource, ReportSource, Side
 
 T0 = datetime(2025, 1, 1, tzinfo=UTC)
 VENUE = "bybit"

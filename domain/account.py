@@ -15,12 +15,12 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain import events as ev
-from domain.dispatch import Handlers
-from domain.evidence import evidence
-from domain.ids import account_id
-from domain.reports import FillReport, PositionReport
-from domain.values import Side
+from warden.domain import events as ev
+from warden.domain.dispatch import Handlers
+from warden.domain.evidence import evidence
+from warden.domain.ids import account_id
+from warden.domain.reports import FillReport, PositionReport
+from warden.domain.values import Side
 
 _handles = Handlers("ExchangeAccount")
 MAX_RAW_TEXT = 4096  # a garbage frame is evidence, not an invitation to fill the log

@@ -6,7 +6,7 @@ replay is exact. Prices are `Decimal`; every price says where it came from; the 
 kept in ``raw`` where there is one.
 
 Event topics (``module:ClassName``) are part of the stored format. To rename or move a class,
-register the old topic with ``eventsourcing.utils.register_topic`` (see `domain.topics`); to
+register the old topic with ``eventsourcing.utils.register_topic`` (see `warden.domain.topics`); to
 reshape one, bump ``class_version`` and add a static ``upcast_vN_vN+1(state)`` (docs/event-log.md).
 """
 
@@ -18,9 +18,9 @@ from uuid import UUID
 
 from eventsourcing.domain import Aggregate
 
-from domain.instrument import Instrument
-from domain.reports import FillReport, PositionReport
-from domain.values import CloseReason, PriceSource, Side
+from warden.domain.instrument import Instrument
+from warden.domain.reports import FillReport, PositionReport
+from warden.domain.values import CloseReason, PriceSource, Side
 
 Raw = dict[str, Any]
 

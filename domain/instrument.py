@@ -11,8 +11,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 
-from domain.errors import InvalidInstrument, InvalidStop
-from domain.values import ZERO, Side
+from warden.domain.errors import InvalidInstrument, InvalidStop
+from warden.domain.values import ZERO, Side
 
 
 @dataclass(frozen=True)

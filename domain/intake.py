@@ -12,8 +12,8 @@ from uuid import UUID, uuid5
 
 from eventsourcing.domain import Aggregate
 
-from domain.evidence import evidence
-from domain.ids import NAMESPACE
+from warden.domain.evidence import evidence
+from warden.domain.ids import NAMESPACE
 
 
 class SignalBook(Aggregate):

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from enum import Enum
 
-from domain.errors import InvalidTransition
+from warden.domain.errors import InvalidTransition
 
 
 class Status(Enum):

@@ -9,9 +9,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from decimal import Decimal
 
-from domain.errors import InvalidStop
-from domain.instrument import Instrument
-from domain.values import HUNDRED, ZERO, CloseReason, Side
+from warden.domain.errors import InvalidStop
+from warden.domain.instrument import Instrument
+from warden.domain.values import HUNDRED, ZERO, CloseReason, Side
 
 
 @dataclass(frozen=True)

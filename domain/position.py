@@ -12,14 +12,14 @@ from typing import Any
 
 from eventsourcing.domain import Aggregate
 
-from domain import events as ev
-from domain.dispatch import Handlers
-from domain.errors import ImpossibleFill, InvalidSignal, InvalidStop, StopWouldLoosen
-from domain.evidence import evidence
-from domain.ids import adopted_position_id, position_id
-from domain.instrument import Instrument
-from domain.lifecycle import PROTECTED_STATUSES, Status, Trigger, next_status
-from domain.values import ZERO, CloseReason, Origin, PriceSource, Side
+from warden.domain import events as ev
+from warden.domain.dispatch import Handlers
+from warden.domain.errors import ImpossibleFill, InvalidSignal, InvalidStop, StopWouldLoosen
+from warden.domain.evidence import evidence
+from warden.domain.ids import adopted_position_id, position_id
+from warden.domain.instrument import Instrument
+from warden.domain.lifecycle import PROTECTED_STATUSES, Status, Trigger, next_status
+from warden.domain.values import ZERO, CloseReason, Origin, PriceSource, Side
 
 Raw = dict[str, Any]
 

@@ -12,7 +12,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from domain.values import ZERO, OrderSide, OrderStatus, PriceSource, ReportSource, Side
+from warden.domain.values import ZERO, OrderSide, OrderStatus, PriceSource, ReportSource, Side
 
 
 @dataclass(frozen=True)

@@ -11,9 +11,9 @@ from datetime import datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from domain.errors import InvalidSignal
-from domain.evidence import evidence
-from domain.values import Side, Venue
+from warden.domain.errors import InvalidSignal
+from warden.domain.evidence import evidence
+from warden.domain.values import Side, Venue
 
 _SIDES = {"long": Side.LONG, "buy": Side.LONG, "short": Side.SHORT, "sell": Side.SHORT}
 _VENUES = {v.value: v.value for v in Venue} | {"binance": Venue.BINANCE.value}

@@ -13,10 +13,10 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from adapters.readmodel_sql import ReadModelDB, Tx, decode_row, to_text
-from domain import events as ev
-from domain.reports import PositionReport
-from domain.values import ReportSource, Side
+from warden.adapters.readmodel_sql import ReadModelDB, Tx, decode_row, to_text
+from warden.domain import events as ev
+from warden.domain.reports import PositionReport
+from warden.domain.values import ReportSource, Side
 
 DDL = (
     "CREATE TABLE IF NOT EXISTS accounts_view ("

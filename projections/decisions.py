@@ -19,10 +19,10 @@ from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
 
-from domain import events as ev
-from domain.errors import InvalidStop
-from domain.lifecycle import Status
-from projections.context import EngineConfig
+from warden.domain import events as ev
+from warden.domain.errors import InvalidStop
+from warden.domain.lifecycle import Status
+from warden.engine.context import EngineConfig
 
 
 @dataclass(frozen=True)

@@ -22,12 +22,12 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from adapters.readmodel_sql import ReadModelDB, Tx, decode_row, to_text
-from adapters.store import WardenStore
-from domain import events as ev
-from domain.lifecycle import Status
-from domain.position import Position
-from domain.values import CloseReason, Origin, Side
+from warden.adapters.readmodel_sql import ReadModelDB, Tx, decode_row, to_text
+from warden.adapters.store import WardenStore
+from warden.domain import events as ev
+from warden.domain.lifecycle import Status
+from warden.domain.position import Position
+from warden.domain.values import CloseReason, Origin, Side
 
 DDL = (
     "CREATE TABLE IF NOT EXISTS positions_view ("

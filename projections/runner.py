@@ -18,8 +18,8 @@ from typing import Any, Protocol
 
 from eventsourcing.utils import resolve_topic
 
-from adapters.readmodel_sql import ReadModelDB, Tx, ensure_tracking, record_position, tracked_position
-from adapters.store import WardenStore
+from warden.adapters.readmodel_sql import ReadModelDB, Tx, ensure_tracking, record_position, tracked_position
+from warden.adapters.store import WardenStore
 
 log = logging.getLogger(__name__)
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from decimal import Decimal
 
-from domain.lifecycle import Status
-from projections.positions_view import PositionRow
-from projections.timeline import show
+from warden.domain.lifecycle import Status
+from warden.projections.positions_view import PositionRow
+from warden.projections.timeline import show
 
 HEADER = ("id", "venue", "symbol", "side", "status", "entry", "stop", "mark", "PnL", "age", "waiting")
 

@@ -16,7 +16,7 @@ import time
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
-from projections.runner import ProjectionRunner
+from warden.projections.runner import ProjectionRunner
 
 log = logging.getLogger(__name__)
 

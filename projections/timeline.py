@@ -14,7 +14,7 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from domain.instrument import Instrument
+from warden.domain.instrument import Instrument
 
 # Fields every event has, or that are too bulky for one line of a timeline.
 _HIDDEN = {"originator_id", "originator_version", "timestamp", "originator_topic", "raw"}

@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
-from domain.instrument import Instrument
-from domain.position import Position
-from domain.values import PriceSource, Side
+from warden.domain.instrument import Instrument
+from warden.domain.position import Position
+from warden.domain.values import PriceSource, Side
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 BTC = Instrument("BTCUSDT", Decimal("0.1"), Decimal("0.001"), Decimal("0.001"), Decimal("0.1"),

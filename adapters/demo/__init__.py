@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from adapters.demo.checks import check_invariants
-from adapters.demo.narrator import Narrator
-from adapters.demo.scenarios import Script
-from adapters.demo.summary import render_summary
-from adapters.demo.world import ScenarioFailed, World
-from adapters.store import WardenStore
-from projections.engine import Engine
+from warden.adapters.demo.checks import check_invariants
+from warden.adapters.demo.narrator import Narrator
+from warden.adapters.demo.scenarios import Script
+from warden.adapters.demo.summary import render_summary
+from warden.adapters.demo.world import ScenarioFailed, World
+from warden.adapters.store import WardenStore
+from warden.engine.core import Engine
 
 __all__ = ["run_demo"]
 

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from typing import Any
 from uuid import UUID
 
-from domain import events as ev
-from domain.position import Position
-from projections.engine import Engine
-from projections.timeline import show
+from warden.domain import events as ev
+from warden.domain.position import Position
+from warden.engine.core import Engine
+from warden.projections.timeline import show
 
 QUIET = (ev.MarkPriceObserved, ev.FillReported, ev.StopLossRequested,
          ev.EntryOrderRequested, ev.AccountRegistered)

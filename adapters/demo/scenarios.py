@@ -12,11 +12,11 @@ import random
 from collections.abc import Callable
 from decimal import Decimal
 
-from adapters.demo.narrator import Narrator
-from adapters.demo.world import World
-from domain.lifecycle import Status
-from domain.position import Position
-from domain.values import CloseReason, Origin, PriceSource
+from warden.adapters.demo.narrator import Narrator
+from warden.adapters.demo.world import World
+from warden.domain.lifecycle import Status
+from warden.domain.position import Position
+from warden.domain.values import CloseReason, Origin, PriceSource
 
 PRECISION = "price must be greater than minimum price precision"
 

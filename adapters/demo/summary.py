@@ -6,9 +6,9 @@ from collections.abc import Callable
 from decimal import Decimal
 from uuid import UUID
 
-from adapters.store import WardenStore
-from domain.position import Position
-from projections.timeline import build_timeline, show
+from warden.adapters.store import WardenStore
+from warden.domain.position import Position
+from warden.projections.timeline import build_timeline, show
 
 
 def _money(value: Decimal | None) -> str:

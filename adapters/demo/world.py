@@ -12,16 +12,16 @@ import asyncio
 from collections.abc import Callable
 from decimal import Decimal
 
-from adapters.exchange.ccxt_exchange import CcxtExchange
-from adapters.exchange.config import ExchangeConfig
-from adapters.service import WardenService
-from adapters.sim.server import Simulator
-from adapters.store import WardenStore
-from adapters.streams.ccxt_private import CcxtPrivateStream
-from domain.policies import AgedExitPolicy, AgedPhase, TrailingStopPolicy
-from domain.values import Venue
-from projections.context import EngineConfig, OffsetClock
-from projections.engine import Engine
+from warden.adapters.exchange.ccxt_exchange import CcxtExchange
+from warden.adapters.exchange.config import ExchangeConfig
+from warden.adapters.service import WardenService
+from warden.adapters.store import WardenStore
+from warden.adapters.streams.ccxt_private import CcxtPrivateStream
+from warden.domain.policies import AgedExitPolicy, AgedPhase, TrailingStopPolicy
+from warden.domain.values import Venue
+from warden.engine.context import EngineConfig, OffsetClock
+from warden.engine.core import Engine
+from warden.sim.server import Simulator
 
 # (venue, account) -> (enum, api key, secret): the simulator's default accounts.
 ACCOUNTS = {("bybit", "bybit"): (Venue.BYBIT, "bybit-key", "bybit-secret"),

@@ -12,12 +12,13 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from adapters.exchange import normalize
-from adapters.exchange.errors import NOT_MODIFIED, Rejected, has_code
-from adapters.exchange.port import StopMode
-from adapters.exchange.venue_ops import VenueOps
-from domain.reports import OrderReport, StopReport
-from domain.values import Side
+from warden.adapters.exchange import normalize
+from warden.adapters.exchange.errors import NOT_MODIFIED, has_code
+from warden.adapters.exchange.venue_ops import VenueOps
+from warden.domain.reports import OrderReport, StopReport
+from warden.domain.values import Side
+from warden.engine.errors import Rejected
+from warden.engine.ports import StopMode
 
 CATEGORY = "linear"
 

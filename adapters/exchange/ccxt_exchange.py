@@ -12,16 +12,15 @@ from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from adapters.exchange import normalize
-from adapters.exchange.binance import BinanceOps
-from adapters.exchange.bybit import BybitOps
-from adapters.exchange.config import ExchangeConfig, build_client
-from adapters.exchange.errors import DUPLICATE_CLIENT_ID, Rejected, classify, has_code
-from adapters.exchange.port import ExchangePort, StopMode
-from adapters.exchange.price_chain import NamedStep, resolve_price
-from adapters.exchange.venue_ops import VenueOps
-from domain.instrument import Instrument
-from domain.reports import (
+from warden.adapters.exchange import normalize
+from warden.adapters.exchange.binance import BinanceOps
+from warden.adapters.exchange.bybit import BybitOps
+from warden.adapters.exchange.config import ExchangeConfig, build_client
+from warden.adapters.exchange.errors import DUPLICATE_CLIENT_ID, classify, has_code
+from warden.adapters.exchange.price_chain import NamedStep, resolve_price
+from warden.adapters.exchange.venue_ops import VenueOps
+from warden.domain.instrument import Instrument
+from warden.domain.reports import (
     ExecutionPrice,
     FillReport,
     FillUnknown,
@@ -29,7 +28,9 @@ from domain.reports import (
     PositionReport,
     StopReport,
 )
-from domain.values import OrderSide, OrderStatus, PriceSource, ReportSource, Side, Venue
+from warden.domain.values import OrderSide, OrderStatus, PriceSource, ReportSource, Side, Venue
+from warden.engine.errors import Rejected
+from warden.engine.ports import ExchangePort, StopMode
 
 T = TypeVar("T")
 _POSITION_TPSL = {"StopLoss", "TakeProfit", "TrailingStop", "PartialStopLoss", "PartialTakeProfit"}

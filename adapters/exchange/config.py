@@ -13,7 +13,7 @@ from typing import Any
 
 import ccxt.pro as ccxtpro
 
-from domain.values import Venue
+from warden.domain.values import Venue
 
 # Public base URLs, for the docs and the command line; tests use the simulator's.
 KNOWN_ENDPOINTS: dict[str, tuple[str, str]] = {

@@ -1,14 +1,4 @@
-"""Exchange failures classified for the engine: `Rejected`, `Retryable`, `UnknownOutcome`.
-
-The engine needs one decision per failure, not ccxt's forty exception classes:
-
-* `Rejected` -- the venue read the request and refused it. Carries the venue's own code and message
-  (Bybit ``retCode``/``retMsg``, Binance ``code``/``msg``) so the event log records why.
-* `Retryable` -- nothing happened on the venue: rate limit, 5xx, a connection that failed before
-  the request left, a clock-skew nonce rejection. Sending again is safe.
-* `UnknownOutcome` -- the request may have reached the venue (timeout or dropped connection after
-  sending, Binance -1007). For a write the engine must query before deciding; retrying blindly
-  could open a second position.
+"""ccxt's exceptions mapped onto the engine's three failures (`warden.engine.errors`).
 
 `classify` maps a ccxt exception (and the venue code inside its message) to one of these.
 """
@@ -23,34 +13,7 @@ from typing import Any
 import aiohttp
 import ccxt.async_support as ccxt
 
-
-class ExchangeFailure(Exception):
-    """Base of every classified failure; ``venue_code``/``venue_message`` when the venue sent them."""
-
-    def __init__(self, message: str, *, venue_code: str | None = None,
-                 venue_message: str | None = None, operation: str = "") -> None:
-        self.venue_code = venue_code
-        self.venue_message = venue_message
-        self.operation = operation
-        super().__init__(message)
-
-
-class Rejected(ExchangeFailure):
-    """The venue refused the request. Do not resend it unchanged.
-
-    ``restored_stop`` is set when a stop move was refused after the old stop had been cancelled
-    and the old stop was placed again (a new order id)."""
-
-    restored_stop: object | None = None
-
-
-class Retryable(ExchangeFailure):
-    """Nothing was done on the venue; the same request may be sent again."""
-
-
-class UnknownOutcome(ExchangeFailure):
-    """The request may or may not have taken effect: query the venue before deciding."""
-
+from warden.engine.errors import ExchangeFailure, Rejected, Retryable, UnknownOutcome
 
 # Venue codes whose meaning ccxt does not map to the class the engine needs (ccxt maps Bybit
 # 10016 and Binance -1007 to a plain ExchangeError, which would read as a rejection).

@@ -14,9 +14,9 @@ from datetime import UTC, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
-from domain.instrument import Instrument
-from domain.reports import FillReport, OrderReport, PositionReport
-from domain.values import ZERO, OrderSide, OrderStatus, ReportSource, Side
+from warden.domain.instrument import Instrument
+from warden.domain.reports import FillReport, OrderReport, PositionReport
+from warden.domain.values import ZERO, OrderSide, OrderStatus, ReportSource, Side
 
 Payload = Mapping[str, Any]
 

@@ -15,7 +15,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from domain.reports import ExecutionPrice, FillUnknown
+from warden.domain.reports import ExecutionPrice, FillUnknown
 
 PriceStep = Callable[[], Awaitable[ExecutionPrice | None]]
 

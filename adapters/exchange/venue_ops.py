@@ -11,14 +11,15 @@ import abc
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from adapters.exchange import normalize
-from adapters.exchange.errors import ORDER_NOT_FOUND, Rejected, has_code
-from adapters.exchange.port import StopMode
-from domain.reports import OrderReport, StopReport
-from domain.values import OrderSide, Side
+from warden.adapters.exchange import normalize
+from warden.adapters.exchange.errors import ORDER_NOT_FOUND, has_code
+from warden.domain.reports import OrderReport, StopReport
+from warden.domain.values import OrderSide, Side
+from warden.engine.errors import Rejected
+from warden.engine.ports import StopMode
 
 if TYPE_CHECKING:
-    from adapters.exchange.ccxt_exchange import CcxtExchange
+    from warden.adapters.exchange.ccxt_exchange import CcxtExchange
 
 
 class VenueOps(abc.ABC):

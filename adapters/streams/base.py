@@ -12,10 +12,8 @@ import random
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, replace
 
-from adapters.exchange.errors import Retryable
-from adapters.exchange.port import ExchangePort
-from adapters.streams.dedup import Sequencer
-from adapters.streams.events import (
+from warden.adapters.streams.dedup import Sequencer
+from warden.adapters.streams.events import (
     Connection,
     PositionSnapshot,
     Report,
@@ -23,8 +21,10 @@ from adapters.streams.events import (
     StreamRejection,
     StreamStatus,
 )
-from domain.reports import PositionReport
-from domain.values import ZERO, ReportSource
+from warden.domain.reports import PositionReport
+from warden.domain.values import ZERO, ReportSource
+from warden.engine.errors import Retryable
+from warden.engine.ports import ExchangePort
 
 
 @dataclass

@@ -12,9 +12,9 @@ import json
 from dataclasses import dataclass
 from typing import Any
 
-from adapters.exchange import normalize
-from adapters.streams.events import Report, StreamRejection
-from domain.values import ReportSource
+from warden.adapters.exchange import normalize
+from warden.adapters.streams.events import Report, StreamRejection
+from warden.domain.values import ReportSource
 
 FEED = "bybit-native"
 TOPICS = ("position", "order", "execution")

@@ -20,12 +20,12 @@ from typing import Any
 from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
-from adapters.exchange.config import ExchangeConfig
-from adapters.exchange.errors import ExchangeFailure
-from adapters.exchange.port import ExchangePort
-from adapters.streams.base import Backoff, PrivateStream
-from adapters.streams.bybit_frames import FEED, TOPICS, ControlFrame, parse_frame
-from adapters.streams.events import Connection, StreamRejection
+from warden.adapters.exchange.config import ExchangeConfig
+from warden.adapters.streams.base import Backoff, PrivateStream
+from warden.adapters.streams.bybit_frames import FEED, TOPICS, ControlFrame, parse_frame
+from warden.adapters.streams.events import Connection, StreamRejection
+from warden.engine.errors import ExchangeFailure
+from warden.engine.ports import ExchangePort
 
 
 class StreamRefused(Exception):

@@ -22,13 +22,13 @@ from typing import Any
 
 import ccxt.async_support as ccxt
 
-from adapters.exchange import normalize
-from adapters.exchange.ccxt_exchange import CcxtExchange
-from adapters.exchange.errors import ExchangeFailure
-from adapters.streams.base import Backoff, PrivateStream
-from adapters.streams.bybit_frames import is_trade_execution
-from adapters.streams.events import Connection, Report
-from domain.values import ReportSource, Venue
+from warden.adapters.exchange import normalize
+from warden.adapters.exchange.ccxt_exchange import CcxtExchange
+from warden.adapters.streams.base import Backoff, PrivateStream
+from warden.adapters.streams.bybit_frames import is_trade_execution
+from warden.adapters.streams.events import Connection, Report
+from warden.domain.values import ReportSource, Venue
+from warden.engine.errors import ExchangeFailure
 
 Watch = Callable[[], Awaitable[list[dict[str, Any]]]]
 

@@ -20,10 +20,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from enum import Enum
 
-from adapters.streams.base import PrivateStream
-from adapters.streams.events import Report
-from domain.reports import FillReport, OrderReport, PositionReport
-from domain.values import ReportSource
+from warden.adapters.streams.base import PrivateStream
+from warden.adapters.streams.events import Report
+from warden.domain.reports import FillReport, OrderReport, PositionReport
+from warden.domain.values import ReportSource
 
 Key = tuple[str, ...]
 

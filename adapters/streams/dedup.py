@@ -19,8 +19,8 @@ from collections import OrderedDict
 from dataclasses import replace
 from datetime import datetime
 
-from domain.reports import FillReport, OrderReport, PositionReport
-from domain.values import OrderStatus, ReportSource
+from warden.domain.reports import FillReport, OrderReport, PositionReport
+from warden.domain.values import OrderStatus, ReportSource
 
 _TERMINAL = {OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.REJECTED}
 

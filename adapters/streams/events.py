@@ -14,8 +14,8 @@ from decimal import Decimal
 from enum import Enum
 from typing import Any
 
-from domain.reports import FillReport, OrderReport, PositionReport
-from domain.values import PriceSource
+from warden.domain.reports import FillReport, OrderReport, PositionReport
+from warden.domain.values import PriceSource
 
 
 class Connection(Enum):

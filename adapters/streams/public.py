@@ -14,11 +14,11 @@ from typing import Any
 
 import ccxt.async_support as ccxt
 
-from adapters.exchange import normalize
-from adapters.exchange.ccxt_exchange import CcxtExchange
-from adapters.streams.base import Backoff
-from adapters.streams.events import PriceTick, StreamRejection
-from domain.values import PriceSource, Venue
+from warden.adapters.exchange import normalize
+from warden.adapters.exchange.ccxt_exchange import CcxtExchange
+from warden.adapters.streams.base import Backoff
+from warden.adapters.streams.events import PriceTick, StreamRejection
+from warden.domain.values import PriceSource, Venue
 
 
 def parse_tick(venue: str, symbol: str, ticker: dict[str, Any]) -> PriceTick | None:

@@ -38,7 +38,7 @@ def wait_for(check, timeout: float = 30.0, what: str = "condition"):
 
 @pytest.fixture
 def simulator():
-    process = subprocess.Popen([sys.executable, "-m", "app", "sim", "--json", "--tick", "0"], cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "warden", "sim", "--json", "--tick", "0"], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
     urls = json.loads(process.stdout.readline())
     yield urls
@@ -88,7 +88,7 @@ ENV = {**os.environ, "E2E_BYBIT_KEY": "bybit-key", "E2E_BYBIT_SECRET": "bybit-se
 
 
 def start_warden(config: Path) -> tuple[subprocess.Popen, dict]:
-    process = subprocess.Popen([sys.executable, "-m", "app", "run", "--config", str(config)], cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "warden", "run", "--config", str(config)], cwd=ROOT,
                                env=ENV, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     line = process.stdout.readline()
     if not line:
@@ -97,5 +97,5 @@ def start_warden(config: Path) -> tuple[subprocess.Popen, dict]:
 
 
 def warden(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, env=ENV, capture_output=True,
+    return subprocess.run([sys.executable, "-m", "warden", *args], cwd=ROOT, env=ENV, capture_output=True,
                           text=True, timeout=60)

@@ -15,7 +15,7 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 def warden(*args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
-    result = subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, capture_output=True,
+    result = subprocess.run([sys.executable, "-m", "warden", *args], cwd=ROOT, capture_output=True,
                             text=True, timeout=120)
     if check and result.returncode != 0:
         raise AssertionError(f"warden {' '.join(args)} exited {result.returncode}:\n{result.stderr}")
@@ -88,7 +88,7 @@ def test_unknown_ids_and_corrupt_lines_get_clear_errors(demo, tmp_path):
 def test_warden_sim_prints_its_urls_and_serves_the_control_api():
     import urllib.request
 
-    process = subprocess.Popen([sys.executable, "-m", "app", "sim", "--json", "--tick", "0"], cwd=ROOT,
+    process = subprocess.Popen([sys.executable, "-m", "warden", "sim", "--json", "--tick", "0"], cwd=ROOT,
                                stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         urls = json.loads(process.stdout.readline())

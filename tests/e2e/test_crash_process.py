@@ -24,7 +24,7 @@ STEPS = ["entry-requested", "entry-sent", "entry-recorded", "fill-recorded", "st
 
 @pytest.mark.parametrize("step", STEPS)
 def test_a_killed_process_resumes_to_protected_with_one_entry_order(simulator, config, pg_url, step):
-    crashing = subprocess.Popen([sys.executable, "-m", "app", "run", "--config", str(config)], cwd=ROOT,
+    crashing = subprocess.Popen([sys.executable, "-m", "warden", "run", "--config", str(config)], cwd=ROOT,
                                 env={**ENV, "WARDEN_CRASH_AT": step}, stdout=subprocess.PIPE,
                                 stderr=subprocess.DEVNULL, text=True)
     urls = json.loads(crashing.stdout.readline())

@@ -11,15 +11,15 @@ from pathlib import Path
 
 import pytest
 
-from adapters.demo.checks import check_invariants
-from adapters.demo.world import World
-from adapters.store import open_store
+from warden.adapters.demo.checks import check_invariants
+from warden.adapters.demo.world import World
+from warden.adapters.store import open_store
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def warden(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "app", *args], cwd=ROOT, capture_output=True, text=True,
+    return subprocess.run([sys.executable, "-m", "warden", *args], cwd=ROOT, capture_output=True, text=True,
                           timeout=120)
 
 

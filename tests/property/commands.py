@@ -9,10 +9,10 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from domain import events as ev
-from domain.lifecycle import Trigger
-from domain.position import Position
-from domain.values import CloseReason, PriceSource
+from warden.domain import events as ev
+from warden.domain.lifecycle import Trigger
+from warden.domain.position import Position
+from warden.domain.values import CloseReason, PriceSource
 
 # By name, and only those the domain has: the lifecycle grows (entry intents, refused and unresolved
 # fills) and this suite should cover each command as soon as it exists, without a lockstep edit.

@@ -10,9 +10,9 @@ from decimal import Decimal
 
 from hypothesis import strategies as st
 
-from domain.instrument import Instrument
-from domain.policies import AgedExitPolicy, AgedPhase, InitialStopPolicy, TrailingStopPolicy
-from domain.values import Side
+from warden.domain.instrument import Instrument
+from warden.domain.policies import AgedExitPolicy, AgedPhase, InitialStopPolicy, TrailingStopPolicy
+from warden.domain.values import Side
 
 # From 0.0000001 (10000SATS-like) to 0.5; the first entry is what a failing example shrinks to.
 TICKS = tuple(sorted(

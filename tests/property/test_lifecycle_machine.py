@@ -19,14 +19,6 @@ from hypothesis import event
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
-from adapters.eventlog import export_log, import_log
-from adapters.store import open_store
-from domain import events as ev
-from domain.errors import DomainError, ImpossibleFill, InvalidStop, InvalidTransition
-from domain.lifecycle import PROTECTED_STATUSES, TRANSITIONS, Status, reachable
-from domain.policies import AgedDecision, AgedExitPolicy, InitialStopPolicy, TrailingStopPolicy
-from domain.position import Position
-from domain.values import CloseReason, Origin, PriceSource, Side
 from tests.property.commands import (
     COMMAND_TRIGGERS,
     ENDING_COMMANDS,
@@ -43,6 +35,14 @@ from tests.property.strategies import (
     trailing_percents,
     trailing_policies,
 )
+from warden.adapters.eventlog import export_log, import_log
+from warden.adapters.store import open_store
+from warden.domain import events as ev
+from warden.domain.errors import DomainError, ImpossibleFill, InvalidStop, InvalidTransition
+from warden.domain.lifecycle import PROTECTED_STATUSES, TRANSITIONS, Status, reachable
+from warden.domain.policies import AgedDecision, AgedExitPolicy, InitialStopPolicy, TrailingStopPolicy
+from warden.domain.position import Position
+from warden.domain.values import CloseReason, Origin, PriceSource, Side
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 EXPORT_EVERY = 8  # steps between two export/import round trips (and one more at teardown)

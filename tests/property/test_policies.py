@@ -8,11 +8,11 @@ from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
 from hypothesis import event, example, given
 from hypothesis import strategies as st
 
-from domain.errors import InvalidStop
-from domain.instrument import Instrument
-from domain.policies import AgedExitPolicy, AgedPhase, InitialStopPolicy, TrailingStopPolicy
-from domain.values import Side
 from tests.property.strategies import decimals_between, instruments, percents, positive_prices, sides
+from warden.domain.errors import InvalidStop
+from warden.domain.instrument import Instrument
+from warden.domain.policies import AgedExitPolicy, AgedPhase, InitialStopPolicy, TrailingStopPolicy
+from warden.domain.values import Side
 
 # Prices with at most 17 significant digits, so `percent * price` stays exact in Decimal's 28.
 fill_prices = st.builds(lambda n, k: Decimal(n).scaleb(-k), st.integers(1, 10**9), st.integers(0, 8))

@@ -7,14 +7,14 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.exchange.ccxt_exchange import CcxtExchange
-from adapters.exchange.config import ExchangeConfig
-from adapters.sim.server import Simulator
-from adapters.store import WardenStore, open_store
-from domain.policies import TrailingStopPolicy
-from domain.values import Venue
-from projections.context import EngineConfig, OffsetClock, no_checkpoint
-from projections.engine import Engine
+from warden.adapters.exchange.ccxt_exchange import CcxtExchange
+from warden.adapters.exchange.config import ExchangeConfig
+from warden.adapters.store import WardenStore, open_store
+from warden.domain.policies import TrailingStopPolicy
+from warden.domain.values import Venue
+from warden.engine.context import EngineConfig, OffsetClock, no_checkpoint
+from warden.engine.core import Engine
+from warden.sim.server import Simulator
 
 ACCOUNTS = {"bybit": ("bybit", Venue.BYBIT, "bybit-key", "bybit-secret"),
             "binanceusdm": ("binance", Venue.BINANCE, "binance-key", "binance-secret")}

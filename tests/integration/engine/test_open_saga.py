@@ -6,9 +6,9 @@ from decimal import Decimal
 
 import pytest
 
-from domain.lifecycle import Status
-from domain.values import CloseReason, PriceSource
 from tests.integration.engine.conftest import ACCOUNTS, events_of, signal
+from warden.domain.lifecycle import Status
+from warden.domain.values import CloseReason, PriceSource
 
 
 def venue_position(sim, venue: str, symbol: str = "BTCUSDT") -> dict | None:
@@ -88,8 +88,8 @@ async def test_duplicates_and_bad_signals_are_recorded_and_open_nothing(sim, mak
 async def test_each_account_protects_with_its_own_policy(sim, make_engine, store):
     from dataclasses import replace
 
-    from domain.policies import InitialStopPolicy
     from tests.integration.engine.conftest import FAST
+    from warden.domain.policies import InitialStopPolicy
 
     tight = replace(FAST, initial_stop=InitialStopPolicy(Decimal("1")))
     engine = await make_engine(account_configs={("binanceusdm", "binance"): tight})

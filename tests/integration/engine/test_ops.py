@@ -10,14 +10,14 @@ import aiohttp
 import pytest
 from aiohttp import web
 
-from adapters.logs import EventLogger, configure_logging
-from adapters.metrics import Metrics
-from adapters.ops_http import ops_app
-from adapters.service import WardenService
-from adapters.streams.ccxt_private import CcxtPrivateStream
 from tests.integration.engine.conftest import signal
 from tests.integration.engine.test_service import eventually
 from tests.integration.engine.test_trailing_and_aged import walk
+from warden.adapters.logs import EventLogger, configure_logging
+from warden.adapters.metrics import Metrics
+from warden.adapters.ops_http import ops_app
+from warden.adapters.service import WardenService
+from warden.adapters.streams.ccxt_private import CcxtPrivateStream
 
 
 @pytest.fixture

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from domain.lifecycle import Status
-from domain.values import CloseReason, Origin
-from projections.context import PhantomPolicy
 from tests.integration.engine.conftest import FAST, signal
 from tests.integration.engine.test_open_saga import venue_position
+from warden.domain.lifecycle import Status
+from warden.domain.values import CloseReason, Origin
+from warden.engine.context import PhantomPolicy
 
 
 def account_events(store, name: str) -> list:
@@ -106,7 +106,7 @@ async def test_a_size_mismatch_is_recorded(sim, make_engine, store):
 async def test_a_stop_cancelled_by_hand_is_put_back_at_the_next_reconcile(sim, make_engine, store):
     from dataclasses import replace
 
-    from domain.reports import StopReport
+    from warden.domain.reports import StopReport
 
     engine = await make_engine(config=replace(FAST, reconcile_interval_s=0))
     outcome = await engine.submit(signal("hand-cancel", exchange="binanceusdm"))

@@ -6,12 +6,12 @@ import io
 from dataclasses import replace
 from decimal import Decimal
 
-from adapters.eventlog import export_log, import_log
-from adapters.store import open_store
-from domain.policies import TrailingStopPolicy
-from projections.decisions import replay_decisions
 from tests.integration.engine.conftest import FAST, signal
 from tests.integration.engine.test_trailing_and_aged import LONG_PATH, SHORT_PATH, walk
+from warden.adapters.eventlog import export_log, import_log
+from warden.adapters.store import open_store
+from warden.domain.policies import TrailingStopPolicy
+from warden.projections.decisions import replay_decisions
 
 
 async def test_the_recorded_log_replays_to_the_same_decisions(sim, make_engine, store):

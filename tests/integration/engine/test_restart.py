@@ -11,8 +11,8 @@ from decimal import Decimal
 
 import pytest
 
-from domain.lifecycle import Status
 from tests.integration.engine.conftest import ACCOUNTS, signal
+from warden.domain.lifecycle import Status
 
 STEPS = ["entry-requested", "entry-sent", "entry-recorded", "fill-recorded", "stop-requested",
          "stop-sent", "stop-recorded"]
@@ -57,8 +57,8 @@ async def test_a_crash_at_any_step_ends_protected_with_one_entry_order(sim, make
 
 @pytest.mark.parametrize("venue", ["bybit", "binanceusdm"])
 async def test_a_restart_puts_back_a_stop_that_vanished_from_the_exchange(sim, make_engine, store, venue):
-    from adapters.exchange.port import StopMode
-    from domain.reports import StopReport
+    from warden.domain.reports import StopReport
+    from warden.engine.ports import StopMode
 
     first = await make_engine()
     outcome = await first.submit(signal(f"vanished-{venue}", exchange=venue))

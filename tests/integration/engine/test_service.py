@@ -8,12 +8,12 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.service import WardenService
-from adapters.streams.ccxt_private import CcxtPrivateStream
-from domain.lifecycle import Status
-from domain.values import CloseReason, Origin
 from tests.integration.engine.conftest import signal
 from tests.integration.engine.test_open_saga import venue_position
+from warden.adapters.service import WardenService
+from warden.adapters.streams.ccxt_private import CcxtPrivateStream
+from warden.domain.lifecycle import Status
+from warden.domain.values import CloseReason, Origin
 
 
 async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -85,9 +85,9 @@ async def test_the_trailing_stop_follows_the_venues_mark_prices(sim, service, st
 
 
 async def test_compare_mode_matches_the_native_feed_against_ccxt_pro(sim, make_engine, store):
-    from adapters.exchange.config import ExchangeConfig
-    from adapters.streams.bybit_native import BybitNativeStream
-    from domain.values import Venue
+    from warden.adapters.exchange.config import ExchangeConfig
+    from warden.adapters.streams.bybit_native import BybitNativeStream
+    from warden.domain.values import Venue
 
     engine = await make_engine(start=False, venues=("bybit",))
     port = engine.ctx.ports["bybit", "bybit"]

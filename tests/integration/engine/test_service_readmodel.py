@@ -4,15 +4,15 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.readmodel_sql import open_readmodel
-from adapters.service import WardenService
-from adapters.store import open_store
-from domain.lifecycle import Status
-from projections.positions_view import PositionsView, get_position, open_positions
-from projections.runner import ProjectionRunner
-from projections.supervisor import Supervisor
 from tests.integration.engine.conftest import signal
 from tests.integration.engine.test_service import eventually
+from warden.adapters.readmodel_sql import open_readmodel
+from warden.adapters.service import WardenService
+from warden.adapters.store import open_store
+from warden.domain.lifecycle import Status
+from warden.projections.positions_view import PositionsView, get_position, open_positions
+from warden.projections.runner import ProjectionRunner
+from warden.projections.supervisor import Supervisor
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])

@@ -9,11 +9,11 @@ from decimal import Decimal
 
 import pytest
 
-from domain.lifecycle import Status
-from domain.policies import AgedExitPolicy, AgedPhase, TrailingStopPolicy
-from domain.values import CloseReason
 from tests.integration.engine.conftest import FAST, signal
 from tests.integration.engine.test_open_saga import venue_position
+from warden.domain.lifecycle import Status
+from warden.domain.policies import AgedExitPolicy, AgedPhase, TrailingStopPolicy
+from warden.domain.values import CloseReason
 
 LONG_PATH = ["60300", "60700", "61000", "61500", "61200", "61800", "61600"]
 SHORT_PATH = ["59700", "59300", "59000", "58600", "58850", "58400", "58600"]

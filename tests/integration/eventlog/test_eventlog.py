@@ -7,9 +7,9 @@ import json
 
 import pytest
 
-from adapters.eventlog import EventLogError, export_log, import_log
-from adapters.store import open_store
 from tests.builders import protected
+from warden.adapters.eventlog import EventLogError, export_log, import_log
+from warden.adapters.store import open_store
 
 
 def exported(*positions) -> list[str]:
@@ -32,10 +32,10 @@ def test_the_header_names_the_format_and_version():
     (lambda lines: lines.pop(3), "line 4: .* version 4 follows 2"),
     (lambda lines: lines.insert(3, lines[2]), "line 4: .* version 2 follows 2"),
     (lambda lines: lines.__setitem__(2, lines[2].replace('"decimal_str"', '"no_such_type"')),
-     "line 3: cannot decode domain.events:EntryOrderPlaced"),
-    (lambda lines: lines.__setitem__(2, lines[2].replace("domain.events:EntryOrderPlaced",
-                                                         "domain.events:Nope")),
-     "line 3: cannot decode domain.events:Nope"),
+     "line 3: cannot decode warden.domain.events:EntryOrderPlaced"),
+    (lambda lines: lines.__setitem__(2, lines[2].replace("warden.domain.events:EntryOrderPlaced",
+                                                         "warden.domain.events:Nope")),
+     "line 3: cannot decode warden.domain.events:Nope"),
     (lambda lines: lines.__setitem__(2, '{"originator_id": "x"}\n'), "line 3: malformed event record"),
 ])
 def test_a_corrupt_line_is_named_and_nothing_is_imported(mutate, message):

@@ -6,10 +6,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from adapters.exchange.ccxt_exchange import CcxtExchange
-from adapters.sim.server import Simulator
-from domain.values import Venue
 from tests.integration.exchange.exchange_sim_helpers import make_config
+from warden.adapters.exchange.ccxt_exchange import CcxtExchange
+from warden.domain.values import Venue
+from warden.sim.server import Simulator
 
 
 @pytest.fixture

@@ -6,10 +6,10 @@ import time
 from collections.abc import Callable
 from decimal import Decimal
 
-from adapters.exchange.config import ExchangeConfig
-from adapters.sim.server import Simulator
-from adapters.streams.base import PrivateStream
-from domain.values import Venue
+from warden.adapters.exchange.config import ExchangeConfig
+from warden.adapters.streams.base import PrivateStream
+from warden.domain.values import Venue
+from warden.sim.server import Simulator
 
 # warden venue -> (simulator account id, api key, secret)
 ACCOUNTS = {Venue.BYBIT: ("bybit", "bybit-key", "bybit-secret"),

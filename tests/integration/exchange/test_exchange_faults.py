@@ -7,11 +7,6 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.exchange.ccxt_exchange import CcxtExchange
-from adapters.exchange.errors import Rejected, Retryable, UnknownOutcome
-from adapters.sim.server import Simulator
-from domain.reports import ExecutionPrice, FillUnknown
-from domain.values import PriceSource, Side, Venue
 from tests.integration.exchange.exchange_sim_helpers import (
     QTY,
     SYMBOL,
@@ -19,6 +14,11 @@ from tests.integration.exchange.exchange_sim_helpers import (
     sim_account,
     sim_position,
 )
+from warden.adapters.exchange.ccxt_exchange import CcxtExchange
+from warden.domain.reports import ExecutionPrice, FillUnknown
+from warden.domain.values import PriceSource, Side, Venue
+from warden.engine.errors import Rejected, Retryable, UnknownOutcome
+from warden.sim.server import Simulator
 
 SIM_VENUE = {Venue.BYBIT: "bybit", Venue.BINANCE: "binance"}
 ORDER_PATH = {Venue.BYBIT: "/v5/order", Venue.BINANCE: "/fapi/v1/order"}

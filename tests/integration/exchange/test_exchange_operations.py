@@ -7,13 +7,13 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.exchange.ccxt_exchange import CcxtExchange
-from adapters.exchange.errors import Rejected
-from adapters.exchange.port import StopMode
-from adapters.sim.server import Simulator
-from domain.reports import ExecutionPrice
-from domain.values import OrderSide, OrderStatus, Side, Venue
 from tests.integration.exchange.exchange_sim_helpers import QTY, SYMBOL, sim_account, sim_position, sim_stops
+from warden.adapters.exchange.ccxt_exchange import CcxtExchange
+from warden.domain.reports import ExecutionPrice
+from warden.domain.values import OrderSide, OrderStatus, Side, Venue
+from warden.engine.errors import Rejected
+from warden.engine.ports import StopMode
+from warden.sim.server import Simulator
 
 
 async def open_long(exchange: CcxtExchange, cid: str = "entry-1") -> ExecutionPrice:

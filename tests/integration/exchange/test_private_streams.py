@@ -9,14 +9,6 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.exchange.ccxt_exchange import CcxtExchange
-from adapters.sim.server import Simulator
-from adapters.streams.base import Backoff, PrivateStream
-from adapters.streams.bybit_native import BybitNativeStream
-from adapters.streams.ccxt_private import CcxtPrivateStream
-from adapters.streams.events import Connection, PositionSnapshot, StreamStatus
-from domain.reports import FillReport, OrderReport, PositionReport
-from domain.values import Side, Venue
 from tests.integration.exchange.exchange_sim_helpers import (
     QTY,
     SYMBOL,
@@ -24,6 +16,14 @@ from tests.integration.exchange.exchange_sim_helpers import (
     sim_account,
     until,
 )
+from warden.adapters.exchange.ccxt_exchange import CcxtExchange
+from warden.adapters.streams.base import Backoff, PrivateStream
+from warden.adapters.streams.bybit_native import BybitNativeStream
+from warden.adapters.streams.ccxt_private import CcxtPrivateStream
+from warden.adapters.streams.events import Connection, PositionSnapshot, StreamStatus
+from warden.domain.reports import FillReport, OrderReport, PositionReport
+from warden.domain.values import Side, Venue
+from warden.sim.server import Simulator
 
 FAST = Backoff(base=0.2, cap=0.5)
 FEEDS = [("ccxt", Venue.BYBIT), ("ccxt", Venue.BINANCE), ("native", Venue.BYBIT)]

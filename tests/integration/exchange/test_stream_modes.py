@@ -11,23 +11,23 @@ from decimal import Decimal
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
-from adapters.exchange.ccxt_exchange import CcxtExchange
-from adapters.sim.server import Simulator
-from adapters.streams.base import Backoff
-from adapters.streams.bybit_native import BybitNativeStream
-from adapters.streams.ccxt_private import CcxtPrivateStream
-from adapters.streams.compare import Discrepancy, Mismatch, compare_streams
-from adapters.streams.events import (
+from tests.integration.exchange.exchange_sim_helpers import QTY, SYMBOL, is_a, make_config, until
+from warden.adapters.exchange.ccxt_exchange import CcxtExchange
+from warden.adapters.streams.base import Backoff
+from warden.adapters.streams.bybit_native import BybitNativeStream
+from warden.adapters.streams.ccxt_private import CcxtPrivateStream
+from warden.adapters.streams.compare import Discrepancy, Mismatch, compare_streams
+from warden.adapters.streams.events import (
     Connection,
     PositionSnapshot,
     PriceTick,
     StreamRejection,
     StreamStatus,
 )
-from adapters.streams.public import MarkPriceStream
-from domain.reports import PositionReport
-from domain.values import PriceSource, Side, Venue
-from tests.integration.exchange.exchange_sim_helpers import QTY, SYMBOL, is_a, make_config, until
+from warden.adapters.streams.public import MarkPriceStream
+from warden.domain.reports import PositionReport
+from warden.domain.values import PriceSource, Side, Venue
+from warden.sim.server import Simulator
 
 FAST = Backoff(base=0.1, cap=0.3)
 

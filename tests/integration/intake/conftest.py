@@ -13,11 +13,11 @@ from typing import Any
 import aiohttp
 import pytest
 
-from adapters.config import IntakeSettings, Secret
-from adapters.intake import NONCE, SIGNATURE, TIMESTAMP, Intake, sign
-from adapters.store import WardenStore
-from projections.engine import Engine
 from tests.integration.engine.conftest import clock, make_engine, sim, store  # noqa: F401 (fixtures)
+from warden.adapters.config import IntakeSettings, Secret
+from warden.adapters.intake import NONCE, SIGNATURE, TIMESTAMP, Intake, sign
+from warden.adapters.store import WardenStore
+from warden.engine.core import Engine
 
 CANARY = "CANARY-webhook-secret-9f1c2e"
 

@@ -7,10 +7,10 @@ import asyncio
 import json
 from uuid import UUID
 
-from adapters.intake import SIGNATURE, TIMESTAMP
-from domain.lifecycle import Status
 from tests.integration.engine.conftest import signal
 from tests.integration.intake.conftest import CANARY, rejections, stored_text
+from warden.adapters.intake import SIGNATURE, TIMESTAMP
+from warden.domain.lifecycle import Status
 
 
 async def test_a_signed_signal_is_accepted_and_ends_protected(serve, engine, store):

@@ -7,9 +7,9 @@ import json
 
 from click.testing import CliRunner
 
-from adapters.signal_client import signal_command
 from tests.integration.engine.conftest import signal
 from tests.integration.intake.conftest import CANARY
+from warden.adapters.signal_client import signal_command
 
 
 async def run(args: list[str], *, stdin: str | None = None, env: dict[str, str] | None = None):

@@ -6,7 +6,7 @@ import asyncio
 
 import pytest
 
-from adapters.instance_lock import InstanceLock, LockHeld
+from warden.adapters.instance_lock import InstanceLock, LockHeld
 
 ACCOUNTS = [("bybit", "main"), ("binanceusdm", "main")]
 

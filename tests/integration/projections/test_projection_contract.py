@@ -11,24 +11,24 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.readmodel_sql import ReadModelDB, open_readmodel
-from adapters.store import WardenStore, open_store
-from domain.account import ExchangeAccount
-from domain.lifecycle import Status
-from domain.position import Position
-from domain.reports import PositionReport
-from domain.values import CloseReason, PriceSource, ReportSource, Side
-from projections.accounts_view import AccountsView, latest_reports
-from projections.positions_view import (
+from tests.builders import BTC, SATS, at, filled, opened, protected
+from tests.integration.projections.views import Boom, CrashingView, marked
+from warden.adapters.readmodel_sql import ReadModelDB, open_readmodel
+from warden.adapters.store import WardenStore, open_store
+from warden.domain.account import ExchangeAccount
+from warden.domain.lifecycle import Status
+from warden.domain.position import Position
+from warden.domain.reports import PositionReport
+from warden.domain.values import CloseReason, PriceSource, ReportSource, Side
+from warden.projections.accounts_view import AccountsView, latest_reports
+from warden.projections.positions_view import (
     ROW_COLUMNS,
     PositionsView,
     get_position,
     open_positions,
     status_counts,
 )
-from projections.runner import ProjectionConflict, ProjectionRunner
-from tests.builders import BTC, SATS, at, filled, opened, protected
-from tests.integration.projections.views import Boom, CrashingView, marked
+from warden.projections.runner import ProjectionConflict, ProjectionRunner
 
 
 def variety() -> list[Position]:

@@ -9,13 +9,13 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from adapters.readmodel_sql import ReadModelDB, open_readmodel
-from adapters.store import WardenStore, open_store
-from projections.positions_view import PositionsView
-from projections.runner import ProjectionRunner
-from projections.supervisor import Supervisor
 from tests.builders import protected
 from tests.integration.projections.views import CrashingView, StallingView, marked
+from warden.adapters.readmodel_sql import ReadModelDB, open_readmodel
+from warden.adapters.store import WardenStore, open_store
+from warden.projections.positions_view import PositionsView
+from warden.projections.runner import ProjectionRunner
+from warden.projections.supervisor import Supervisor
 
 
 class VirtualTime:

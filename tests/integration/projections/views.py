@@ -5,11 +5,11 @@ from __future__ import annotations
 import threading
 from decimal import Decimal
 
-from adapters.store import WardenStore
-from domain.position import Position
-from domain.values import PriceSource
-from projections.positions_view import PositionsView
 from tests.builders import at, protected
+from warden.adapters.store import WardenStore
+from warden.domain.position import Position
+from warden.domain.values import PriceSource
+from warden.projections.positions_view import PositionsView
 
 
 class Boom(RuntimeError):

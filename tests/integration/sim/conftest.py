@@ -8,7 +8,7 @@ import ccxt.async_support
 import ccxt.pro
 import pytest
 
-from adapters.sim import ManualClock, Simulator, SimulatorThread, make_exchange
+from warden.sim import ManualClock, Simulator, SimulatorThread, make_exchange
 
 BTC = "BTC/USDT:USDT"
 

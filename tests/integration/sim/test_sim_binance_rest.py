@@ -6,7 +6,7 @@ import ccxt
 import ccxt.async_support
 import pytest
 
-from adapters.sim import make_exchange
+from warden.sim import make_exchange
 
 BTC = "BTC/USDT:USDT"
 SHIB = "SHIB1000/USDT:USDT"

@@ -7,7 +7,7 @@ from decimal import Decimal
 import ccxt
 import pytest
 
-from adapters.sim import make_exchange
+from warden.sim import make_exchange
 
 BTC = "BTC/USDT:USDT"
 SATS = "10000SATS/USDT:USDT"

@@ -13,7 +13,7 @@ import aiohttp
 import ccxt
 import pytest
 
-from adapters.sim import SimulatorThread, make_exchange
+from warden.sim import SimulatorThread, make_exchange
 
 ROOT = Path(__file__).resolve().parents[3]
 
@@ -62,7 +62,7 @@ def test_thread_control_proxy_runs_on_the_simulator_loop():
 def test_cli_prints_one_json_line_and_serves_until_sigterm():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
-        [sys.executable, "-c", "from adapters.sim.cli import sim_command; sim_command()",
+        [sys.executable, "-c", "from warden.sim.cli import sim_command; sim_command()",
          "--json", "--seed", "5", "--tick", "0"],
         stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
     try:

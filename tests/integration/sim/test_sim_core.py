@@ -6,9 +6,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from adapters.sim.book import Account, OrderStatus, Reason, Rejected, Side, Trigger
-from adapters.sim.engine import Engine
-from adapters.sim.market import DEFAULT_INSTRUMENTS, ManualClock, PriceFeed
+from warden.sim.book import Account, OrderStatus, Reason, Rejected, Side, Trigger
+from warden.sim.engine import Engine
+from warden.sim.market import DEFAULT_INSTRUMENTS, ManualClock, PriceFeed
 
 
 def _engine(seed: int = 0) -> tuple[Engine, Account]:

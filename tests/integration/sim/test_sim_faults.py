@@ -13,7 +13,7 @@ import aiohttp
 import ccxt
 import pytest
 
-from adapters.sim import FaultKind
+from warden.sim import FaultKind
 
 BTC = "BTC/USDT:USDT"
 

@@ -99,7 +99,7 @@ async def test_abrupt_disconnect_also_surfaces_as_network_error(pro_bybit, sim):
 async def test_bybit_private_ws_with_a_bad_secret_fails_authentication(sim):
     import ccxt.pro
 
-    from adapters.sim import make_exchange
+    from warden.sim import make_exchange
 
     exchange = make_exchange(ccxt.pro, "bybit", sim, secret="wrong")
     try:

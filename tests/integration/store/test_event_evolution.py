@@ -9,9 +9,9 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import register_topic
 
-from adapters.store import open_store
-from domain.events import PositionEvent
 from tests.builders import at, opened
+from warden.adapters.store import open_store
+from warden.domain.events import PositionEvent
 
 
 class StopLossNudged(PositionEvent):

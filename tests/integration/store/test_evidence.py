@@ -2,10 +2,10 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from adapters.store import open_store
-from domain.evidence import evidence
-from domain.values import PriceSource
 from tests.builders import at, opened
+from warden.adapters.store import open_store
+from warden.domain.evidence import evidence
+from warden.domain.values import PriceSource
 
 
 def test_a_payload_that_looks_like_a_stored_type_tag_is_escaped():

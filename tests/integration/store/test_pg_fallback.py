@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from adapters.store import open_store
 from tests import pg
 from tests.builders import protected
+from warden.adapters.store import open_store
 
 pytestmark = pytest.mark.postgres
 

@@ -11,9 +11,9 @@ import pytest
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from eventsourcing.postgres import PostgresAggregateRecorder
 
-from adapters.recorders import PlainArrayAggregateRecorder, PlainArrayApplicationRecorder
-from adapters.store import WardenStore, open_store
 from tests.builders import protected
+from warden.adapters.recorders import PlainArrayAggregateRecorder, PlainArrayApplicationRecorder
+from warden.adapters.store import WardenStore, open_store
 
 
 def events(originator_id: UUID, versions: range, topic: str = "test:Event") -> list[StoredEvent]:

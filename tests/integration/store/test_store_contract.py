@@ -9,13 +9,13 @@ from decimal import Decimal
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from adapters.eventlog import export_log, import_log
-from adapters.store import WardenStore, open_store
-from domain.account import ExchangeAccount
-from domain.lifecycle import Status
-from domain.reports import PositionReport
-from domain.values import CloseReason, PriceSource, ReportSource, Side
 from tests.builders import SATS, at, opened, protected
+from warden.adapters.eventlog import export_log, import_log
+from warden.adapters.store import WardenStore, open_store
+from warden.domain.account import ExchangeAccount
+from warden.domain.lifecycle import Status
+from warden.domain.reports import PositionReport
+from warden.domain.values import CloseReason, PriceSource, ReportSource, Side
 
 
 class StoreContract:

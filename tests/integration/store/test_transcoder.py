@@ -11,11 +11,11 @@ from uuid import UUID
 import pytest
 from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredError
 
-from adapters.store import open_store
-from domain.account import ExchangeAccount
-from domain.reports import PositionReport
-from domain.values import PriceSource, ReportSource, Side
 from tests.builders import SATS, at, opened, protected
+from warden.adapters.store import open_store
+from warden.domain.account import ExchangeAccount
+from warden.domain.reports import PositionReport
+from warden.domain.values import PriceSource, ReportSource, Side
 
 
 def transcoders() -> tuple[JSONTranscoder, JSONTranscoder]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from adapters.config import (
+from warden.adapters.config import (
     ConfigError,
     Secret,
     WardenConfig,
@@ -17,10 +17,10 @@ from adapters.config import (
     load_config,
     load_intake_settings,
 )
-from adapters.store import DEFAULT_STORE_URL
-from domain.policies import AgedPhase
-from domain.values import Venue
-from projections.context import PhantomPolicy
+from warden.adapters.store import DEFAULT_STORE_URL
+from warden.domain.policies import AgedPhase
+from warden.domain.values import Venue
+from warden.engine.context import PhantomPolicy
 
 CANARY = "CANARY-secret-5e7d1b"
 EXAMPLE = Path(__file__).resolve().parents[3] / "warden.example.toml"

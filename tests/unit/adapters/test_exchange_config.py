@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import asyncio
 
-from adapters.exchange.config import ExchangeConfig, build_client
-from domain.values import Venue
+from warden.adapters.exchange.config import ExchangeConfig, build_client
+from warden.domain.values import Venue
 
 HTTP, WS = "http://127.0.0.1:9", "ws://127.0.0.1:9"
 

@@ -6,16 +6,8 @@ import aiohttp
 import ccxt.async_support as ccxt
 import pytest
 
-from adapters.exchange.errors import (
-    DUPLICATE_CLIENT_ID,
-    NOT_MODIFIED,
-    Rejected,
-    Retryable,
-    UnknownOutcome,
-    classify,
-    has_code,
-    venue_error,
-)
+from warden.adapters.exchange.errors import DUPLICATE_CLIENT_ID, NOT_MODIFIED, classify, has_code, venue_error
+from warden.engine.errors import Rejected, Retryable, UnknownOutcome
 
 BYBIT_PRECISION = ('bybit {"retCode":10001,"retMsg":"price must be greater than minimum price '
                    'precision","result":{},"retExtInfo":{},"time":1}')

@@ -6,7 +6,7 @@ from decimal import Decimal
 
 import pytest
 
-from adapters.exchange.normalize import (
+from warden.adapters.exchange.normalize import (
     dec,
     parse_fill,
     parse_instrument,
@@ -14,7 +14,7 @@ from adapters.exchange.normalize import (
     parse_position,
     vwap,
 )
-from domain.values import OrderSide, OrderStatus, ReportSource, Side
+from warden.domain.values import OrderSide, OrderStatus, ReportSource, Side
 
 BYBIT_ORDER = {"orderId": "o1", "orderLinkId": "c1", "symbol": "BTCUSDT", "side": "Buy",
                "orderType": "Market", "price": "0", "qty": "0.012", "orderStatus": "Filled",

@@ -6,9 +6,9 @@ import asyncio
 import time
 from decimal import Decimal
 
-from adapters.exchange.price_chain import NamedStep, resolve_price
-from domain.reports import ExecutionPrice, FillUnknown
-from domain.values import PriceSource
+from warden.adapters.exchange.price_chain import NamedStep, resolve_price
+from warden.domain.reports import ExecutionPrice, FillUnknown
+from warden.domain.values import PriceSource
 
 QTY = Decimal("0.01")
 

@@ -7,13 +7,13 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from adapters.streams.base import Backoff
-from adapters.streams.bybit_frames import ControlFrame, parse_frame
-from adapters.streams.compare import FeedComparator, Mismatch
-from adapters.streams.dedup import Sequencer
-from adapters.streams.events import StreamRejection
-from domain.reports import FillReport, OrderReport, PositionReport
-from domain.values import OrderSide, OrderStatus, ReportSource, Side
+from warden.adapters.streams.base import Backoff
+from warden.adapters.streams.bybit_frames import ControlFrame, parse_frame
+from warden.adapters.streams.compare import FeedComparator, Mismatch
+from warden.adapters.streams.dedup import Sequencer
+from warden.adapters.streams.events import StreamRejection
+from warden.domain.reports import FillReport, OrderReport, PositionReport
+from warden.domain.values import OrderSide, OrderStatus, ReportSource, Side
 
 POSITION = {"symbol": "BTCUSDT", "side": "Buy", "size": "0.012", "avgPrice": "60010.5",
             "markPrice": "60000.1", "stopLoss": "", "updatedTime": "1700000000000"}

@@ -4,9 +4,9 @@ from decimal import Decimal as D
 
 import pytest
 
-from domain.errors import InvalidInstrument, InvalidStop
-from domain.values import Side
 from tests.builders import BTC, SATS
+from warden.domain.errors import InvalidInstrument, InvalidStop
+from warden.domain.values import Side
 
 
 def test_a_longs_stop_rounds_up_to_the_tick_and_a_shorts_down():

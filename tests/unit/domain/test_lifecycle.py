@@ -2,8 +2,8 @@ from __future__ import annotations
 
 import pytest
 
-from domain.errors import InvalidTransition
-from domain.lifecycle import TRANSITIONS, Status, Trigger, next_status, reachable
+from warden.domain.errors import InvalidTransition
+from warden.domain.lifecycle import TRANSITIONS, Status, Trigger, next_status, reachable
 
 
 @pytest.mark.parametrize(("start", "trigger", "end"), [

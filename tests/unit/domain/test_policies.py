@@ -4,10 +4,16 @@ from decimal import Decimal as D
 
 import pytest
 
-from domain.errors import InvalidStop
-from domain.policies import AgedExitPolicy, AgedPhase, InitialStopPolicy, TrailingStopPolicy, exit_reason
-from domain.values import CloseReason, Side
 from tests.builders import BTC, SATS
+from warden.domain.errors import InvalidStop
+from warden.domain.policies import (
+    AgedExitPolicy,
+    AgedPhase,
+    InitialStopPolicy,
+    TrailingStopPolicy,
+    exit_reason,
+)
+from warden.domain.values import CloseReason, Side
 
 
 def test_the_initial_stop_is_a_percent_from_the_real_fill_rounded_protectively():

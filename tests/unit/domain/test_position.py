@@ -4,12 +4,18 @@ from decimal import Decimal as D
 
 import pytest
 
-from domain.errors import ImpossibleFill, InvalidSignal, InvalidStop, InvalidTransition, StopWouldLoosen
-from domain.ids import position_id
-from domain.lifecycle import Status
-from domain.position import Position
-from domain.values import CloseReason, Origin, PriceSource, Side
 from tests.builders import BTC, at, filled, opened, protected
+from warden.domain.errors import (
+    ImpossibleFill,
+    InvalidSignal,
+    InvalidStop,
+    InvalidTransition,
+    StopWouldLoosen,
+)
+from warden.domain.ids import position_id
+from warden.domain.lifecycle import Status
+from warden.domain.position import Position
+from warden.domain.values import CloseReason, Origin, PriceSource, Side
 
 
 def test_the_position_id_is_derived_from_venue_account_and_signal():

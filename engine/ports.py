@@ -13,8 +13,8 @@ import abc
 from decimal import Decimal
 from enum import Enum
 
-from domain.instrument import Instrument
-from domain.reports import (
+from warden.domain.instrument import Instrument
+from warden.domain.reports import (
     ExecutionPrice,
     FillReport,
     FillUnknown,
@@ -22,7 +22,7 @@ from domain.reports import (
     PositionReport,
     StopReport,
 )
-from domain.values import Side
+from warden.domain.values import Side
 
 
 class StopMode(Enum):

@@ -17,12 +17,12 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from adapters.exchange.errors import ExchangeFailure, Rejected
-from domain.lifecycle import Status
-from domain.position import Position
-from domain.reports import StopReport
-from domain.values import PriceSource
-from projections.context import EngineContext
+from warden.domain.lifecycle import Status
+from warden.domain.position import Position
+from warden.domain.reports import StopReport
+from warden.domain.values import PriceSource
+from warden.engine.context import EngineContext
+from warden.engine.errors import ExchangeFailure, Rejected
 
 MOVABLE = (Status.TRAILING, Status.AGED)
 

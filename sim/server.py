@@ -20,12 +20,12 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from adapters.sim import binance, binance_account, binance_ws, bybit, bybit_ws, control
-from adapters.sim.book import Account
-from adapters.sim.engine import Engine
-from adapters.sim.faults import FaultBook, FaultKind
-from adapters.sim.hub import BODY, RECORD, Hub
-from adapters.sim.market import DEFAULT_INSTRUMENTS, Clock, Instrument, PriceFeed, SystemClock
+from . import binance, binance_account, binance_ws, bybit, bybit_ws, control
+from .book import Account
+from .engine import Engine
+from .faults import FaultBook, FaultKind
+from .hub import BODY, RECORD, Hub
+from .market import DEFAULT_INSTRUMENTS, Clock, Instrument, PriceFeed, SystemClock
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 

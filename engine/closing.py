@@ -11,12 +11,12 @@ from __future__ import annotations
 import contextlib
 from decimal import Decimal
 
-from adapters.exchange.errors import ExchangeFailure, Rejected, Retryable, UnknownOutcome
-from domain.ids import client_order_id
-from domain.position import Position
-from domain.reports import PositionReport, StopReport
-from domain.values import ZERO, CloseReason, OrderSide
-from projections.context import EngineContext
+from warden.domain.ids import client_order_id
+from warden.domain.position import Position
+from warden.domain.reports import PositionReport, StopReport
+from warden.domain.values import ZERO, CloseReason, OrderSide
+from warden.engine.context import EngineContext
+from warden.engine.errors import ExchangeFailure, Rejected, Retryable, UnknownOutcome
 
 
 class NotConfirmed(Exception):

@@ -15,14 +15,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from adapters.sim import bybit_shapes as shapes
-from adapters.sim.book import Account, Order, OrderStatus, Reason, Rejected, Side, Trigger
-from adapters.sim.faults import FaultKind
-from adapters.sim.hub import BODY, RECORD, SIM, compact
-from adapters.sim.market import decimal_param
+from . import bybit_shapes as shapes
+from .book import Account, Order, OrderStatus, Reason, Rejected, Side, Trigger
+from .faults import FaultKind
+from .hub import BODY, RECORD, SIM, compact
+from .market import decimal_param
 
 if TYPE_CHECKING:
-    from adapters.sim.server import Simulator
+    from .server import Simulator
 
 VENUE = "bybit"
 

@@ -16,17 +16,17 @@ import asyncio
 import logging
 from decimal import Decimal
 
-from adapters.exchange.errors import ExchangeFailure
-from domain.account import ExchangeAccount
-from domain.ids import account_id
-from domain.lifecycle import Status
-from domain.policies import exit_reason
-from domain.position import Position
-from domain.reports import PositionReport
-from domain.values import CloseReason, PriceSource
-from projections.closing import Closer
-from projections.context import EngineContext, PhantomPolicy
-from projections.open_saga import OpenSaga
+from warden.domain.account import ExchangeAccount
+from warden.domain.ids import account_id
+from warden.domain.lifecycle import Status
+from warden.domain.policies import exit_reason
+from warden.domain.position import Position
+from warden.domain.reports import PositionReport
+from warden.domain.values import CloseReason, PriceSource
+from warden.engine.closing import Closer
+from warden.engine.context import EngineContext, PhantomPolicy
+from warden.engine.errors import ExchangeFailure
+from warden.engine.open_saga import OpenSaga
 
 log = logging.getLogger("warden.reconcile")
 

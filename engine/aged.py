@@ -8,11 +8,11 @@ limit. The stop stays on the exchange throughout.
 
 from __future__ import annotations
 
-from domain.lifecycle import Status
-from domain.position import Position
-from domain.values import CloseReason
-from projections.closing import Closer
-from projections.context import EngineContext
+from warden.domain.lifecycle import Status
+from warden.domain.position import Position
+from warden.domain.values import CloseReason
+from warden.engine.closing import Closer
+from warden.engine.context import EngineContext
 
 AGEABLE = (Status.PROTECTED, Status.TRAILING)
 

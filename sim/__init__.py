@@ -10,9 +10,9 @@ from __future__ import annotations
 import copy
 from typing import Any
 
-from adapters.sim.faults import Fault, FaultKind
-from adapters.sim.market import ManualClock, SystemClock
-from adapters.sim.server import AccountSpec, Simulator, SimulatorThread
+from .faults import Fault, FaultKind
+from .market import ManualClock, SystemClock
+from .server import AccountSpec, Simulator, SimulatorThread
 
 __all__ = ["AccountSpec", "Fault", "FaultKind", "ManualClock", "Simulator", "SimulatorThread",
            "SystemClock", "apply_urls", "ccxt_config", "make_exchange"]

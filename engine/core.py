@@ -19,24 +19,24 @@ from uuid import UUID
 
 from eventsourcing.persistence import IntegrityError
 
-from adapters.exchange.errors import Retryable
-from adapters.exchange.port import ExchangePort
-from adapters.store import WardenStore
-from domain.errors import DomainError, InvalidSignal
-from domain.events import PositionAdopted, SignalAccepted
-from domain.ids import position_id
-from domain.intake import SignalBook
-from domain.lifecycle import Status
-from domain.position import Position
-from domain.reports import PositionReport
-from domain.signal import Signal, parse_signal
-from domain.values import PriceSource
-from projections.aged import AgedProcess
-from projections.closing import Closer
-from projections.context import Clock, EngineConfig, EngineContext, SystemClock, no_checkpoint
-from projections.open_saga import OpenSaga
-from projections.reconcile import Reconciler
-from projections.trailing import TrailingProcess
+from warden.adapters.store import WardenStore
+from warden.domain.errors import DomainError, InvalidSignal
+from warden.domain.events import PositionAdopted, SignalAccepted
+from warden.domain.ids import position_id
+from warden.domain.intake import SignalBook
+from warden.domain.lifecycle import Status
+from warden.domain.position import Position
+from warden.domain.reports import PositionReport
+from warden.domain.signal import Signal, parse_signal
+from warden.domain.values import PriceSource
+from warden.engine.aged import AgedProcess
+from warden.engine.closing import Closer
+from warden.engine.context import Clock, EngineConfig, EngineContext, SystemClock, no_checkpoint
+from warden.engine.errors import Retryable
+from warden.engine.open_saga import OpenSaga
+from warden.engine.ports import ExchangePort
+from warden.engine.reconcile import Reconciler
+from warden.engine.trailing import TrailingProcess
 
 log = logging.getLogger("warden.engine")
 _CREATION_TOPICS = {f"{c.__module__}:{c.__qualname__}" for c in (SignalAccepted, PositionAdopted)}

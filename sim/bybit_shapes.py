@@ -10,8 +10,8 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from adapters.sim.book import Account, Fill, Order, OrderKind, OrderStatus, Position, Reason, Side
-from adapters.sim.market import Instrument, fmt
+from .book import Account, Fill, Order, OrderKind, OrderStatus, Position, Reason, Side
+from .market import Instrument, fmt
 
 STATUS = {OrderStatus.NEW: "New", OrderStatus.UNTRIGGERED: "Untriggered",
           OrderStatus.FILLED: "Filled", OrderStatus.CANCELLED: "Cancelled",

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from adapters.sim import bybit_shapes as shapes
-from adapters.sim.book import Account, Fill, Order, Position
-from adapters.sim.engine import EventKind, SimEvent
-from adapters.sim.faults import FaultKind
-from adapters.sim.hub import SIM, Session
+from . import bybit_shapes as shapes
+from .book import Account, Fill, Order, Position
+from .engine import EventKind, SimEvent
+from .faults import FaultKind
+from .hub import SIM, Session
 
 if TYPE_CHECKING:
-    from adapters.sim.server import Simulator
+    from .server import Simulator
 
 VENUE = "bybit"
 PRIVATE_TOPICS = {"order", "execution", "position", "wallet"}

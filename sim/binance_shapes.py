@@ -10,8 +10,8 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from adapters.sim.book import Account, Fill, Order, OrderKind, OrderStatus, Position, Reason
-from adapters.sim.market import Instrument, decimals_of, fmt
+from .book import Account, Fill, Order, OrderKind, OrderStatus, Position, Reason
+from .market import Instrument, decimals_of, fmt
 
 ORDER_STATUS = {OrderStatus.NEW: "NEW", OrderStatus.UNTRIGGERED: "NEW",
                 OrderStatus.FILLED: "FILLED", OrderStatus.CANCELLED: "CANCELED",

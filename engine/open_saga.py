@@ -11,22 +11,16 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from adapters.exchange.errors import (
-    NOT_MODIFIED,
-    ExchangeFailure,
-    Rejected,
-    Retryable,
-    UnknownOutcome,
-    has_code,
-)
-from domain.errors import InvalidStop
-from domain.ids import client_order_id
-from domain.lifecycle import Status
-from domain.position import Position
-from domain.reports import ExecutionPrice, OrderReport, StopReport
-from domain.values import CloseReason, PriceSource
-from projections.closing import Closer
-from projections.context import EngineContext
+from warden.adapters.exchange.errors import NOT_MODIFIED, has_code
+from warden.domain.errors import InvalidStop
+from warden.domain.ids import client_order_id
+from warden.domain.lifecycle import Status
+from warden.domain.position import Position
+from warden.domain.reports import ExecutionPrice, OrderReport, StopReport
+from warden.domain.values import CloseReason, PriceSource
+from warden.engine.closing import Closer
+from warden.engine.context import EngineContext
+from warden.engine.errors import ExchangeFailure, Rejected, Retryable, UnknownOutcome
 
 
 class OpenSaga:

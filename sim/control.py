@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from adapters.sim.book import Account, Order, Position, Side
-from adapters.sim.faults import Fault, FaultKind
-from adapters.sim.hub import SIM
-from adapters.sim.market import ManualClock, fmt
+from .book import Account, Order, Position, Side
+from .faults import Fault, FaultKind
+from .hub import SIM
+from .market import ManualClock, fmt
 
 if TYPE_CHECKING:
-    from adapters.sim.server import Simulator
+    from .server import Simulator
 
 
 def order_state(o: Order) -> dict[str, Any]:

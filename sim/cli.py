@@ -13,7 +13,7 @@ import signal
 
 import click
 
-from adapters.sim.server import DEFAULT_ACCOUNTS, AccountSpec, Simulator
+from .server import DEFAULT_ACCOUNTS, AccountSpec, Simulator
 
 
 def _account(text: str) -> AccountSpec:

@@ -6,8 +6,8 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from adapters.sim.book import Account, Reason, Rejected
-from adapters.sim.market import Instrument
+from .book import Account, Reason, Rejected
+from .market import Instrument
 
 
 def check_price(inst: Instrument, price: Decimal) -> None:

@@ -14,8 +14,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from adapters.sim import rules
-from adapters.sim.book import (
+from . import rules
+from .book import (
     Account,
     Fill,
     Order,
@@ -27,7 +27,7 @@ from adapters.sim.book import (
     Side,
     Trigger,
 )
-from adapters.sim.market import Clock, Instrument, PriceFeed
+from .market import Clock, Instrument, PriceFeed
 
 _PRECISION = Decimal("1e-10")
 

@@ -14,14 +14,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import WSMsgType, web
 
-from adapters.sim import binance_shapes as shapes
-from adapters.sim.book import Account, Fill, Order, OrderKind, OrderStatus
-from adapters.sim.engine import EventKind, SimEvent
-from adapters.sim.hub import SIM, Session
-from adapters.sim.market import fmt
+from . import binance_shapes as shapes
+from .book import Account, Fill, Order, OrderKind, OrderStatus
+from .engine import EventKind, SimEvent
+from .hub import SIM, Session
+from .market import fmt
 
 if TYPE_CHECKING:
-    from adapters.sim.server import Simulator
+    from .server import Simulator
 
 VENUE = "binance"
 EXEC_TYPE = {OrderStatus.NEW: "NEW", OrderStatus.FILLED: "TRADE",

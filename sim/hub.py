@@ -16,7 +16,7 @@ from typing import Any
 
 from aiohttp import web
 
-from adapters.sim.faults import FaultBook, FaultKind
+from .faults import FaultBook, FaultKind
 
 _conn_ids = itertools.count(1)
 SIM: web.AppKey[Any] = web.AppKey("sim")   # the Simulator, for handlers to find it

@@ -8,14 +8,14 @@ from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
 
-from adapters.sim import binance_shapes as shapes
-from adapters.sim.binance import VENUE, BinanceError, route
-from adapters.sim.book import Account
-from adapters.sim.faults import FaultKind
-from adapters.sim.market import fmt
+from . import binance_shapes as shapes
+from .binance import VENUE, BinanceError, route
+from .book import Account
+from .faults import FaultKind
+from .market import fmt
 
 if TYPE_CHECKING:
-    from adapters.sim.server import Simulator
+    from .server import Simulator
 
 
 @route(None)

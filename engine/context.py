@@ -16,11 +16,11 @@ from enum import Enum
 from typing import Any, Protocol
 from uuid import UUID
 
-from adapters.exchange.port import ExchangePort
-from adapters.store import WardenStore
-from domain.instrument import Instrument
-from domain.policies import AgedExitPolicy, InitialStopPolicy, TrailingStopPolicy
-from domain.position import Position
+from warden.adapters.store import WardenStore
+from warden.domain.instrument import Instrument
+from warden.domain.policies import AgedExitPolicy, InitialStopPolicy, TrailingStopPolicy
+from warden.domain.position import Position
+from warden.engine.ports import ExchangePort
 
 
 class PhantomPolicy(Enum):

@@ -1,0 +1,45 @@
+"""Exchange failures as the engine sees them: `Rejected`, `Retryable`, `UnknownOutcome`.
+
+The engine needs one decision per failure, not an exchange library's forty exception classes:
+
+* `Rejected` -- the venue read the request and refused it. Carries the venue's own code and message
+  (Bybit ``retCode``/``retMsg``, Binance ``code``/``msg``) so the event log records why.
+* `Retryable` -- nothing happened on the venue: rate limit, 5xx, a connection that failed before
+  the request left, a clock-skew nonce rejection. Sending again is safe.
+* `UnknownOutcome` -- the request may have reached the venue (timeout or dropped connection after
+  sending, Binance -1007). For a write the engine must query before deciding; retrying blindly
+  could open a second position.
+
+These types belong to the engine's side of the exchange port (`warden.engine.ports`); the ccxt
+adapter maps its library's exceptions onto them (`warden.adapters.exchange.errors.classify`).
+"""
+
+from __future__ import annotations
+
+
+class ExchangeFailure(Exception):
+    """Base of every classified failure; ``venue_code``/``venue_message`` when the venue sent them."""
+
+    def __init__(self, message: str, *, venue_code: str | None = None,
+                 venue_message: str | None = None, operation: str = "") -> None:
+        self.venue_code = venue_code
+        self.venue_message = venue_message
+        self.operation = operation
+        super().__init__(message)
+
+
+class Rejected(ExchangeFailure):
+    """The venue refused the request. Do not resend it unchanged.
+
+    ``restored_stop`` is set when a stop move was refused after the old stop had been cancelled
+    and the old stop was placed again (a new order id)."""
+
+    restored_stop: object | None = None
+
+
+class Retryable(ExchangeFailure):
+    """Nothing was done on the venue; the same request may be sent again."""
+
+
+class UnknownOutcome(ExchangeFailure):
+    """The request may or may not have taken effect: query the venue before deciding."""
