@@ -319,6 +319,16 @@ def load_intake_settings(path: str | Path | None, env: Mapping[str, str]) -> Int
     return _intake(Table(data.get("intake", {}), "intake", env))
 
 
+def load_policy_settings(path: str | Path | None, overrides: Mapping[str, str]) -> PolicySettings:
+    """Only the top-level ``[policy]`` of ``path`` (None: the defaults) with single keys replaced
+    by ``overrides`` (what `warden whatif` takes): no store, exchanges or secrets are read."""
+    data = _read(path)
+    table = data.get("policy", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"policy: expected a table, got {type(table).__name__}")
+    return _policy(Table({**table, **overrides}, "policy", {}), PolicySettings())
+
+
 # ----- what the engine and the exchange port take -----------------------------------------------
 def initial_stop_policy(p: PolicySettings) -> InitialStopPolicy:
     return InitialStopPolicy(p.initial_stop_percent)
@@ -331,6 +341,12 @@ def trailing_policy(p: PolicySettings) -> TrailingStopPolicy:
 
 def aged_policy(p: PolicySettings) -> AgedExitPolicy:
     return AgedExitPolicy(p.aged_max_age_seconds, p.aged_phases, p.aged_hard_limit_seconds)
+
+
+def policy_config(p: PolicySettings) -> EngineConfig:
+    """An engine configuration with these policies and every other setting at its default."""
+    return EngineConfig(initial_stop=initial_stop_policy(p), trailing=trailing_policy(p), aged=aged_policy(p),
+                        phantom_policy=p.phantom_policy)
 
 
 def engine_config(config: WardenConfig, exchange: ExchangeSettings | None = None) -> EngineConfig:
