@@ -10,6 +10,7 @@ the chart. State comes from folding the events, exactly as `warden replay` does.
 
 from __future__ import annotations
 
+import bisect
 import html
 from collections.abc import Sequence
 from dataclasses import dataclass, field, replace
@@ -165,11 +166,9 @@ def _price_of(event: Any) -> Decimal | None:
 
 def _price_at(time: datetime, ticks: Sequence[PriceTick], entry: list[Point]) -> Decimal | None:
     """Where to draw a marker without a price of its own: the last price seen, else the entry."""
-    before = [t.price for t in ticks if t.time <= time]
-    if before:
-        return before[-1]
     if ticks:
-        return ticks[0].price
+        index = bisect.bisect_right([t.time for t in ticks], time)
+        return ticks[max(index - 1, 0)].price
     return entry[0].price if entry else None
 
 
@@ -181,6 +180,10 @@ def _hover(event: Any) -> str:
         if inner is not None:
             fields += " " + " ".join(f"{k}={show(v)}" for k, v in vars(inner).items()
                                      if v is not None and k not in ("raw", "venue"))
+    reports = getattr(event, "reports", None)
+    if isinstance(reports, list):  # a snapshot: what it held, symbol by symbol
+        fields += " holds: " + (", ".join(f"{r.symbol} {r.side.name if r.side else ''} {show(r.size)}"
+                                          for r in reports) or "nothing")
     return "<br>".join(html.escape(line) for line in [text, *_wrap(fields)])
 
 

@@ -42,12 +42,19 @@ _FILL, _PRICE, _TIMER, _EXTERNAL = range(4)  # order of inputs at one instant
 class Decision:
     time: datetime
     event: str
-    value: str
+    detail: str  # e.g. "trail", "phase 2, limit", "AGED_EXIT"
+    price: Decimal | None
     version: int | None  # the recorded event's version; None for a what-if decision
+
+    @property
+    def key(self) -> tuple[str, str, Decimal | None]:
+        """What is compared: the time may differ (an aged tick), the decision may not."""
+        return self.event, self.detail, self.price
 
     def describe(self) -> str:
         where = f"v{self.version} " if self.version is not None else ""
-        return f"{where}{self.time:%Y-%m-%d %H:%M:%S.%f}"[:-3] + f" {self.event} {self.value}"
+        price = f" {show(self.price)}" if self.price is not None else ""
+        return f"{where}{self.time:%Y-%m-%d %H:%M:%S.%f}"[:-3] + f" {self.event} {self.detail}{price}"
 
 
 @dataclass(frozen=True)
@@ -67,19 +74,19 @@ def decisions(events: Sequence[Any], *, recorded: bool = True) -> list[Decision]
     found = []
     for e in events:
         name = type(e).__name__
-        value = None
         if name == "StopLossRequested" and e.purpose in ("initial", "trail"):
-            value = f"{e.purpose} {show(e.price)}"
+            decided = (e.purpose, e.price)
         elif name == "TrailingActivated":
-            value = f"at {show(e.price)}"
+            decided = ("at", e.price)
         elif name == "PositionAged":
-            value = f"past {e.max_age_seconds} s"
+            decided = (f"past {e.max_age_seconds} s", None)
         elif name == "AgedPhaseEntered":
-            value = f"phase {e.phase}, limit {show(e.limit_price) if e.limit_price else 'market'}"
+            decided = (f"phase {e.phase}, " + ("limit" if e.limit_price else "market"), e.limit_price)
         elif name == "CloseRequested":
-            value = e.reason.name
-        if value is not None:
-            found.append(Decision(e.timestamp, name, value, e.originator_version if recorded else None))
+            decided = (e.reason.name, e.limit_price)
+        else:
+            continue
+        found.append(Decision(e.timestamp, name, *decided, e.originator_version if recorded else None))
     return found
 
 
@@ -310,6 +317,6 @@ def first_difference(recorded: Sequence[Decision],
     for i in range(max(len(recorded), len(whatif))):
         a = recorded[i] if i < len(recorded) else None
         b = whatif[i] if i < len(whatif) else None
-        if a is None or b is None or (a.event, a.value) != (b.event, b.value):
+        if a is None or b is None or a.key != b.key:
             return a, b
     return None
