@@ -111,11 +111,12 @@ def simulate(position: PositionLog, ticks: Sequence[PriceTick], config: EngineCo
 
 
 def _open_at_end(events: list[Any], found: list[Decision], moves: int, p: Any,
-                 ticks: Sequence[PriceTick]) -> Outcome:
+                 ticks: Sequence[PriceTick], exit_fees: Decimal = ZERO) -> Outcome:
+    """A position still open when the log ends, valued at its last price less ``exit_fees``."""
     last = ticks[-1].price if ticks else p.last_mark
     pnl = None
     if last is not None and p.entry_price is not None:
-        pnl = p.side.sign * (last - p.entry_price) * p.filled_qty - p.entry_fees
+        pnl = p.side.sign * (last - p.entry_price) * p.filled_qty - p.entry_fees - exit_fees
     note = f"open at the end, valued at the last price {show(last)}" if last else "open at the end"
     return Outcome(events, found, moves, None, None, None, pnl, note)
 
@@ -164,7 +165,7 @@ class _Run:
         moves = sum(type(e).__name__ == "StopLossMoved" for e in events)
         found = decisions(events, recorded=False)
         if p.is_open:
-            return _open_at_end(events, found, moves, p, ticks)
+            return _open_at_end(events, found, moves, p, ticks, self._exit_fees())
         return Outcome(events, found, moves, p.closed_at, p.exit_price, p.close_reason,
                        p.realized_pnl, self.note)
 

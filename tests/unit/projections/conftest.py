@@ -16,11 +16,15 @@ from warden.projections.recorded import RecordedLog, read_recorded
 EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
-def read_example(name: str) -> RecordedLog:
+def read_recorded_file(path: Path) -> RecordedLog:
     store = open_store("memory://")
-    with open(EXAMPLES / f"{name}.jsonl", encoding="utf8") as f:
+    with open(path, encoding="utf8") as f:
         import_log(store, f)
     return read_recorded(store.all_events())
+
+
+def read_example(name: str) -> RecordedLog:
+    return read_recorded_file(EXAMPLES / f"{name}.jsonl")
 
 
 def policy(**overrides: str) -> EngineConfig:
