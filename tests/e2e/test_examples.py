@@ -95,3 +95,21 @@ def test_the_seed_incident_example_reads_as_the_night_it_reproduces():
     rejected = timeline.index("StopLossRejected")
     assert "code=10001" in timeline[rejected:] and timeline.index("StopLossPlaced") > rejected
     assert re.search(r"status\s+PROTECTED", timeline)
+
+
+def test_report_and_whatif_refuse_bad_input_with_a_clear_message(tmp_path):
+    def refused(*args: str) -> str:
+        result = CliRunner().invoke(main, list(args))
+        assert result.exit_code in (1, 2) and isinstance(result.exception, SystemExit), result.output
+        return result.output
+    log = str(shipped("trailing-stop"))
+    assert "no position id starts with 'abcdef12'" in refused("report", "abcdef12", "--log", log)
+    assert "give either --log or --store" in refused("report", "--log", log, "--store", "memory://")
+    assert "policy.trailing_callback_percent: expected a number > 0" in refused(
+        "whatif", "--log", log, "--set", "trailing_callback_percent=-1")
+    assert "policy.trailing_calback_percent: unknown key" in refused(
+        "whatif", "--log", log, "--set", "trailing_calback_percent=0.3")
+    assert "expected KEY=VALUE" in refused("whatif", "--log", log, "--set", "trailing_callback_percent")
+    broken = tmp_path / "broken.jsonl"
+    broken.write_text('{"format":"warden-event-log","version":1}\n{not json\n', encoding="utf8")
+    assert "line 2: not valid JSON" in refused("report", "--log", str(broken), "-o", str(tmp_path / "r.html"))
