@@ -72,7 +72,7 @@ def chart_for(position: PositionLog, log: RecordedLog) -> PositionChart:
     ticks = log.prices(created.venue, created.symbol, created.timestamp, end)
     timeline = build_timeline(position.history)
     entry, stop = levels(position.history, end)
-    series = [Series("price", "line", [_tick_point(t) for t in ticks]),
+    series = [Series("price", "line", [_tick_point(t) for t in thin(ticks)]),
               Series("entry", "step", entry), Series("stop", "step", stop),
               Series("liquidation", "step", _liquidation(position, created.symbol))]
     series += _markers(position, ticks, entry)
@@ -92,6 +92,23 @@ def _summary(p: Any) -> list[str]:
     reason = p.close_reason.name if p.close_reason else "-"
     return [f"status {p.status.name}, entry {money(p.entry_price)}, stop {money(p.stop_price)}, "
             f"exit {money(p.exit_price)} ({reason}), realized PnL {money(p.realized_pnl)}"]
+
+
+MAX_PRICE_POINTS = 20_000  # beyond this a chart gets slow to draw and the page heavy
+
+
+def thin(ticks: Sequence[PriceTick], limit: int = MAX_PRICE_POINTS) -> Sequence[PriceTick]:
+    """At most about ``limit`` ticks: each run of ticks reduced to its lowest and highest, in time
+    order, so no extreme (the one that hit a stop) disappears from the line."""
+    if len(ticks) <= limit:
+        return ticks
+    size = -(-len(ticks) // (limit // 2))
+    kept: list[PriceTick] = []
+    for start in range(0, len(ticks), size):
+        run = ticks[start:start + size]
+        low, high = min(run, key=lambda t: t.price), max(run, key=lambda t: t.price)
+        kept += sorted({low, high}, key=lambda t: t.time)
+    return kept
 
 
 def _tick_point(tick: PriceTick) -> Point:

@@ -81,11 +81,13 @@ class RecordedLog:
     ticks: dict[tuple[str, str], list[PriceTick]]  # per (venue, symbol), in time order
     end: datetime | None  # the time of the last event
 
+    def __post_init__(self) -> None:
+        self._times = {key: [t.time for t in ticks] for key, ticks in self.ticks.items()}
+
     def prices(self, venue: str, symbol: str, start: datetime | None = None,
                end: datetime | None = None) -> Sequence[PriceTick]:
         """The ticks of one symbol from ``start`` to ``end`` inclusive."""
-        ticks = self.ticks.get((venue, symbol), [])
-        times = [t.time for t in ticks]
+        ticks, times = self.ticks.get((venue, symbol), []), self._times.get((venue, symbol), [])
         lo = 0 if start is None else bisect.bisect_left(times, start)
         hi = len(ticks) if end is None else bisect.bisect_right(times, end)
         return ticks[lo:hi]
@@ -118,7 +120,7 @@ def read_recorded(events: Iterable[Any]) -> RecordedLog:
     events = list(events)
     histories: dict[UUID, list[Any]] = {}
     accounts: dict[UUID, tuple[str, str]] = {}
-    account_events: list[tuple[tuple[str, str], Any]] = []
+    by_account: dict[tuple[str, str], list[Any]] = {}
     for event in events:
         name = type(event).__name__
         if name in CREATIONS:
@@ -128,39 +130,41 @@ def read_recorded(events: Iterable[Any]) -> RecordedLog:
         elif name == "AccountRegistered":
             accounts[event.originator_id] = (event.venue, event.account)
         elif event.originator_id in accounts:
-            account_events.append((accounts[event.originator_id], event))
+            by_account.setdefault(accounts[event.originator_id], []).append(event)
     ticks: dict[tuple[str, str], list[PriceTick]] = {}
     for tick in price_ticks(events):
         ticks.setdefault((tick.venue, tick.symbol), []).append(tick)
     for series in ticks.values():
         series.sort()
     end = max((e.timestamp for e in events), default=None)
-    positions = {pid: PositionLog(pid, history, _context(history, account_events, end))
+    context = _AccountContext(by_account)
+    positions = {pid: PositionLog(pid, history, context.of(history, end))
                  for pid, history in histories.items()}
     return RecordedLog(positions, ticks, end)
 
 
-def _context(history: list[Any], account_events: list[tuple[tuple[str, str], Any]],
-             end: datetime | None) -> list[Any]:
-    """The account events of the position's account during its life that concern its symbol, or
-    no symbol in particular (a rejected frame, a reconnect); a snapshot concerns every symbol."""
-    created, last = history[0], history[-1]
-    start = created.timestamp
-    if type(created).__name__ == "PositionAdopted":  # the phantom it was adopted from came first
-        start = max((e.timestamp for (venue, account), e in account_events
-                     if type(e).__name__ == "PhantomDetected" and e.timestamp <= start
-                     and (venue, account, e.report.symbol) == (created.venue, created.account,
-                                                               created.symbol)), default=start)
-    stop = last.timestamp if type(last).__name__ in ("PositionClosed", "PositionRolledBack") else end
-    mine = []
-    for (venue, account), event in account_events:
-        if (venue, account) != (created.venue, created.account) or not start <= event.timestamp <= stop:
-            continue
-        symbol = about(event)
-        position_id = getattr(event, "position_id", None)
-        if symbol in (None, created.symbol) or position_id == created.originator_id:
-            mine.append(event)
-    return mine
+class _AccountContext:
+    """The account events of each (venue, account), in time order, to cut a position's out of."""
+
+    def __init__(self, by_account: dict[tuple[str, str], list[Any]]) -> None:
+        self.events = {key: sorted(events, key=lambda e: e.timestamp) for key, events in by_account.items()}
+        self.times = {key: [e.timestamp for e in events] for key, events in self.events.items()}
+
+    def of(self, history: list[Any], end: datetime | None) -> list[Any]:
+        """The account events of the position's account during its life that concern its symbol,
+        or no symbol in particular (a rejected frame, a reconnect); a snapshot concerns every symbol.
+        An adopted position's life starts at the phantom it was adopted from."""
+        created, last = history[0], history[-1]
+        key = (created.venue, created.account)
+        events, times = self.events.get(key, []), self.times.get(key, [])
+        start = created.timestamp
+        stop = last.timestamp if type(last).__name__ in ("PositionClosed", "PositionRolledBack") else end
+        lo, hi = bisect.bisect_left(times, start), bisect.bisect_right(times, stop) if stop else len(events)
+        if type(created).__name__ == "PositionAdopted":
+            lo = next((i for i in range(lo - 1, -1, -1) if type(events[i]).__name__ == "PhantomDetected"
+                       and events[i].report.symbol == created.symbol), lo)
+        return [e for e in events[lo:hi] if about(e) in (None, created.symbol)
+                or getattr(e, "position_id", None) == created.originator_id]
 
 
 def about(event: Any) -> str | None:

@@ -72,3 +72,19 @@ def test_the_resync_snapshot_that_found_the_outage_close_is_on_the_chart():
     assert snapshots and "holds: nothing" in snapshots[-1].text
     assert snapshots[-1].time <= position.closed_at
     assert any("CLOSED_EXTERNALLY" in p.text for p in _series(chart)[CLOSE].points)
+
+
+def test_a_long_price_line_is_thinned_keeping_every_runs_lowest_and_highest():
+    from datetime import timedelta
+
+    from tests.builders import T0
+    from warden.projections.chart import thin
+    from warden.projections.recorded import PriceTick
+
+    prices = [Decimal(100 + (i % 7) - (50 if i == 4321 else 0)) for i in range(10_000)]
+    ticks = [PriceTick(T0 + timedelta(seconds=i), "bybit", "BTCUSDT", p) for i, p in enumerate(prices)]
+    kept = thin(ticks, limit=1000)
+    assert len(kept) <= 1000 and kept == sorted(kept)
+    assert ticks[4321] in kept  # the one dip survives
+    assert {min(prices), max(prices)} <= {t.price for t in kept}
+    assert thin(ticks[:999], limit=1000) == ticks[:999]
