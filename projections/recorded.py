@@ -21,6 +21,7 @@ from typing import Any
 from uuid import UUID
 
 CREATIONS = ("SignalAccepted", "PositionAdopted")  # the events that start a position's history
+CLOSES = ("PositionClosed", "PositionRolledBack")  # the events that end it
 
 
 @dataclass(frozen=True, order=True)
@@ -68,7 +69,7 @@ class PositionLog:
     @property
     def closed_at(self) -> datetime | None:
         last = self.history[-1]
-        return last.timestamp if type(last).__name__ in ("PositionClosed", "PositionRolledBack") else None
+        return last.timestamp if type(last).__name__ in CLOSES else None
 
     def describe(self) -> str:
         c = self.created
@@ -158,7 +159,7 @@ class _AccountContext:
         key = (created.venue, created.account)
         events, times = self.events.get(key, []), self.times.get(key, [])
         start = created.timestamp
-        stop = last.timestamp if type(last).__name__ in ("PositionClosed", "PositionRolledBack") else end
+        stop = last.timestamp if type(last).__name__ in CLOSES else end
         lo, hi = bisect.bisect_left(times, start), bisect.bisect_right(times, stop) if stop else len(events)
         if type(created).__name__ == "PositionAdopted":
             lo = next((i for i in range(lo - 1, -1, -1) if type(events[i]).__name__ == "PhantomDetected"
