@@ -123,8 +123,8 @@ class WardenService:
             engine.ctx.save(account_aggregate)
         elif isinstance(event, StreamRejection):
             account_aggregate = engine.reconciler.account(venue, account)
-            account_aggregate.frame_rejected(feed=event.feed, reason=event.reason, raw_text=event.raw_text,
-                                             at=engine.ctx.now())
+            account_aggregate.record_rejected_frame(feed=event.feed, reason=event.reason,
+                                                    raw_text=event.raw_text, at=engine.ctx.now())
             engine.ctx.save(account_aggregate)
         elif isinstance(event, StreamStatus):
             state = self.stats.feeds[name]
@@ -183,8 +183,8 @@ class WardenService:
                                          account=exchange.account, source=tick.source, raw=tick.raw)
                 else:
                     account = engine.reconciler.account(exchange.venue, exchange.account)
-                    account.frame_rejected(feed=tick.feed, reason=tick.reason, raw_text=tick.raw_text,
-                                           at=engine.ctx.now())
+                    account.record_rejected_frame(feed=tick.feed, reason=tick.reason,
+                                                  raw_text=tick.raw_text, at=engine.ctx.now())
                     engine.ctx.save(account)
                 self.stats.handled[type(tick).__name__] += 1
             except Exception:
