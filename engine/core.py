@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from warden.adapters.store import WardenStore
@@ -197,7 +198,7 @@ class Engine:
         if self._signal_book is None or self._signal_book.id != book_id:
             try:
                 self._signal_book = self.ctx.store.repository.get(book_id)
-            except Exception:  # the first rejection of the day
+            except AggregateNotFoundError:  # the first of the day; any other store error propagates
                 self._signal_book = SignalBook.open(at.date(), at=at)
         return self._signal_book
 

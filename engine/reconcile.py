@@ -16,6 +16,8 @@ import asyncio
 import logging
 from decimal import Decimal
 
+from eventsourcing.application import AggregateNotFoundError
+
 from warden.domain.account import ExchangeAccount
 from warden.domain.ids import account_id
 from warden.domain.lifecycle import Intent, Status
@@ -47,7 +49,7 @@ class Reconciler:
         if key not in self.accounts:
             try:
                 self.accounts[key] = self.ctx.store.repository.get(account_id(venue, account))
-            except Exception:  # not recorded yet
+            except AggregateNotFoundError:  # not recorded yet; any other store error propagates
                 self.accounts[key] = ExchangeAccount.register(venue=venue, account=account,
                                                               at=self.ctx.now())
                 self.ctx.save(self.accounts[key])
