@@ -11,6 +11,7 @@ only when the exchange confirms it.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -25,6 +26,7 @@ from warden.engine.context import EngineContext
 from warden.engine.errors import ExchangeFailure, Rejected
 
 MOVABLE = (Status.TRAILING, Status.AGED)
+DECISIONS_KEPT = 256  # latest update-to-decision latencies per position; a long trail keeps no more
 
 
 @dataclass
@@ -33,7 +35,8 @@ class _Throttle:
     in_flight: bool = False
     dirty: bool = False
     timer: asyncio.Task[None] | None = None
-    decisions: list[float] = field(default_factory=list)  # seconds from update to decision
+    # seconds from update to decision, the latest DECISIONS_KEPT
+    decisions: deque[float] = field(default_factory=lambda: deque(maxlen=DECISIONS_KEPT))
 
 
 class TrailingProcess:
@@ -121,6 +124,7 @@ class TrailingProcess:
                 throttle.timer = asyncio.create_task(self._later(p, delay))
 
     def decision_latencies(self) -> list[float]:
+        """The latest update-to-decision latencies of every position (at most DECISIONS_KEPT each)."""
         return [d for t in self._throttles.values() for d in t.decisions]
 
     async def stop(self) -> None:
