@@ -85,7 +85,6 @@ TRANSITIONS: dict[type, dict[Status, Status]] = {
     ev.PositionRolledBack: {F: C},  # could not protect it: closed at market
 }
 
-OPEN_STATUSES = frozenset(s for s in Status if s is not Status.CLOSED)
 PROTECTED_STATUSES = frozenset({Status.PROTECTED, Status.TRAILING, Status.AGED})
 
 

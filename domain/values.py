@@ -15,10 +15,6 @@ class Side(Enum):
         """+1 for a long, -1 for a short: profit is ``sign * (exit - entry) * qty``."""
         return 1 if self is Side.LONG else -1
 
-    @property
-    def opposite(self) -> Side:
-        return Side.SHORT if self is Side.LONG else Side.LONG
-
 
 class Venue(Enum):
     BYBIT = "bybit"
