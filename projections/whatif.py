@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from warden.domain.values import ZERO, CloseReason
+from warden.domain.values import ZERO, CloseReason, StopPurpose
 from warden.engine.context import EngineConfig
 from warden.projections.recorded import CLOSES, PositionLog, PriceTick, RecordedLog
 from warden.projections.timeline import show
@@ -60,8 +60,8 @@ def decisions(events: Sequence[Any], *, recorded: bool = True) -> list[Decision]
     found = []
     for e in events:
         name = type(e).__name__
-        if name == "StopLossRequested" and e.purpose in ("initial", "trail"):
-            decided = (e.purpose, e.price)
+        if name == "StopLossRequested" and e.purpose in (StopPurpose.INITIAL, StopPurpose.TRAIL):
+            decided = (e.purpose.value, e.price)
         elif name == "TrailingActivated":
             decided = ("at", e.price)
         elif name == "PositionAged":

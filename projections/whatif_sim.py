@@ -24,7 +24,7 @@ from typing import Any
 
 from warden.domain.errors import InvalidStop
 from warden.domain.lifecycle import Status
-from warden.domain.values import ZERO, CloseReason, PriceSource
+from warden.domain.values import ZERO, CloseReason, PriceSource, StopPurpose
 from warden.engine.context import EngineConfig
 from warden.projections.recorded import CLOSES, PositionLog, PriceTick
 
@@ -119,8 +119,8 @@ class _Run:
         except InvalidStop as e:
             self.note = f"no valid initial stop ({e}): left unprotected"
             return
-        p.request_stop(price=stop, reference_price=p.entry_price, purpose="initial", at=at)
-        p.stop_placed(price=stop, reference_price=p.entry_price, order_id=None, at=at)
+        p.request_stop(price=stop, reference_price=p.entry_price, purpose=StopPurpose.INITIAL, at=at)
+        p.confirm_stop(price=stop, reference_price=p.entry_price, order_id=None, at=at)
 
     def _schedule_aged(self) -> None:
         aged, opened = self.config.aged, self.p.opened_at
@@ -175,8 +175,8 @@ class _Run:
                 self.push(ready, _TIMER, "trail")
             return
         best = p.best_price
-        p.request_stop(price=target, reference_price=best, purpose="trail", at=time)
-        p.stop_moved(new_price=target, reference_price=best, order_id=None, at=time)
+        p.request_stop(price=target, reference_price=best, purpose=StopPurpose.TRAIL, at=time)
+        p.confirm_stop_move(new_price=target, reference_price=best, order_id=None, at=time)
         self.last_move = time
 
     def _aged(self, time: datetime) -> None:

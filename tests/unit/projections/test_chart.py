@@ -61,7 +61,7 @@ def test_the_seed_incidents_rejected_stop_is_marked_with_the_venues_code_and_wor
 def test_the_phantom_it_was_adopted_from_is_on_the_adopted_positions_chart():
     position, chart = _only("phantom")
     phantom = _series(chart)[PHANTOMS].points
-    assert len(phantom) == 1 and "PhantomDetected" in phantom[0].text and "action=adopt" in phantom[0].text
+    assert len(phantom) == 1 and "PhantomDetected" in phantom[0].text and "action=ADOPT" in phantom[0].text
     assert phantom[0].time <= position.created.timestamp
     assert "adopted from the exchange" in chart.title
 
