@@ -184,7 +184,7 @@ def _price_of(event: Any) -> Decimal | None:
 def _price_at(time: datetime, ticks: Sequence[PriceTick], entry: list[Point]) -> Decimal | None:
     """Where to draw a marker without a price of its own: the last price seen, else the entry."""
     if ticks:
-        index = bisect.bisect_right([t.time for t in ticks], time)
+        index = bisect.bisect_right(ticks, time, key=lambda t: t.time)
         return ticks[max(index - 1, 0)].price
     return entry[0].price if entry else None
 
