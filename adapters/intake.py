@@ -105,7 +105,7 @@ class Intake:
         if settings.secret is None:
             raise ValueError("the intake needs a webhook secret (intake.secret_env or intake.secret_file)")
         self.sink, self.settings, self.now = sink, settings, now
-        self._key = settings.secret.reveal().encode()
+        self._key = settings.secret.get_secret_value().encode()
         self.bucket = TokenBucket(float(settings.rate_per_second), settings.rate_burst, monotonic)
         self.nonces, self.signal_ids = Expiring(), Expiring()
         self.accepted = 0
