@@ -22,6 +22,20 @@ from warden.projections.timeline import details
 CONTEXT_FIELDS = ("position_id", "event", "venue", "account", "symbol", "status")
 
 
+def secret_forms(secrets: Iterable[str]) -> list[str]:
+    """What to look for: each secret as it is and as it would appear inside a URL, longest first
+    (a longer one may contain a shorter). Values under 4 characters are not secrets worth the name."""
+    found = {s for s in secrets if s and len(s) >= 4}
+    found |= {quote(s, safe="") for s in found}
+    return sorted(found, key=len, reverse=True)
+
+
+def redact(text: str, forms: Iterable[str]) -> str:
+    for secret in forms:
+        text = text.replace(secret, "***")
+    return text
+
+
 class JsonFormatter(logging.Formatter):
     """One JSON object per record. Every configured secret is replaced by ``***`` in every field,
     the traceback of a logged exception included (``"error"``); a record keeps its ``exc_info``,
@@ -29,14 +43,7 @@ class JsonFormatter(logging.Formatter):
 
     def __init__(self, secrets: Iterable[str] = ()) -> None:
         super().__init__()
-        found = {s for s in secrets if s and len(s) >= 4}
-        found |= {quote(s, safe="") for s in found}  # as it would appear inside a URL
-        self.secrets = sorted(found, key=len, reverse=True)  # a longer one may contain a shorter
-
-    def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
+        self.secrets = secret_forms(secrets)
 
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
@@ -54,7 +61,8 @@ class JsonFormatter(logging.Formatter):
             line["error"] = record.exc_text
         if record.stack_info:
             line["stack"] = self.formatStack(record.stack_info)
-        return json.dumps({key: self.redact(value) for key, value in line.items()}, ensure_ascii=False)
+        return json.dumps({key: redact(value, self.secrets) for key, value in line.items()},
+                          ensure_ascii=False)
 
 
 def configure_logging(level: str = "INFO", secrets: Iterable[str] = (), stream: Any = None) -> None:
