@@ -12,13 +12,9 @@ the engine's are `EngineConfig`'s. See docs/configuration.md.
 
 from __future__ import annotations
 
-import tomllib
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
-from contextvars import ContextVar
+from collections.abc import Mapping
 from decimal import Decimal
 from pathlib import Path
-from types import MappingProxyType
 from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
@@ -32,14 +28,9 @@ from pydantic import (
     field_validator,
     model_validator,
 )
-from pydantic_settings import (
-    BaseSettings,
-    EnvSettingsSource,
-    SettingsConfigDict,
-    SettingsError,
-    TomlConfigSettingsSource,
-)
+from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from warden.adapters.config_sources import environment_source, overlay, refuse_inline_secrets, toml_source
 from warden.adapters.config_types import (
     ConfigError,
     Int,
@@ -50,8 +41,8 @@ from warden.adapters.config_types import (
     Url,
     describe,
     invalid,
-    refuse_inline_secrets,
     resolve_secret,
+    secrets_from,
 )
 from warden.adapters.exchange.config import KNOWN_ENDPOINTS, ExchangeConfig
 from warden.adapters.store import DEFAULT_STORE_URL
@@ -78,21 +69,6 @@ Attempts = Int(1, 20)
 Endpoint = Literal[tuple(KNOWN_ENDPOINTS)]
 _EXCHANGE_SECRETS = "the exchange key and secret go in api_key_env/secret_env or api_key_file/secret_file"
 _ENGINE = EngineConfig()
-
-
-# The environment `load_config` was given, for the validators that read secrets. Not a validation
-# context: a BaseSettings model validates through its __init__, which drops the context.
-_environment: ContextVar[Mapping[str, str]] = ContextVar("warden_config_environment",
-                                                        default=MappingProxyType({}))
-
-
-@contextmanager
-def _reading(env: Mapping[str, str]) -> Iterator[None]:
-    token = _environment.set(env)
-    try:
-        yield
-    finally:
-        _environment.reset(token)
 
 
 class Section(BaseModel):
@@ -175,7 +151,7 @@ class StoreSettings(Section):
     @model_validator(mode="before")
     @classmethod
     def _read_password(cls, data: Any) -> Any:
-        return resolve_secret(data, "password", _environment.get(), required=False)
+        return resolve_secret(data, "password", required=False)
 
     @model_validator(mode="after")
     def _checked(self) -> StoreSettings:
@@ -225,7 +201,7 @@ class ExchangeSettings(Section):
             rest, ws = KNOWN_ENDPOINTS[data["endpoint"]]
             data = {"rest_url": rest, "ws_url": ws, **data}
         for name in ("api_key", "secret"):
-            data = resolve_secret(data, name, _environment.get(), required=True)
+            data = resolve_secret(data, name, required=True)
         return data
 
     @model_validator(mode="after")
@@ -256,8 +232,7 @@ class IntakeSettings(Section):
     @model_validator(mode="before")
     @classmethod
     def _read_secret(cls, data: Any) -> Any:
-        return resolve_secret(data, "secret", _environment.get(), required=False,
-                              default_env=DEFAULT_INTAKE_SECRET_ENV)
+        return resolve_secret(data, "secret", required=False, default_env=DEFAULT_INTAKE_SECRET_ENV)
 
 
 class Listen(Section):
@@ -310,62 +285,11 @@ class WardenConfig(BaseSettings):
 
 
 # ----- loading --------------------------------------------------------------------------------
-class _Overrides(EnvSettingsSource):
-    """pydantic-settings' environment source over a given mapping, taking only the nested
-    ``WARDEN_<SECTION>__<KEY>`` names: ``WARDEN_STORE``, ``WARDEN_CONFIG`` and
-    ``WARDEN_INTAKE_SECRET`` are not overrides."""
-
-    def __init__(self, env: Mapping[str, str]) -> None:
-        self.given = {name.lower(): value for name, value in env.items()
-                      if name.upper().startswith(ENV_PREFIX) and "__" in name[len(ENV_PREFIX):]}
-        super().__init__(WardenConfig)
-        for name in self.given:
-            section = name[len(ENV_PREFIX):].split("__")[0]
-            if section not in WardenConfig.model_fields:
-                raise ConfigError(f"{name.upper()}: {section} is not a section "
-                                  f"(known: {', '.join(WardenConfig.model_fields)})")
-
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        return self.given
-
-
-def _toml(path: str | Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        Path(path).open("rb").close()  # the TOML source skips a file it cannot find; we do not
-        return TomlConfigSettingsSource(WardenConfig, toml_file=Path(path))()
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as e:  # names a position, quotes no value
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
-
-
-def overlay(base: Any, top: Any, where: str = "") -> Any:
-    """``top`` laid over ``base``: tables merge key by key; ``{"0": {...}}`` (from
-    ``WARDEN_EXCHANGES__0__...``) updates the first entry of an array, which must exist."""
-    if isinstance(top, dict) and top and all(k.isdigit() for k in top) and isinstance(base, list | None):
-        merged = list(base or [])
-        for key, value in top.items():
-            if int(key) >= len(merged):
-                variable = f"{ENV_PREFIX}{where.upper()}__{key}__..."
-                raise ConfigError(f"{where}[{key}]: not in the file, so {variable} has nothing to override")
-            merged[int(key)] = overlay(merged[int(key)], value, f"{where}[{key}]")
-        return merged
-    if isinstance(base, dict) and isinstance(top, dict):
-        return {**base, **{key: overlay(base.get(key), value, f"{where}.{key}" if where else key)
-                           for key, value in top.items()}}
-    return top
-
-
 def _raw(path: str | Path | None, env: Mapping[str, str]) -> dict[str, Any]:
     """The file, under the environment's overrides, over ``$WARDEN_STORE`` as the store's default."""
     data = {"store": {"url": env["WARDEN_STORE"]}} if env.get("WARDEN_STORE") else {}
-    try:
-        overrides = _Overrides(env)()
-    except SettingsError as e:
-        raise ConfigError(f"environment: {e}") from None
-    data = overlay(overlay(data, _toml(path)), overrides)
+    overrides = environment_source(WardenConfig, env)
+    data = overlay(overlay(data, toml_source(WardenConfig, path)), overrides, prefix=ENV_PREFIX)
     refuse_inline_secrets(data)
     for section in ("store", "intake"):  # validated with the environment even when absent
         data.setdefault(section, {})
@@ -375,7 +299,7 @@ def _raw(path: str | Path | None, env: Mapping[str, str]) -> dict[str, Any]:
 def load_config(path: str | Path | None, env: Mapping[str, str]) -> WardenConfig:
     """The configuration in ``path`` (None: all defaults) with ``env``'s overrides and secrets."""
     try:
-        with _reading(env):
+        with secrets_from(env):
             return WardenConfig.model_validate(_raw(path, env))
     except ValidationError as e:
         raise ConfigError(describe(e, WardenConfig)) from None
@@ -384,7 +308,7 @@ def load_config(path: str | Path | None, env: Mapping[str, str]) -> WardenConfig
 def load_intake_settings(path: str | Path | None, env: Mapping[str, str]) -> IntakeSettings:
     """Only ``[intake]`` (what `warden signal` needs): exchange secrets need not be present."""
     try:
-        with _reading(env):
+        with secrets_from(env):
             return IntakeSettings.model_validate(_raw(path, env)["intake"])
     except ValidationError as e:
         raise ConfigError(describe(e, IntakeSettings, at=("intake",))) from None

@@ -9,9 +9,12 @@ being echoed.
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from decimal import Decimal
 from pathlib import Path
+from types import MappingProxyType
 from typing import Annotated, Any, get_args
 from urllib.parse import parse_qsl, urlsplit
 
@@ -19,8 +22,7 @@ from pydantic import AfterValidator, BaseModel, BeforeValidator, Field, SecretSt
 from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
-# Key names that hold a secret: refused as keys in the file, and as query parameters in a URL.
-SECRET_KEY = re.compile(r"(^|_)(password|passwd|secret|token|api_?key|apikey|passphrase|private_key)$")
+# A query parameter that carries a secret (``password=``, ``sslpassword=``, ``api_key=``, ...).
 _SECRET_PARAM = re.compile(r"pass|pwd|secret|token|api_?key|signature|credential", re.IGNORECASE)
 
 
@@ -88,12 +90,27 @@ def Url(schemes: tuple[str, ...], hint: str, *, needs_host: bool = True) -> Any:
 
 
 # ----- secrets ----------------------------------------------------------------------------------
-def resolve_secret(data: Any, name: str, env: Mapping[str, str], *, required: bool,
-                   default_env: str | None = None) -> Any:
+# The environment secrets are read from while `secrets_from` is in force. Not a validation context:
+# a BaseSettings model validates through its __init__, which drops the context.
+_environment: ContextVar[Mapping[str, str]] = ContextVar("warden_secrets_environment",
+                                                        default=MappingProxyType({}))
+
+
+@contextmanager
+def secrets_from(env: Mapping[str, str]) -> Iterator[None]:
+    token = _environment.set(env)
+    try:
+        yield
+    finally:
+        _environment.reset(token)
+
+
+def resolve_secret(data: Any, name: str, *, required: bool, default_env: str | None = None) -> Any:
     """``data`` (a section's raw keys) with ``name`` set to a `SecretStr` read from the variable
     named by ``<name>_env`` or the file named by ``<name>_file``; a model validator calls it."""
     if not isinstance(data, dict) or isinstance(data.get(name), SecretStr):
         return data
+    env = _environment.get()
     env_key, file_key = f"{name}_env", f"{name}_file"
     var, path = data.get(env_key), data.get(file_key)
     for key, value in ((env_key, var), (file_key, path)):
@@ -121,17 +138,6 @@ def _read_secret_file(key: str, path: str) -> str:
     if not value:
         raise invalid(f"{path} is empty", key)
     return value
-
-
-def refuse_inline_secrets(data: Any, path: str = "") -> None:
-    """A secret written as a value in the file (or an override) is refused wherever it is."""
-    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
-    for key, value in items:
-        where = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else key
-        if isinstance(key, str) and SECRET_KEY.search(key.lower()):
-            raise ConfigError(f"{where}: secrets are never read from the configuration; "
-                              f"name a variable with {key}_env or a file with {key}_file")
-        refuse_inline_secrets(value, where)
 
 
 # ----- messages ---------------------------------------------------------------------------------
