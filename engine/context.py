@@ -25,6 +25,7 @@ from warden.domain.policies import (
     TrailingStopPolicy,
 )
 from warden.domain.position import Position
+from warden.domain.values import PhantomPolicy
 from warden.engine.ports import ExchangePort
 
 
