@@ -51,11 +51,10 @@ from warden.domain.policies import (
     AgedExitPolicy,
     AgedPhase,
     InitialStopPolicy,
-    PhantomPolicy,
     Policies,
     TrailingStopPolicy,
 )
-from warden.domain.values import Venue
+from warden.domain.values import PhantomPolicy, Venue
 from warden.engine.context import EngineConfig
 
 __all__ = ["ConfigError", "IntakeSettings", "WardenConfig", "engine_config", "exchange_config",

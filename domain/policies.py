@@ -1,20 +1,19 @@
-"""Pure policies: the initial stop, the trailing stop, the aged exit and what to do with a phantom.
+"""Pure policies: the initial stop, the trailing stop and the aged exit.
 
 Each is a frozen dataclass of documented parameters with methods that take prices and return a
 decision. None reads a clock: ages arrive in seconds, prices as `Decimal`. `Policies` bundles what
-one account is guarded by; the defaults written here are warden's defaults, and the configuration
-and the engine take theirs from here.
+one account is guarded by, the `PhantomPolicy` included; the defaults written here are warden's
+defaults, and the configuration and the engine take theirs from here.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from decimal import Decimal
-from enum import Enum
 
 from warden.domain.errors import InvalidStop
 from warden.domain.instrument import Instrument
-from warden.domain.values import HUNDRED, ZERO, CloseReason, Side
+from warden.domain.values import HUNDRED, ZERO, CloseReason, PhantomPolicy, Side
 
 
 @dataclass(frozen=True)
@@ -137,14 +136,6 @@ class AgedExitPolicy:
         # A limit exit sells (long) or buys (short): round it toward the better price for us.
         limit = instrument.round_price(worst, up=side is Side.LONG)
         return AgedDecision(current, max(limit, instrument.min_price) if limit > ZERO else None)
-
-
-class PhantomPolicy(Enum):
-    """What to do with a position the exchange holds and no warden position tracks."""
-
-    ALERT = "alert"  # record it and leave it alone
-    ADOPT = "adopt"  # track it from the report and protect it at once
-    CLOSE = "close"  # adopt it and close it at market
 
 
 @dataclass(frozen=True)

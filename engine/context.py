@@ -17,13 +17,7 @@ from uuid import UUID
 
 from warden.adapters.store import WardenStore
 from warden.domain.instrument import Instrument
-from warden.domain.policies import (
-    DEFAULT_POLICIES,
-    AgedExitPolicy,
-    InitialStopPolicy,
-    PhantomPolicy,
-    TrailingStopPolicy,
-)
+from warden.domain.policies import DEFAULT_POLICIES, AgedExitPolicy, InitialStopPolicy, TrailingStopPolicy
 from warden.domain.position import Position
 from warden.domain.values import PhantomPolicy
 from warden.engine.ports import ExchangePort

@@ -85,50 +85,49 @@ class Case:
     prepare: Callable[[World], None] = lambda world: None
 
 
+CONFIG, START = r"Error: invalid configuration: ", r"Error: cannot start: "
+STOPPED = r'\{.*"msg": "warden stopped by a signal before it was ready, while '
 CASES = [
     Case("ws_url that is not a URL", {"ws": "ws://[::1"}, 2,
-         r"Error: invalid configuration: exchanges\[0\]\.ws_url: not a valid URL \(Invalid IPv6 URL\)"),
+         CONFIG + r"exchanges\[0\]\.ws_url: not a valid URL \(Invalid IPv6 URL\)"),
     Case("a timeout of 1e400 s", {"exchange_extra": 'request_timeout_s = "1e400"'}, 2,
-         r"Error: invalid configuration: exchanges\[0\]\.request_timeout_s: expected a finite number, "
-         r"got '1e400'"),
+         CONFIG + r"exchanges\[0\]\.request_timeout_s: expected a finite number, got '1e400'"),
     Case("a rate of 1e-30 per second", {"intake_extra": 'rate_per_second = "1e-30"'}, 2,
-         r"Error: invalid configuration: intake\.rate_per_second: expected a number between 0\.01 and "
-         r"100000, got '1e-30'"),
+         CONFIG + r"intake\.rate_per_second: expected a number between 0\.01 and 100000, got '1e-30'"),
     Case("a port out of range", {"intake_port": 70000}, 2,
-         r"Error: invalid configuration: intake\.port: expected an integer between 0 and 65535, got 70000"),
+         CONFIG + r"intake\.port: expected an integer between 0 and 65535, got 70000"),
     Case("an unknown key", {"exchange_extra": "recv_windw_ms = 5000"}, 2,
-         r"Error: invalid configuration: exchanges\[0\]\.recv_windw_ms: unknown key \(known: .*\)"),
+         CONFIG + r"exchanges\[0\]\.recv_windw_ms: unknown key \(known: .*\)"),
     Case("a password in the store URL", {"store": f"postgresql://warden:{CANARY}@127.0.0.1/warden"}, 2,
-         r"Error: invalid configuration: store\.url: contains a password; .* store\.password_env .*"),
+         CONFIG + r"store\.url: contains a password; .* store\.password_env .*"),
     Case("a password in the exchange URL's query", {"rest": f"http://127.0.0.1:1/?api_key={CANARY}"}, 2,
-         r"Error: invalid configuration: exchanges\[0\]\.rest_url: contains a password; .*secret_env.*"),
+         CONFIG + r"exchanges\[0\]\.rest_url: contains a password; .*secret_env.*"),
     Case("an unreachable PostgreSQL", {"store": "postgresql://postgres@127.0.0.1:{closed}/warden"}, 1,
-         r"Error: cannot start: store\.url: postgresql://postgres@127\.0\.0\.1:\d+/warden: unreachable after "
+         START + r"store\.url: postgresql://postgres@127\.0\.0\.1:\d+/warden: unreachable after "
          r"\d+ attempts in 1 s \(engine\.startup_budget_s\): .*Connection refused.*", retries=True),
     Case("an unwritable SQLite path", {"store": "sqlite:///{tmp}/a-file/warden.sqlite3"}, 1,
-         r"Error: cannot start: store\.url: cannot create the folder .*/a-file: (File exists|Not a directory)",
+         START + r"store\.url: cannot create the folder .*/a-file: (File exists|Not a directory)",
          prepare=lambda world: (world.tmp / "a-file").write_text("not a folder")),
     Case("the intake's port in use", {"budget": 60, "intake_port": "{taken}"}, 1,
-         r"Error: cannot start: intake\.port: cannot listen on 127\.0\.0\.1:\d+: Address already in use"),
+         START + r"intake\.port: cannot listen on 127\.0\.0\.1:\d+: Address already in use"),
     Case("a health host that is not this machine's", {"budget": 60, "health_host": "192.0.2.1"}, 1,
-         r"Error: cannot start: health\.host: cannot listen on 192\.0\.2\.1:0: Cannot assign requested address"),
+         START + r"health\.host: cannot listen on 192\.0\.2\.1:0: Cannot assign requested address"),
     Case("an intake host that does not resolve", {"budget": 60, "intake_host": "no-such-host.invalid"}, 1,
-         r"Error: cannot start: intake\.host: cannot listen on 'no-such-host\.invalid': .*"),
+         START + r"intake\.host: cannot listen on 'no-such-host\.invalid': .*"),
     Case("an unreachable exchange", {}, 1,
-         r"Error: cannot start: exchanges\[0\] \(bybit/main\): http://127\.0\.0\.1:\d+: unreachable after \d+ "
-         r"attempts in 1 s \(engine\.startup_budget_s\): load_markets: .*Connect call failed.*", retries=True),
+         START + r"exchanges\[0\] \(bybit/main\): http://127\.0\.0\.1:\d+: unreachable after \d+ attempts "
+         r"in 1 s \(engine\.startup_budget_s\): load_markets: .*Connect call failed.*", retries=True),
     Case("another instance active", {}, 1,
-         r"Error: cannot start: another warden instance is active for bybit/main; start it with "
+         START + r"another warden instance is active for bybit/main; start it with "
          r"engine\.standby = true .*", prepare=World.hold_the_lock),
     Case("SIGTERM while retrying the exchange", {"budget": 60}, 0,
-         r'\{.*"msg": "warden stopped by a signal before it was ready, while reaching exchanges\[0\] '
-         r'\(bybit/main\)".*', retries=True, sigterm_after='"event": "startup_retry"'),
+         STOPPED + r'reaching exchanges\[0\] \(bybit/main\)".*', retries=True,
+         sigterm_after='"event": "startup_retry"'),
     Case("SIGTERM while retrying PostgreSQL",
          {"budget": 60, "store": "postgresql://postgres@127.0.0.1:{closed}/warden"}, 0,
-         r'\{.*"msg": "warden stopped by a signal before it was ready, while reaching the store".*',
-         retries=True, sigterm_after='"event": "startup_retry"'),
+         STOPPED + r'reaching the store".*', retries=True, sigterm_after='"event": "startup_retry"'),
     Case("SIGTERM while waiting as a standby", {"budget": 60, "standby": "true"}, 0,
-         r'\{.*"msg": "warden stopped by a signal before it was ready, while waiting for the instance lock".*',
+         STOPPED + r'waiting for the instance lock".*',
          retries=True, sigterm_after='"event": "standby"', prepare=World.hold_the_lock),
 ]
 
@@ -183,7 +182,8 @@ def test_a_wrong_start_ends_in_one_line_naming_the_cause(world, case):
     assert re.fullmatch(case.last_line, lines[-1]), lines[-1]
     assert out == ""  # never ready: no URLs printed, nothing served
     if case.retries:
-        assert len(lines) >= 2 and all(json.loads(line)["level"] in ("warning", "info") for line in lines[:-1])
+        logged = [json.loads(line) for line in lines[:-1]]  # each a JSON log line
+        assert logged and all(line["level"] in ("warning", "info") for line in logged)
     else:
         assert len(lines) == 1, err  # found before anything was tried: no exchange, no store reached
     if case.sigterm_after:
