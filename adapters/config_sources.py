@@ -57,8 +57,11 @@ def environment_source(settings: type[BaseSettings], env: Mapping[str, str]) -> 
     is addressed by its index (``{"exchanges": {"0": {...}}}``)."""
     try:
         return _Overrides(settings, env)()
-    except SettingsError as e:  # a complex value that is not JSON
-        raise ConfigError(f"environment: {e}") from None
+    except SettingsError as e:  # an array or a table given as a value that is not JSON
+        section = re.search(r'field "(\w+)"', str(e))
+        prefix = settings.model_config["env_prefix"]
+        where = f"{prefix}{section[1].upper()}__..." if section else "environment"
+        raise ConfigError(f"{where}: an array or table must be given as JSON") from None
 
 
 def overlay(base: Any, top: Any, where: str = "", *, prefix: str = "") -> Any:

@@ -89,6 +89,12 @@ def test_environment_overrides_the_file(tmp_path):
     assert engine_config(config, config.exchanges[0]).phantom_policy is PhantomPolicy.CLOSE
 
 
+def test_an_array_is_overridden_whole_as_json(tmp_path):
+    env = {**ENV, "WARDEN_POLICY__AGED_PHASES": '[{"after_seconds": 0, "accept_loss_percent": "0.2"}]'}
+    config = load(tmp_path, MINIMAL, env)
+    assert engine_config(config, config.exchanges[0]).aged.phases == (AgedPhase(0, Decimal("0.2")),)
+
+
 @pytest.mark.parametrize("text, env, expected", [
     (MINIMAL.replace('"bybit"', '"kraken"'), None,
      "exchanges[0].venue: expected 'bybit' or 'binanceusdm', got 'kraken'"),
@@ -154,6 +160,8 @@ def test_environment_overrides_the_file(tmp_path):
     ("", {**ENV, "WARDEN_SOTRE__URL": "memory://"}, "WARDEN_SOTRE__URL: sotre is not a section"),
     ("", {**ENV, "WARDEN_ENGINE__STOP_ATTEMPTS": "lots"},
      "engine.stop_attempts: expected an integer, got 'lots'"),
+    ("", {**ENV, "WARDEN_POLICY__AGED_PHASES": "[{after_seconds = 0}]"},
+     "WARDEN_POLICY__...: an array or table must be given as JSON"),
     ("", {**ENV, "WARDEN_EXCHANGES__0__VENUE": "bybit"},
      "exchanges[0]: not in the file, so WARDEN_EXCHANGES__0__... has nothing to override"),
 ])
