@@ -33,7 +33,7 @@ from warden.adapters.metrics import Metrics
 from warden.adapters.ops_http import ops_app
 from warden.adapters.readmodel_sql import ReadModelDB, open_readmodel
 from warden.adapters.service import WardenService
-from warden.adapters.startup import Budget, listen, reach_exchange, reach_store
+from warden.adapters.startup import Budget, in_thread, listen, reach_exchange, reach_store
 from warden.adapters.store import WardenStore, open_store
 from warden.adapters.streams.base import PrivateStream
 from warden.adapters.streams.bybit_native import BybitNativeStream
@@ -139,9 +139,10 @@ async def _engine(config: WardenConfig, store: WardenStore, db: ReadModelDB, und
                   crash_at: str | None) -> tuple[Engine, list[ProjectionRunner]]:
     """The engine over every account's exchange port, each exchange reached first."""
     runners = [ProjectionRunner(store, db, view) for view in (PositionsView(store), AccountsView())]
+    step("bringing the read model up to date")
     for runner in runners:
         runner.setup()
-        runner.catch_up()
+        await in_thread(runner.catch_up)  # a long log must not keep a SIGTERM waiting
     ports = {(a.venue.value, a.account): CcxtExchange(exchange_config(a)) for a in config.exchanges}
     for port in ports.values():
         undo.push_async_callback(port.close)
