@@ -57,8 +57,9 @@ def Seconds(ge: float, le: float) -> Any:
     return Annotated[float, Field(ge=ge, le=le, allow_inf_nan=False)]
 
 
+_STRIPPED = BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)
 Percent = Number(gt=0, lt=100)
-Text = Annotated[str, Field(min_length=1), BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v)]
+Text = Annotated[str, Field(min_length=1), _STRIPPED]
 
 
 # ----- URLs -------------------------------------------------------------------------------------
@@ -85,8 +86,7 @@ def _check_url(schemes: tuple[str, ...], hint: str, needs_host: bool) -> Any:
 def Url(schemes: tuple[str, ...], hint: str, *, needs_host: bool = True) -> Any:
     """A URL of one of ``schemes``; one that carries a password (``user:pass@`` or a query
     parameter such as ``password=``) is refused with ``hint`` saying where the secret goes."""
-    return Annotated[str, BeforeValidator(lambda v: v.strip() if isinstance(v, str) else v),
-                     AfterValidator(_check_url(schemes, hint, needs_host))]
+    return Annotated[str, _STRIPPED, AfterValidator(_check_url(schemes, hint, needs_host))]
 
 
 # ----- secrets ----------------------------------------------------------------------------------
