@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from warden.projections.chart import CLOSE, FEEDS, FILLS, PHANTOMS, REFUSED, STEPS, PositionChart, Series
+from warden.projections.timeline import millis
 
 # How each series is drawn: plotly line and marker settings by series name.
 _LOOK: dict[str, dict[str, Any]] = {
@@ -95,7 +96,7 @@ def _trace(go: Any, series: Series) -> Any:
 
 def _table(chart: PositionChart) -> str:
     head = "<tr><th>v</th><th>time (UTC)</th><th>event</th><th>status</th><th>details</th></tr>"
-    rows = [f"<tr><td>{row.version}</td><td class=\"time\">{row.time:%Y-%m-%d %H:%M:%S.%f}"[:-3] + "</td>"
+    rows = [f"<tr><td>{row.version}</td><td class=\"time\">{millis(row.time)}</td>"
             f"<td>{html.escape(row.event)}</td><td>{html.escape(row.status)}</td>"
             f"<td class=\"details\">{html.escape(row.details)}</td></tr>" for row in chart.rows]
     return (f"<table class=\"decisions\" data-position=\"{chart.position_id}\">\n<thead>{head}</thead>\n"

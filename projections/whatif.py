@@ -20,7 +20,7 @@ from typing import Any
 from warden.domain.values import ZERO, CloseReason, StopPurpose
 from warden.engine.context import EngineConfig
 from warden.projections.recorded import CLOSES, PositionLog, PriceTick, RecordedLog
-from warden.projections.timeline import show
+from warden.projections.timeline import millis, show
 from warden.projections.whatif_sim import simulate
 
 
@@ -40,7 +40,7 @@ class Decision:
     def describe(self) -> str:
         where = f"v{self.version} " if self.version is not None else ""
         price = f" {show(self.price)}" if self.price is not None else ""
-        return f"{where}{self.time:%Y-%m-%d %H:%M:%S.%f}"[:-3] + f" {self.event} {self.detail}{price}"
+        return f"{where}{millis(self.time)} {self.event} {self.detail}{price}"
 
 
 @dataclass(frozen=True)
