@@ -82,17 +82,20 @@ def demo(store_url: str, speed: float, seed: int) -> None:
                                                      "%Y-%m-%dT%H:%M:%S.%f%z"]),
               help="Stop at this time (ISO 8601; no offset means UTC).")
 @click.option("--version", "version", type=click.IntRange(min=1), help="Stop after this event version.")
+@click.option("--raw", is_flag=True, help="Also print the venue payloads each event stores, as JSON.")
 def replay(position_id: str, log_file, store_url: str | None, until: datetime | None,
-           version: int | None) -> None:
+           version: int | None, raw: bool) -> None:
     """Print a position's timeline and its state at a point.
 
+    Each event is one line of its fields, with under it what it says (a refused fill and what the
+    venue answered, the source of the fill price, a rejected stop's code and words...).
     POSITION_ID is the full id or a unique prefix of at least 6 hex digits.
 
     \b
     Examples:
       warden replay 3f2a9c --store sqlite:///var/demo.sqlite3
       warden replay 3f2a9c --log last-night.jsonl --at 2026-03-01T12:05:00Z
-      warden replay 3f2a9c --version 4
+      warden replay 3f2a9c --version 4 --raw
     """
     store = _open_log(log_file, store_url)
     try:
@@ -105,7 +108,10 @@ def replay(position_id: str, log_file, store_url: str | None, until: datetime | 
     timeline = build_timeline(store.history(aggregate_id), until=until, version=version)
     if not timeline.rows:
         raise click.ClickException(f"{aggregate_id} has no events at or before {until}")
-    click.echo(f"{aggregate_id}\n{timeline.render()}\n\nstate after version {timeline.rows[-1].version}:")
+    from warden.projections.narrative import describe
+
+    click.echo(f"{aggregate_id}\n{timeline.render(says=describe, raw=raw)}\n\n"
+               f"state after version {timeline.rows[-1].version}:")
     click.echo(timeline.render_state())
 
 

@@ -18,7 +18,7 @@ from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscode
 
 from warden.domain.instrument import Instrument
 from warden.domain.lifecycle import Intent, Status
-from warden.domain.reports import FillReport, PositionReport
+from warden.domain.reports import FillReport, PositionReport, PriceAnswer
 from warden.domain.values import (
     CloseReason,
     OrderSide,
@@ -66,7 +66,7 @@ class DataclassAsDict(Transcoding):
 
 ENUMS = (Side, PriceSource, Origin, CloseReason, ReportSource, Status, OrderSide, StopPurpose,
          PhantomPolicy, Intent)
-VALUE_OBJECTS = (Instrument, PositionReport, FillReport)
+VALUE_OBJECTS = (Instrument, PositionReport, FillReport, PriceAnswer)
 
 
 def register_domain_transcodings(transcoder: JSONTranscoder) -> None:

@@ -19,7 +19,7 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from warden.domain.instrument import Instrument
-from warden.domain.reports import FillReport, PositionReport
+from warden.domain.reports import FillReport, PositionReport, PriceAnswer
 from warden.domain.values import CloseReason, PhantomPolicy, PriceSource, Side, StopPurpose
 
 Raw = dict[str, Any]
@@ -83,7 +83,10 @@ class EntryOrderPlaced(PositionEvent):
 
 
 class EntryFilled(PositionEvent):
-    """Part or all of the entry executed at a real price (> 0) from ``price_source``."""
+    """Part or all of the entry executed at a real price (> 0) from ``price_source``; ``asked``
+    is what the sources asked before it said (a refused answer's payload is in its `FillRefused`)."""
+
+    class_version = 2
 
     price: Decimal
     quantity: Decimal
@@ -91,6 +94,11 @@ class EntryFilled(PositionEvent):
     order_id: str | None
     fee: Decimal
     raw: Raw
+    asked: list[PriceAnswer]
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["asked"] = []  # v1 kept no record of the sources asked before the price
 
 
 class FillRefused(PositionEvent):
@@ -105,10 +113,18 @@ class FillRefused(PositionEvent):
 
 
 class FillUnresolved(PositionEvent):
-    """No venue answer gave a real fill price in time; the engine keeps asking, it never guesses."""
+    """No venue answer gave a real fill price in time; the engine keeps asking, it never guesses.
+    ``asked``: what each source said (``raw`` keeps each one's last word by name, as in v1)."""
+
+    class_version = 2
 
     reason: str
     raw: Raw
+    asked: list[PriceAnswer]
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["asked"] = []  # v1 kept each source's last word in ``raw`` only
 
 
 class EntryRejected(PositionEvent):

@@ -8,7 +8,8 @@ and assigns state from the event, nothing else, so a replay is identical.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
+from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
 from functools import wraps
@@ -32,6 +33,7 @@ from warden.domain.evidence import evidence
 from warden.domain.ids import adopted_position_id, position_id
 from warden.domain.instrument import Instrument
 from warden.domain.lifecycle import INITIAL, PROTECTED_STATUSES, Intent, Status, check, next_status
+from warden.domain.reports import PriceAnswer
 from warden.domain.values import ZERO, CloseReason, Origin, PriceSource, Side, StopPurpose
 
 Raw = dict[str, Any]
@@ -119,13 +121,16 @@ class Position(Aggregate):
 
     @records(ev.EntryFilled)
     def fill(self, *, price: Decimal, quantity: Decimal, source: PriceSource, at: datetime,
-             order_id: str | None = None, fee: Decimal = ZERO, raw: Raw | None = None) -> None:
+             order_id: str | None = None, fee: Decimal = ZERO, raw: Raw | None = None,
+             asked: Sequence[PriceAnswer] = ()) -> None:
+        """``asked``: what the sources asked before ``source`` said, kept as evidence."""
         _check_fill(self.symbol, price, quantity)
         if self.filled_qty + quantity > self.quantity:
             raise ImpossibleFill(f"{self.symbol}: fill of {quantity} overfills "
                                  f"{self.filled_qty}/{self.quantity}")
         self.trigger_event(ev.EntryFilled, timestamp=at, price=price, quantity=quantity,
-                           price_source=source, order_id=order_id, fee=fee, raw=evidence(raw))
+                           price_source=source, order_id=order_id, fee=fee, raw=evidence(raw),
+                           asked=_answers(asked))
 
     @records(ev.FillRefused)
     def refuse_fill(self, *, price: Decimal, quantity: Decimal, source: PriceSource, reason: str,
@@ -135,8 +140,10 @@ class Position(Aggregate):
                            price_source=source, reason=reason, raw=evidence(raw))
 
     @records(ev.FillUnresolved)
-    def record_unresolved_fill(self, *, reason: str, at: datetime, raw: Raw | None = None) -> None:
-        self.trigger_event(ev.FillUnresolved, timestamp=at, reason=reason, raw=evidence(raw))
+    def record_unresolved_fill(self, *, reason: str, at: datetime, raw: Raw | None = None,
+                               asked: Sequence[PriceAnswer] = ()) -> None:
+        self.trigger_event(ev.FillUnresolved, timestamp=at, reason=reason, raw=evidence(raw),
+                           asked=_answers(asked))
 
     @records(ev.EntryRejected)
     def reject_entry(self, *, reason: str, code: str | None, at: datetime,
@@ -383,6 +390,11 @@ class Position(Aggregate):
         self.close_reason, self.exit_price = reason, e.exit_price
         self.realized_pnl, self.closed_at = e.realized_pnl, e.timestamp
         self.pending_intent = None
+
+
+def _answers(asked: Sequence[PriceAnswer]) -> list[PriceAnswer]:
+    """The venue's answers as stored evidence: each payload made safe to store."""
+    return [replace(answer, raw=evidence(answer.raw)) for answer in asked]
 
 
 def _check_fill(symbol: str, price: Decimal, quantity: Decimal) -> None:

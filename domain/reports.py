@@ -85,19 +85,42 @@ class StopReport:
 
 
 @dataclass(frozen=True)
+class PriceAnswer:
+    """What one source of the execution-price chain said when it gave no usable price.
+
+    ``said`` quotes the venue in words (``answered Filled with avgPrice "0", 0 of 100000
+    executed``); ``price`` and ``qty`` are what it named, 0 included. ``refused`` marks an answer
+    that reported the order executed at a price or quantity that cannot be real (the seed: Bybit's
+    order query said Filled at ``avgPrice "0"``): the engine records it as a `FillRefused`. The
+    others (nothing yet, a failure) are evidence on the event that follows.
+    """
+
+    source: PriceSource
+    said: str
+    price: Decimal | None = None
+    qty: Decimal | None = None
+    refused: bool = False
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
 class ExecutionPrice:
-    """The resolved fill of an entry order and where the price came from."""
+    """The resolved fill of an entry order and where the price came from; ``asked``: what the
+    sources asked before it answered (or beside it, for a partial answer) said."""
 
     price: Decimal
     qty: Decimal
     source: PriceSource
     fee: Decimal = ZERO
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    asked: tuple[PriceAnswer, ...] = field(default=(), compare=False)
 
 
 @dataclass(frozen=True)
 class FillUnknown:
-    """Nothing answered with a real price in time. The engine must not guess."""
+    """Nothing answered with a real price in time. The engine must not guess; ``asked`` is what
+    each source said instead."""
 
     reason: str
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    asked: tuple[PriceAnswer, ...] = field(default=(), compare=False)

@@ -16,16 +16,29 @@ adapter maps its library's exceptions onto them (`warden.adapters.exchange.error
 
 from __future__ import annotations
 
+from typing import Any
+
 
 class ExchangeFailure(Exception):
-    """Base of every classified failure; ``venue_code``/``venue_message`` when the venue sent them."""
+    """Base of every classified failure; ``venue_code``/``venue_message`` when the venue sent them,
+    and ``venue_answer``, the venue's whole answer (its JSON body) when there was one."""
 
     def __init__(self, message: str, *, venue_code: str | None = None,
-                 venue_message: str | None = None, operation: str = "") -> None:
+                 venue_message: str | None = None, operation: str = "",
+                 venue_answer: dict[str, Any] | None = None) -> None:
         self.venue_code = venue_code
         self.venue_message = venue_message
         self.operation = operation
+        self.venue_answer = venue_answer
         super().__init__(message)
+
+    @property
+    def evidence(self) -> dict[str, Any]:
+        """What to record: the failure as text and, when the venue answered, its answer."""
+        found: dict[str, Any] = {"error": str(self)}
+        if self.venue_answer is not None:
+            found["venue"] = self.venue_answer
+        return found
 
 
 class Rejected(ExchangeFailure):

@@ -9,6 +9,8 @@ sending blindly.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import replace
 from decimal import Decimal
 
 from warden.adapters.exchange.errors import NOT_MODIFIED, has_code
@@ -16,8 +18,8 @@ from warden.domain.errors import InvalidStop
 from warden.domain.ids import client_order_id
 from warden.domain.lifecycle import Intent, Status
 from warden.domain.position import Position
-from warden.domain.reports import ExecutionPrice, OrderReport, StopReport
-from warden.domain.values import CloseReason, PriceSource, StopPurpose
+from warden.domain.reports import ExecutionPrice, OrderReport, PriceAnswer, StopReport
+from warden.domain.values import ZERO, CloseReason, PriceSource, StopPurpose
 from warden.engine.closing import Closer
 from warden.engine.context import EngineContext
 from warden.engine.errors import ExchangeFailure, Rejected, Retryable, UnknownOutcome
@@ -55,7 +57,7 @@ class OpenSaga:
                 order = await port.open_market(p.symbol, p.side, p.quantity, cid)
             except Rejected as e:
                 p.reject_entry(reason=e.venue_message or str(e), code=e.venue_code, at=ctx.now(),
-                               raw={"error": str(e)})
+                               raw=e.evidence)
                 ctx.save(p)
                 return
             except UnknownOutcome:
@@ -80,18 +82,20 @@ class OpenSaga:
     # ----- fill -------------------------------------------------------------------------------
     async def _resolve_fill(self, p: Position) -> None:
         ctx, port = self.ctx, self.ctx.port(p)
+        refused: set[tuple[PriceSource, str]] = set()
         for _ in range(ctx.config.fill_rounds):
             deadline = ctx.clock.monotonic() + ctx.config.fill_timeout_s
             outcome = await port.resolve_execution_price(p.symbol, p.entry_order_id,
                                                          p.entry_client_order_id, p.quantity, deadline)
+            asked = self._refuse(p, outcome.asked, refused)
             if isinstance(outcome, ExecutionPrice):
                 p.fill(price=outcome.price, quantity=min(outcome.qty, p.quantity - p.filled_qty),
                        source=outcome.source, order_id=p.entry_order_id, fee=outcome.fee,
-                       at=ctx.now(), raw=outcome.raw)
+                       at=ctx.now(), raw=outcome.raw, asked=asked)
                 ctx.save(p)
                 ctx.checkpoint("fill-recorded")
                 return
-            p.record_unresolved_fill(reason=outcome.reason, at=ctx.now(), raw=outcome.raw)
+            p.record_unresolved_fill(reason=outcome.reason, at=ctx.now(), raw=outcome.raw, asked=asked)
             ctx.save(p)
         # Still unknown: if the venue holds the position, its average price is the fill.
         for report in await self.closer.positions(p):
@@ -103,6 +107,25 @@ class OpenSaga:
                 return
         p.reject_entry(reason="no fill found for the entry order", code=None, at=ctx.now())
         ctx.save(p)
+
+    def _refuse(self, p: Position, asked: Sequence[PriceAnswer],
+                refused: set[tuple[PriceSource, str]]) -> list[PriceAnswer]:
+        """Record each answer that reported an impossible fill as a `FillRefused` (once, however
+        often the venue repeated it); the answers to keep as evidence on the event that follows,
+        a refused one without the payload its `FillRefused` holds."""
+        evidence = []
+        for answer in asked:
+            if not answer.refused:
+                evidence.append(answer)
+                continue
+            if (answer.source, answer.said) not in refused:
+                refused.add((answer.source, answer.said))
+                name = answer.source.value.replace("_", " ")  # "the order query answered ..."
+                p.refuse_fill(price=answer.price or ZERO, quantity=answer.qty or ZERO, source=answer.source,
+                              reason=f"the {name} {answer.said}", at=self.ctx.now(), raw=answer.raw)
+                self.ctx.save(p)
+            evidence.append(replace(answer, raw={}))
+        return evidence
 
     # ----- stop -------------------------------------------------------------------------------
     async def protect(self, p: Position) -> None:
@@ -129,13 +152,13 @@ class OpenSaga:
                 placed = await port.place_stop(p.symbol, p.side, p.filled_qty, stop)
             except Rejected as e:
                 if has_code(e, p.venue, NOT_MODIFIED):  # that very stop is already in place
-                    placed = StopReport(p.venue, p.symbol, p.side, stop, None, raw={"error": str(e)})
+                    placed = StopReport(p.venue, p.symbol, p.side, stop, None, raw=e.evidence)
                     self._record_placed(p, placed, reference)
                     return
                 attempts += 1
                 last_reason = e.venue_message or str(e)
                 p.reject_stop(price=stop, code=e.venue_code, reason=last_reason, at=ctx.now(),
-                                raw={"error": str(e)})
+                                raw=e.evidence)
                 ctx.save(p)
                 corrected = await self._corrected_stop(p, stop)
                 if corrected is None:
@@ -146,7 +169,7 @@ class OpenSaga:
                 placed = await self._stop_on_venue(p, stop)
                 if placed is None:
                     p.reject_stop(price=stop, code=e.venue_code, reason=f"not confirmed: {e}",
-                                    at=ctx.now(), raw={"error": str(e)})
+                                    at=ctx.now(), raw=e.evidence)
                     ctx.save(p)
                     attempts += 1
                     await ctx.pause()
@@ -186,7 +209,7 @@ class OpenSaga:
             placed = await ctx.port(p).place_stop(p.symbol, p.side, p.filled_qty, p.stop_price)
         except ExchangeFailure as e:
             p.reject_stop(price=p.stop_price, code=e.venue_code, reason=e.venue_message or str(e),
-                            at=ctx.now(), raw={"error": str(e)})
+                            at=ctx.now(), raw=e.evidence)
             ctx.save(p)
             return
         self._record_placed(p, placed, p.stop_reference)

@@ -1,4 +1,5 @@
-"""The demo's running commentary: one readable line per notable event, as each save happens.
+"""The demo's running commentary: one readable line per notable event, as each save happens
+(the sentence `warden replay` prints too: projections/narrative.py).
 
 `Narrator` is an engine save listener (`EngineContext.listeners`). It also keeps a reference to
 every position it sees, live, so the summary can compare the live aggregates with the ones
@@ -14,7 +15,7 @@ from uuid import UUID
 from warden.domain import events as ev
 from warden.domain.position import Position
 from warden.engine.core import Engine
-from warden.projections.timeline import show
+from warden.projections.narrative import describe
 
 QUIET = (ev.MarkPriceObserved, ev.FillReported, ev.StopLossRequested,
          ev.EntryOrderRequested, ev.AccountRegistered)
@@ -40,7 +41,7 @@ class Narrator:
                 self.labels.setdefault(position.id, self.scenario)
             if isinstance(event, QUIET):
                 continue
-            line = self.describe(event)
+            line = describe(event)
             if line is None:
                 continue
             self.echo(f"  {event.timestamp:%H:%M:%S.%f}"[:-3] + f"  {self._who(event)}  {line}")
@@ -56,54 +57,3 @@ class Narrator:
                         if a.id == event.originator_id), None)
         name = f"{account.venue}/{account.account}" if account else "?"
         return f"{name + ' account':<31}"
-
-    def describe(self, e: Any) -> str | None:
-        """The line for one event, or None for an event not worth a line."""
-        match e:
-            case ev.SignalAccepted():
-                return f"signal {e.signal_id} accepted: {e.side.name} {show(e.quantity)}"
-            case ev.PositionAdopted():
-                return (f"ADOPTED from the exchange's report: {show(e.quantity)} "
-                        f"at {show(e.entry_price)} ({e.price_source.name})")
-            case ev.EntryOrderPlaced():
-                return f"entry order placed, order id {e.order_id}"
-            case ev.EntryFilled():
-                return f"filled at {show(e.price)} (source {e.price_source.name})"
-            case ev.FillRefused():
-                return f"refused fill at {show(e.price)} from {e.price_source.name}: {e.reason}"
-            case ev.FillUnresolved():
-                return f"fill price not known yet: {e.reason}"
-            case ev.StopLossPlaced():
-                return f"stop placed at {show(e.price)}: PROTECTED"
-            case ev.StopLossRejected():
-                return f"stop {show(e.price)} REJECTED ({e.code}): {e.reason}"
-            case ev.TrailingActivated():
-                return f"trailing activated at {show(e.price)}"
-            case ev.StopLossMoved():
-                return (f"stop moved {show(e.old_price)} -> {show(e.new_price)} "
-                        f"(best {show(e.reference_price)})")
-            case ev.PositionAged():
-                return f"AGED: {e.age_seconds} s old, max {e.max_age_seconds} s"
-            case ev.AgedPhaseEntered():
-                limit = show(e.limit_price) if e.limit_price is not None else "market"
-                return f"aged phase {e.phase}: exit at {limit} or better"
-            case ev.CloseRequested():
-                return f"closing at market ({e.reason.name})"
-            case ev.PositionClosed():
-                return (f"CLOSED {e.reason.name} at {show(e.exit_price) if e.exit_price else '?'}, "
-                        f"PnL {show(e.realized_pnl) if e.realized_pnl is not None else '?'}")
-            case ev.PositionRolledBack():
-                return f"ROLLED BACK: {e.reason}"
-            case ev.PhantomDetected():
-                return (f"PHANTOM {e.report.symbol}: {e.report.side.name if e.report.side else '?'} "
-                        f"{show(e.report.size)} open on the exchange, untracked; policy {e.action.value}")
-            case ev.PositionMismatch():
-                return f"MISMATCH {e.report.symbol}: exchange size {show(e.report.size)}"
-            case ev.PositionReported() if e.report.is_flat:
-                return f"{e.report.symbol} reported flat ({e.report.source.name})"
-            case ev.PositionsSnapshotted():
-                held = ", ".join(sorted(r.symbol for r in e.reports)) or "nothing"
-                return f"REST snapshot: {held} open"
-            case ev.StreamFrameRejected():
-                return f"garbage frame on {e.feed}: {e.reason}"
-        return None

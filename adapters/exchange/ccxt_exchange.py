@@ -26,6 +26,7 @@ from warden.domain.reports import (
     FillUnknown,
     OrderReport,
     PositionReport,
+    PriceAnswer,
     StopReport,
 )
 from warden.domain.values import OrderSide, OrderStatus, PriceSource, ReportSource, Side, Venue
@@ -155,30 +156,35 @@ class CcxtExchange(ExchangePort):
     async def resolve_execution_price(self, symbol: str, order_id: str, client_order_id: str | None,
                                       expected_qty: Decimal,
                                       deadline: float) -> ExecutionPrice | FillUnknown:
-        async def from_response() -> ExecutionPrice | None:
-            return _from_order(self._responses.get(order_id), PriceSource.ORDER_RESPONSE)
+        async def from_response() -> ExecutionPrice | PriceAnswer:
+            response = self._responses.get(order_id)
+            if response is None:
+                return PriceAnswer(PriceSource.ORDER_RESPONSE,
+                                   "not kept (the order was sent before this process started)")
+            return _from_order(response, PriceSource.ORDER_RESPONSE)
 
-        async def from_query() -> ExecutionPrice | None:
-            return _from_order(await self.ops.query_order(symbol, order_id), PriceSource.ORDER_QUERY)
+        async def from_query() -> ExecutionPrice | PriceAnswer:
+            order = await self.ops.query_order(symbol, order_id)
+            if order is None:
+                return PriceAnswer(PriceSource.ORDER_QUERY, "the venue does not know the order (yet)")
+            return _from_order(order, PriceSource.ORDER_QUERY)
 
-        async def from_fills() -> ExecutionPrice | None:
+        async def from_fills() -> ExecutionPrice | PriceAnswer:
             fills = await self.fetch_fills(symbol, order_id)
             total = normalize.vwap(fills)
             if total is None:
-                return None
+                return PriceAnswer(PriceSource.EXECUTIONS, "no execution listed for the order")
             return ExecutionPrice(price=total[0], qty=total[1], source=PriceSource.EXECUTIONS,
                                   fee=total[2], raw={"fills": [f.raw for f in fills]})
 
-        async def from_position() -> ExecutionPrice | None:
-            # Only a position made by this order alone has this order's price as its average.
-            for position in await self.fetch_positions():
-                if position.symbol == symbol and position.entry_price and position.size == expected_qty:
-                    return ExecutionPrice(price=position.entry_price, qty=position.size,
-                                          source=PriceSource.POSITION, raw=position.raw)
-            return None
+        async def from_position() -> ExecutionPrice | PriceAnswer:
+            mine = [p for p in await self.fetch_positions() if p.symbol == symbol]
+            return _from_position(mine, expected_qty)
 
-        steps = [NamedStep("order_response", from_response), NamedStep("order_query", from_query),
-                 NamedStep("executions", from_fills), NamedStep("position", from_position)]
+        steps = [NamedStep(PriceSource.ORDER_RESPONSE, from_response),
+                 NamedStep(PriceSource.ORDER_QUERY, from_query),
+                 NamedStep(PriceSource.EXECUTIONS, from_fills),
+                 NamedStep(PriceSource.POSITION, from_position)]
         return await resolve_price(steps, expected_qty, deadline, poll_interval=self.poll_interval,
                                    clock=time.monotonic)
 
@@ -218,11 +224,38 @@ class CcxtExchange(ExchangePort):
         await self.ops.cancel_stop(stop, unified)
 
 
-def _from_order(order: OrderReport | None, source: PriceSource) -> ExecutionPrice | None:
-    if order is None or order.average_price is None or order.filled_qty <= 0:
-        return None
-    return ExecutionPrice(price=order.average_price, qty=order.filled_qty, source=source,
-                          raw=order.raw)
+def _from_order(order: OrderReport, source: PriceSource) -> ExecutionPrice | PriceAnswer:
+    """The order's fill, or what the venue said about it instead: an order it reports executed
+    (a status of filled, or an executed quantity) without a real price is refused, quoted."""
+    if order.average_price is not None and order.filled_qty > 0:
+        return ExecutionPrice(price=order.average_price, qty=order.filled_qty, source=source,
+                              raw=order.raw)
+    key, said_price = normalize.said(order.raw, "avgPrice", "ap")
+    price = f'{key} "{said_price}"' if key else "no average price"
+    executed = order.status in (OrderStatus.FILLED, OrderStatus.PARTIALLY_FILLED) or order.filled_qty > 0
+    if order.status is OrderStatus.UNKNOWN and not executed:
+        return PriceAnswer(source, "named the order only: no status, no price", raw=order.raw)
+    said = (f"answered {order.raw.get('orderStatus') or order.raw.get('status') or order.status.name} "
+            f"with {price}, {order.filled_qty} of {order.qty} executed")
+    return PriceAnswer(source, said, price=normalize.dec(said_price), qty=order.filled_qty,
+                       refused=executed, raw=order.raw)
+
+
+def _from_position(reports: list[PositionReport], expected_qty: Decimal) -> ExecutionPrice | PriceAnswer:
+    """Only a position made by this order alone has this order's price as its average."""
+    for position in reports:
+        if position.entry_price and position.size == expected_qty:
+            return ExecutionPrice(price=position.entry_price, qty=position.size,
+                                  source=PriceSource.POSITION, raw=position.raw)
+    if not reports:
+        return PriceAnswer(PriceSource.POSITION, "no open position in the symbol")
+    held = reports[0]
+    key, said_price = normalize.said(held.raw, "avgPrice", "entryPrice", "ep")
+    if held.size == expected_qty:
+        return PriceAnswer(PriceSource.POSITION, f'holds {held.size} with {key} "{said_price}": no price',
+                           raw=held.raw)
+    return PriceAnswer(PriceSource.POSITION, f"holds {held.size} at {said_price}, the order was for "
+                       f"{expected_qty}: its average is not the order's price", raw=held.raw)
 
 
 def _ops_for(exchange: CcxtExchange) -> VenueOps:

@@ -34,16 +34,22 @@ ORDER_NOT_FOUND = {"bybit": {"110001", "170213", "110008"}, "binanceusdm": {"-20
 _JSON_IN_MESSAGE = re.compile(r"(\{.*\})", re.DOTALL)
 
 
-def venue_error(exc: BaseException) -> tuple[str | None, str | None]:
-    """The venue's (code, message) from a ccxt exception text like ``bybit {"retCode":...}``."""
+def venue_answer(exc: BaseException) -> dict[str, Any] | None:
+    """The venue's JSON answer inside a ccxt exception text like ``bybit {"retCode":...}``."""
     match = _JSON_IN_MESSAGE.search(str(exc))
     if match is None:
-        return None, None
+        return None
     try:
         body: Any = json.loads(match.group(1))
     except ValueError:
-        return None, None
-    if not isinstance(body, dict):
+        return None
+    return body if isinstance(body, dict) else None
+
+
+def venue_error(exc: BaseException) -> tuple[str | None, str | None]:
+    """The venue's (code, message) from a ccxt exception text like ``bybit {"retCode":...}``."""
+    body = venue_answer(exc)
+    if body is None:
         return None, None
     code = body.get("retCode", body.get("code"))
     message = body.get("retMsg", body.get("msg"))
@@ -70,7 +76,8 @@ def classify(exc: BaseException, venue: str, *, operation: str, write: bool) -> 
         return exc
     code, message = venue_error(exc)
     text = f"{operation}: {type(exc).__name__}: {exc}"
-    kwargs = {"venue_code": code, "venue_message": message, "operation": operation}
+    kwargs = {"venue_code": code, "venue_message": message, "operation": operation,
+              "venue_answer": venue_answer(exc)}
     ambiguous = UnknownOutcome if write else Retryable
     if code is not None and code in _UNKNOWN_CODES.get(venue, ()):
         return ambiguous(text, **kwargs)

@@ -67,6 +67,16 @@ def first(info: Payload, *keys: str) -> Any:
     return None
 
 
+def said(info: Payload, *keys: str) -> tuple[str | None, str | None]:
+    """(key, text) of the first of ``keys`` the venue sent, exactly as sent (``"0"`` included),
+    to quote what it said; (None, None) when it sent none of them."""
+    for key in keys:
+        value = info.get(key)
+        if value is not None:
+            return key, str(value)
+    return None, None
+
+
 def from_ms(value: Any) -> datetime | None:
     number = dec(value)
     if number is None or number <= 0:

@@ -5,10 +5,13 @@ from __future__ import annotations
 from decimal import Decimal
 
 import pytest
+from click.testing import CliRunner
 
 from tests.integration.engine.conftest import ACCOUNTS, events_of, signal
+from warden.adapters.eventlog import export_log
+from warden.app import main
 from warden.domain.lifecycle import Status
-from warden.domain.values import CloseReason, PriceSource
+from warden.domain.values import CloseReason
 
 
 def venue_position(sim, venue: str, symbol: str = "BTCUSDT") -> dict | None:
@@ -34,23 +37,59 @@ async def test_a_signal_ends_protected_with_the_stop_on_the_exchange(sim, make_e
     assert position.stop_price in stops
 
 
-async def test_the_seed_incident_price_zero_then_a_precision_rejection(sim, make_engine, store):
-    engine = await make_engine()
-    sim.control.inject("stale_fill", venue="bybit", seconds=1.0)
-    sim.control.inject("reject_stop", venue="bybit", times=1, code=10001,
-                       message="price must be greater than minimum price precision")
+# The seed incident's faults per venue: the order query answers the fill with a price of 0 (and
+# the execution list hides it) for a while, and the first stop is refused for its precision.
+SEED_FAULTS = {
+    "bybit": (10001, "price must be greater than minimum price precision",
+              ['the order query answered Filled with avgPrice "0", 0 of 0.01 executed']),
+    "binanceusdm": (-1111, "Precision is over the maximum defined for this asset.",
+                    ['the order response answered FILLED with avgPrice "0.00", 0 of 0.01 executed',
+                     'the order query answered FILLED with avgPrice "0.00", 0 of 0.01 executed']),
+}
 
-    outcome = await engine.submit(signal("seed-1"))
+
+def replay(store, position_id, tmp_path, *flags: str) -> str:
+    """``warden replay`` of the position, from the store exported as a JSONL log."""
+    log = tmp_path / "night.jsonl"
+    with log.open("w", encoding="utf8") as out:
+        export_log(store, out)
+    result = CliRunner().invoke(main, ["replay", str(position_id)[:8], "--log", str(log), *flags],
+                                catch_exceptions=False)
+    assert result.exit_code == 0, result.output
+    return result.output
+
+
+def in_order(text: str, *parts: str) -> None:
+    at = 0
+    for part in parts:
+        found = text.find(part, at)
+        assert found >= 0, f"not found after position {at}: {part!r}\n{text}"
+        at = found + len(part)
+
+
+@pytest.mark.parametrize("venue", ["bybit", "binanceusdm"])
+async def test_the_seed_incident_reads_in_the_replay_as_the_venue_answered(sim, make_engine, store,
+                                                                            tmp_path, venue):
+    engine = await make_engine()
+    code, message, refusals = SEED_FAULTS[venue]
+    short = "bybit" if venue == "bybit" else "binance"
+    sim.control.inject("stale_fill", venue=short, seconds=30.0)
+    sim.control.inject("reject_stop", venue=short, times=1, code=code, message=message)
+
+    outcome = await engine.submit(signal("seed-1", exchange=venue))
     await engine.idle()
 
     position = store.repository.get(outcome.position_id)
-    history = store.history(outcome.position_id)
-    fill = next(e for e in history if type(e).__name__ == "EntryFilled")
-    rejected = next(e for e in history if type(e).__name__ == "StopLossRejected")
-    assert fill.price > 0 and fill.price_source is not PriceSource.ORDER_RESPONSE
-    assert rejected.code == "10001" and "minimum price precision" in rejected.reason
-    assert position.status is Status.PROTECTED
-    assert Decimal(venue_position(sim, "bybit")["stop_loss"]) == position.stop_price
+    assert position.status is Status.PROTECTED and position.entry_price == Decimal("60000")
+    assert position.refused_fills == len(refusals)
+    text = replay(store, outcome.position_id, tmp_path)
+    in_order(text, *(f"{refusal}: REFUSED, not a fill" for refusal in refusals),
+             "filled at 60000 (source POSITION)", "executions: no execution listed for the order",
+             f"stop 58800.0 REJECTED ({code}): {message}",
+             "stop corrected to 58800.0", "stop placed at 58800.0: PROTECTED")
+    raw = replay(store, outcome.position_id, tmp_path, "--raw")
+    in_order(raw, "FillRefused", '"avgPrice": "0', "StopLossRejected", f'"{message}"')
+    assert '"avgPrice"' not in text  # payloads only with --raw
 
 
 async def test_a_position_that_cannot_be_protected_is_closed_and_proven_flat(sim, make_engine, store):

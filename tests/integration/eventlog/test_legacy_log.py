@@ -74,6 +74,15 @@ def test_kinds_stored_as_plain_strings_read_back_as_enums():
     assert actions == [PhantomPolicy.ADOPT]
 
 
+def test_fills_recorded_before_the_venue_answers_were_kept_read_back_with_none():
+    """85d6b9c kept no record of what the sources said before the price (EntryFilled v1) nor
+    of each source's answer beside the reason (FillUnresolved v1)."""
+    store = imported()
+    fills = [e for i in {n.originator_id for n in store.stored_notifications()}
+             for e in store.history(i) if isinstance(e, ev.EntryFilled)]
+    assert fills and all(e.asked == [] and e.price > 0 for e in fills)
+
+
 def test_the_read_model_projects_a_legacy_log():
     store = imported()
     db = open_readmodel("sqlite:///:memory:")

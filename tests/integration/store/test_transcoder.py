@@ -14,7 +14,7 @@ from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredEr
 from tests.builders import SATS, at, opened, protected
 from warden.adapters.store import open_store
 from warden.domain.account import ExchangeAccount
-from warden.domain.reports import PositionReport
+from warden.domain.reports import PositionReport, PriceAnswer
 from warden.domain.values import PriceSource, ReportSource, Side
 
 
@@ -32,8 +32,14 @@ def domain_events() -> list:
                           at=at(9).astimezone(timezone(timedelta(hours=-3, minutes=-30))),
                           raw={"list": [1, 2.5, None, True, {"nested": "ü€"}], "e": 1e16, "tiny": 1e-7})
     sats = opened(Side.SHORT, instrument=SATS, qty="1200", signal_id="s2")
-    sats.fill(price=Decimal("0.0001230"), quantity=Decimal("12E+2"), source=PriceSource.ORDER_QUERY,
-              at=at(2), fee=Decimal("0E-8"))
+    sats.refuse_fill(price=Decimal("0"), quantity=Decimal("0"), source=PriceSource.ORDER_QUERY,
+                     reason='the order query answered Filled with avgPrice "0"', at=at(2),
+                     raw={"avgPrice": "0", "orderStatus": "Filled"})
+    sats.fill(price=Decimal("0.0001230"), quantity=Decimal("12E+2"), source=PriceSource.EXECUTIONS,
+              at=at(2), fee=Decimal("0E-8"), asked=[
+                  PriceAnswer(PriceSource.ORDER_RESPONSE, "named the order only", raw={"_type_": "x"}),
+                  PriceAnswer(PriceSource.ORDER_QUERY, "answered Filled", price=Decimal("0"),
+                              qty=Decimal("0E-3"), refused=True)])
     account = ExchangeAccount.register(venue="bybit", account="main", at=at(0))
     report = PositionReport("bybit", "main", "BTCUSDT", Side.LONG, Decimal("0.5"), Decimal("60000"),
                             Decimal("-0"), ReportSource.WEBSOCKET, exchange_time=at(1),
