@@ -91,10 +91,14 @@ def test_the_seed_incident_example_reads_as_the_night_it_reproduces():
     log = str(shipped("seed-incident"))
     (position_id,) = positions(shipped("seed-incident").read_text(encoding="utf8"))
     timeline = cli("replay", position_id[:8], "--log", log)
-    assert re.search(r"EntryFilled .* price=[0-9.]+ .*price_source=POSITION", timeline)
-    rejected = timeline.index("StopLossRejected")
-    assert "code=10001" in timeline[rejected:] and timeline.index("StopLossPlaced") > rejected
+    refused = timeline.index('the order query answered Filled with avgPrice "0"')
+    assert timeline.index("REFUSED, not a fill") > refused
+    filled = timeline.index("filled at 0.0002345 (source POSITION)")
+    rejected = timeline.index("REJECTED (10001): price must be greater than minimum price precision")
+    assert refused < filled < rejected < timeline.index("stop placed at 0.0002299: PROTECTED")
     assert re.search(r"status\s+PROTECTED", timeline)
+    raw = cli("replay", position_id[:8], "--log", log, "--raw")
+    assert '"avgPrice": "0"' in raw and '"retCode": 10001' in raw
 
 
 def test_report_and_whatif_refuse_bad_input_with_a_clear_message(tmp_path):
