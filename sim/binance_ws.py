@@ -29,6 +29,7 @@ if TYPE_CHECKING:
     from .server import Simulator
 
 VENUE = "binance"
+TICKER_STREAMS = {"!ticker@arr", "!miniticker@arr"}
 EXEC_TYPE = {Action.CREATED: "NEW", Action.TRADE: "TRADE", Action.AMENDED: "AMENDMENT",
              Action.UPDATED: "NEW"}
 
@@ -145,22 +146,22 @@ class BinancePushes:
             low = symbol.lower()
             if any(s.startswith((low + "@markprice", "!markprice")) for s in streams):
                 self._mark_price(symbol, self.sim.feed.price(symbol))
-            if any(s in (low + "@ticker", low + "@bookticker", "!ticker@arr") for s in streams):
+            if any(s in TICKER_STREAMS or (s.startswith(low + "@") and s[len(low) + 1:]
+                   in ("ticker", "miniticker", "bookticker")) for s in streams):
                 self._tickers(symbol, only=session)
 
     def _tickers(self, symbol: str, only: Session | None = None) -> None:
         low, now = symbol.lower(), self.sim.clock.now_ms()
+        stats: dict[str, Any] | None = None
         for session in [only] if only else self.sim.hub.of(VENUE):
-            if session.topics & {low + "@ticker", "!ticker@arr"}:
-                stats = ticker_24h(self.sim, symbol)
-                event = {"e": "24hrTicker", "E": now, "s": symbol, "p": stats["priceChange"],
-                         "P": stats["priceChangePercent"], "w": stats["weightedAvgPrice"],
-                         "c": stats["lastPrice"], "Q": "0", "o": stats["openPrice"],
-                         "h": stats["highPrice"], "l": stats["lowPrice"], "v": stats["volume"],
-                         "q": stats["quoteVolume"], "O": stats["openTime"], "C": now,
-                         "F": 0, "L": 0, "n": stats["count"]}
-                many = low + "@ticker" not in session.topics
-                self.sim.hub.push(session, "24hrTicker", [event] if many else event)
+            for full, single, every in ((True, low + "@ticker", "!ticker@arr"),
+                                        (False, low + "@miniticker", "!miniticker@arr")):
+                if not session.topics & {single, every}:
+                    continue
+                stats = stats or ticker_24h(self.sim, symbol)
+                event = self._ticker_event(symbol, stats, now, full)
+                many = single not in session.topics
+                self.sim.hub.push(session, event["e"], [event] if many else event)
             if low + "@bookticker" in session.topics:
                 book = book_ticker(self.sim, symbol)
                 self.sim.hub.push(session, "bookTicker", {
@@ -178,6 +179,18 @@ class BinancePushes:
                 self.sim.hub.push(session, "markPriceUpdate", event)
             elif session.topics & {"!markprice@arr@1s", "!markprice@arr"}:
                 self.sim.hub.push(session, "markPriceUpdate", [event])
+
+    @staticmethod
+    def _ticker_event(symbol: str, stats: dict[str, Any], now: int, full: bool) -> dict[str, Any]:
+        """24hrTicker (full) or 24hrMiniTicker, from the REST 24hr statistics."""
+        event = {"e": "24hrTicker" if full else "24hrMiniTicker", "E": now, "s": symbol,
+                 "c": stats["lastPrice"], "o": stats["openPrice"], "h": stats["highPrice"],
+                 "l": stats["lowPrice"], "v": stats["volume"], "q": stats["quoteVolume"]}
+        if full:
+            event.update({"p": stats["priceChange"], "P": stats["priceChangePercent"],
+                          "w": stats["weightedAvgPrice"], "Q": "0", "O": stats["openTime"],
+                          "C": now, "F": 0, "L": 0, "n": stats["count"]})
+        return event
 
     def expire(self, account: Account, close: bool = False) -> int:
         """Expire the account's listenKey: push listenKeyExpired, then go silent (or close)."""

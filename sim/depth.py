@@ -21,7 +21,7 @@ from .market import Instrument
 class BookShape:
     spread_bps: Decimal = Decimal(0)
     depth: Decimal | None = None      # contracts per level; None = unlimited
-    levels: int = 20                  # levels per side shown by order-book answers
+    levels: int = 20                  # levels per side (order-book answers show at most these)
     step_ticks: int = 1               # ticks between consecutive levels
 
 
@@ -72,7 +72,7 @@ class TopOfBook:
         top = ask if side is Side.BUY else bid
         size = shape.depth if shape.depth is not None else inst.max_qty
         rows = []
-        for i in range(count or shape.levels):
+        for i in range(min(count or shape.levels, shape.levels)):
             price = top + step * i
             if price < inst.min_price:
                 break

@@ -88,3 +88,15 @@ async def pro(request, sim):
     exchange = await _async(ccxt.pro, request.param, sim)
     yield exchange
     await exchange.close()
+
+
+@pytest.fixture(params=["bybit", "binance"])
+async def aex(request, sim):
+    """An async ccxt client of each venue in turn (REST only)."""
+    exchange = await _async(ccxt.async_support, request.param, sim)
+    yield exchange
+    await exchange.close()
+
+
+def venue_of(exchange) -> str:
+    return "bybit" if exchange.id == "bybit" else "binance"
