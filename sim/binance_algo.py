@@ -17,8 +17,8 @@ from aiohttp import web
 
 from . import binance_shapes as shapes
 from .binance import VENUE, BinanceError, dec, missing, position_side, route, side_of, true
-from .binance_orders import lookup
-from .book import Account, OrderKind, OrderType, Reason, Rejected, Side, Trigger
+from .binance_orders import cancel_all_of, listing, lookup
+from .book import Account, Order, OrderKind, OrderType, Reason, Rejected, Side, Trigger
 from .faults import FaultKind
 
 if TYPE_CHECKING:
@@ -82,36 +82,17 @@ def algo_cancel(sim: Simulator, account: Account, params: dict[str, Any]) -> dic
     return {"algoId": order.id, "clientAlgoId": order.client_id, "code": "200", "msg": "success"}
 
 
-@route("signed")
-def algo_cancel_all(sim: Simulator, account: Account, params: dict[str, Any]) -> dict[str, Any]:
-    symbol = params.get("symbol")
-    if not symbol:
-        raise missing("symbol")
-    sim.engine.instrument(str(symbol))
-    sim.engine.cancel_all(account, str(symbol), frozenset({OrderKind.CONDITIONAL}))
-    return {"code": 200, "msg": "The operation of cancel all open order is done."}
-
-
-def _algos(account: Account, params: dict[str, Any], open_only: bool) -> list[dict[str, Any]]:
-    return [shapes.algo_order(o) for o in account.orders.values()
-            if o.kind is OrderKind.CONDITIONAL and params.get("symbol") in (None, o.symbol)
-            and (o.status.is_open or not open_only)]
-
-
-@route("signed")
-def open_algos(sim: Simulator, account: Account, params: dict[str, Any]) -> list[dict[str, Any]]:
-    return _algos(account, params, open_only=True)
-
-
-@route("signed")
-def all_algos(sim: Simulator, account: Account, params: dict[str, Any]) -> list[dict[str, Any]]:
-    return _algos(account, params, open_only=False)
+def _conditional(o: Order) -> bool:
+    return o.kind is OrderKind.CONDITIONAL
 
 
 def setup(app: web.Application) -> None:
     app.router.add_post("/fapi/v1/algoOrder", algo_create)
     app.router.add_get("/fapi/v1/algoOrder", algo_get)
     app.router.add_delete("/fapi/v1/algoOrder", algo_cancel)
-    app.router.add_delete("/fapi/v1/algoOpenOrders", algo_cancel_all)
-    app.router.add_get("/fapi/v1/openAlgoOrders", open_algos)
-    app.router.add_get("/fapi/v1/allAlgoOrders", all_algos)
+    app.router.add_delete("/fapi/v1/algoOpenOrders",
+                          cancel_all_of(frozenset({OrderKind.CONDITIONAL})))
+    app.router.add_get("/fapi/v1/openAlgoOrders",
+                       listing(shapes.algo_order, _conditional, open_only=True))
+    app.router.add_get("/fapi/v1/allAlgoOrders",
+                       listing(shapes.algo_order, _conditional, open_only=False))

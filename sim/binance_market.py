@@ -19,7 +19,7 @@ from . import binance_shapes as shapes
 from .binance import BinanceError, missing, route
 from .book import Account, Side
 from .candles import BINANCE_INTERVALS, MINUTE, candles, day_stats
-from .market import fmt
+from .market import fmt, number_param
 
 if TYPE_CHECKING:
     from .server import Simulator
@@ -94,14 +94,14 @@ def ticker_book(sim: Simulator, _: Account | None, params: dict[str, Any]) -> An
     return _one_or_all(params, [book_ticker(sim, s) for s in symbols(sim, params)])
 
 
+def _int(params: dict[str, Any], name: str) -> int | None:
+    return number_param(params, name, int, lambda n: BinanceError(
+        400, -1100, f"Illegal characters found in parameter '{n}'."))
+
+
 def _limit(params: dict[str, Any], default: int, high: int) -> int:
-    raw = params.get("limit")
-    if raw in (None, ""):
-        return default
-    try:
-        return max(1, min(high, int(str(raw))))
-    except ValueError:
-        raise BinanceError(400, -1100, "Illegal characters found in parameter 'limit'.") from None
+    value = _int(params, "limit")
+    return default if value is None else max(1, min(high, value))
 
 
 @route(None)
@@ -120,17 +120,6 @@ def depth(sim: Simulator, _: Account | None, params: dict[str, Any]) -> dict[str
             "asks": [[fmt(p), fmt(q)] for p, q in book.levels(inst, mark, Side.BUY, count)]}
 
 
-def _ms(params: dict[str, Any], name: str) -> int | None:
-    raw = params.get(name)
-    if raw in (None, ""):
-        return None
-    try:
-        return int(str(raw))
-    except ValueError:
-        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'.") \
-            from None
-
-
 @route(None)
 def klines(sim: Simulator, _: Account | None, params: dict[str, Any]) -> list[Any]:
     if not params.get("symbol"):
@@ -141,7 +130,7 @@ def klines(sim: Simulator, _: Account | None, params: dict[str, Any]) -> list[An
         raise BinanceError(400, -1120, "Invalid interval.")
     interval = minutes * MINUTE
     rows = candles(list(sim.feed.history[symbol]), sim.engine.tape[symbol], interval,
-                   sim.clock.now_ms(), _ms(params, "startTime"), _ms(params, "endTime"),
+                   sim.clock.now_ms(), _int(params, "startTime"), _int(params, "endTime"),
                    _limit(params, 500, 1500))
     return [shapes.kline(c, interval) for c in rows]
 

@@ -11,6 +11,7 @@ order of ours -2013 (query) / -2011 (cancel). Stop types here get -4120: they ar
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from aiohttp import web
@@ -123,30 +124,32 @@ def order_modify(sim: Simulator, account: Account, params: dict[str, Any]) -> di
     return shapes.order(order)
 
 
-@route("signed")
-def cancel_all(sim: Simulator, account: Account, params: dict[str, Any]) -> dict[str, Any]:
-    symbol = params.get("symbol")
-    if not symbol:
-        raise missing("symbol")
-    sim.engine.instrument(str(symbol))
-    sim.engine.cancel_all(account, str(symbol), frozenset({OrderKind.PLAIN}))
-    return {"code": 200, "msg": "The operation of cancel all open order is done."}
+def cancel_all_of(kinds: frozenset[OrderKind]):
+    """DELETE .../allOpenOrders (regular) or .../algoOpenOrders (conditional) for a symbol."""
+    @route("signed")
+    def cancel_all(sim: Simulator, account: Account, params: dict[str, Any]) -> dict[str, Any]:
+        symbol = params.get("symbol")
+        if not symbol:
+            raise missing("symbol")
+        sim.engine.instrument(str(symbol))
+        sim.engine.cancel_all(account, str(symbol), kinds)
+        return {"code": 200, "msg": "The operation of cancel all open order is done."}
+    return cancel_all
 
 
-def _regular(account: Account, params: dict[str, Any], open_only: bool) -> list[dict[str, Any]]:
-    return [shapes.order(o) for o in account.orders.values()
-            if (o.kind is OrderKind.PLAIN or o.triggered_ms is not None)
-            and params.get("symbol") in (None, o.symbol) and (o.status.is_open or not open_only)]
+def listing(render: Callable[[Order], dict[str, Any]], shown: Callable[[Order], bool],
+            open_only: bool):
+    """A list of the account's orders that `shown` selects (optionally of one symbol)."""
+    @route("signed")
+    def orders(sim: Simulator, account: Account, params: dict[str, Any]) -> list[dict[str, Any]]:
+        return [render(o) for o in account.orders.values() if shown(o)
+                and params.get("symbol") in (None, o.symbol)
+                and (o.status.is_open or not open_only)]
+    return orders
 
 
-@route("signed")
-def open_orders(sim: Simulator, account: Account, params: dict[str, Any]) -> list[dict[str, Any]]:
-    return _regular(account, params, open_only=True)
-
-
-@route("signed")
-def all_orders(sim: Simulator, account: Account, params: dict[str, Any]) -> list[dict[str, Any]]:
-    return _regular(account, params, open_only=False)
+def _regular(o: Order) -> bool:
+    return o.kind is OrderKind.PLAIN or o.triggered_ms is not None
 
 
 def setup(app: web.Application) -> None:
@@ -154,6 +157,6 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/fapi/v1/order", order_get)
     app.router.add_delete("/fapi/v1/order", order_cancel)
     app.router.add_put("/fapi/v1/order", order_modify)
-    app.router.add_delete("/fapi/v1/allOpenOrders", cancel_all)
-    app.router.add_get("/fapi/v1/openOrders", open_orders)
-    app.router.add_get("/fapi/v1/allOrders", all_orders)
+    app.router.add_delete("/fapi/v1/allOpenOrders", cancel_all_of(frozenset({OrderKind.PLAIN})))
+    app.router.add_get("/fapi/v1/openOrders", listing(shapes.order, _regular, open_only=True))
+    app.router.add_get("/fapi/v1/allOrders", listing(shapes.order, _regular, open_only=False))

@@ -21,7 +21,7 @@ from . import bybit_shapes as shapes
 from .book import Account, Rejected, Side
 from .faults import FaultKind
 from .hub import BODY, RECORD, SIM, compact
-from .market import decimal_param
+from .market import decimal_param, number_param
 
 if TYPE_CHECKING:
     from .server import Simulator
@@ -102,13 +102,13 @@ def given(params: dict[str, Any], name: str) -> str | None:
     return None if value in (None, "") else str(value)
 
 
+def integer(params: dict[str, Any], name: str) -> int | None:
+    return number_param(params, name, int, lambda n: BybitError(10001, f"params error: {n} invalid"))
+
+
 def limit_of(params: dict[str, Any], default: int, high: int = 1000) -> int:
-    raw = given(params, "limit")
-    try:
-        value = default if raw is None else int(raw)
-    except ValueError:
-        raise BybitError(10001, "params error: limit invalid") from None
-    return max(1, min(high, value))
+    value = integer(params, "limit")
+    return default if value is None else max(1, min(high, value))
 
 
 def stop_fault(sim: Simulator, path: str) -> None:

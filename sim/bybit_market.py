@@ -13,7 +13,7 @@ from aiohttp import web
 
 from . import bybit_shapes as shapes
 from .book import Account, Side
-from .bybit import BybitError, given, route
+from .bybit import BybitError, given, integer, limit_of, route
 from .candles import BYBIT_INTERVALS, MINUTE, candles
 
 if TYPE_CHECKING:
@@ -59,19 +59,10 @@ def _symbol(sim: Simulator, params: dict[str, Any]) -> str:
     return symbol
 
 
-def _int(params: dict[str, Any], name: str, default: int, low: int, high: int) -> int:
-    raw = given(params, name)
-    try:
-        value = default if raw is None else int(raw)
-    except ValueError:
-        raise BybitError(10001, f"params error: {name} invalid") from None
-    return max(low, min(high, value))
-
-
 @route(private=False)
 def orderbook(sim: Simulator, _: Account | None, params: dict[str, Any]) -> dict[str, Any]:
     symbol = _symbol(sim, params)
-    count = _int(params, "limit", 25, 1, 1000)
+    count = limit_of(params, 25)
     inst, mark = sim.feed.instruments[symbol], sim.feed.price(symbol)
     book = sim.engine.book
     return shapes.order_book(symbol, book.levels(inst, mark, Side.SELL, count),
@@ -85,12 +76,9 @@ def kline(sim: Simulator, _: Account | None, params: dict[str, Any]) -> dict[str
     minutes = BYBIT_INTERVALS.get(str(params.get("interval", "")))
     if minutes is None:
         raise BybitError(10001, "params error: interval invalid")
-    start = _int(params, "start", -1, -1, 2**62)
-    end = _int(params, "end", -1, -1, 2**62)
     rows = candles(list(sim.feed.history[symbol]), sim.engine.tape[symbol], minutes * MINUTE,
                    sim.clock.now_ms(),
-                   start if start >= 0 else None, end if end >= 0 else None,
-                   _int(params, "limit", 200, 1, 1000))
+                   integer(params, "start"), integer(params, "end"), limit_of(params, 200))
     return {"category": "linear", "symbol": symbol,
             "list": [shapes.kline(c) for c in reversed(rows)]}
 

@@ -135,7 +135,7 @@ class Engine(PositionDesk, Execution, Matching):
         rules.check_client_id(account, client_id)
         rules.check_qty(inst, qty)
         rules.check_position_idx(account, symbol, position_idx)
-        reduce_only = reduce_only or self._reduces(account, symbol, side, position_idx)
+        reduce_only = reduce_only or self._reduces(side, position_idx)
         if reduce_only:
             qty = self._admit_reduce(account, symbol, side, qty, position_idx)
         else:
@@ -166,7 +166,7 @@ class Engine(PositionDesk, Execution, Matching):
         rules.check_position_idx(account, symbol, position_idx)
         if price_band is not None:
             rules.check_price_band(inst, side, price, mark, price_band)
-        reduce_only = reduce_only or self._reduces(account, symbol, side, position_idx)
+        reduce_only = reduce_only or self._reduces(side, position_idx)
         if reduce_only:
             self._admit_reduce(account, symbol, side, qty, position_idx)
         else:
@@ -220,7 +220,7 @@ class Engine(PositionDesk, Execution, Matching):
         if trigger.crossed(self.feed.price(symbol), trigger_price):
             raise Rejected(Reason.WOULD_TRIGGER_IMMEDIATELY, str(trigger_price),
                            current=self.feed.price(symbol), trigger=trigger)
-        reduce_only = reduce_only or self._reduces(account, symbol, side, position_idx)
+        reduce_only = reduce_only or self._reduces(side, position_idx)
         order = self._new_order(account, symbol, side, qty or Decimal(0), OrderKind.CONDITIONAL,
                                 OrderStatus.UNTRIGGERED, reduce_only=reduce_only,
                                 close_position=close_position, client_id=client_id,

@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+N = TypeVar("N", int, Decimal)
 
 
 class Clock(Protocol):
@@ -57,17 +59,22 @@ def fmt(value: Decimal | None) -> str:
     return text
 
 
-def decimal_param(params: dict[str, object], name: str,
-                  invalid: Callable[[str], Exception]) -> Decimal | None:
-    """An optional decimal request parameter ("" counts as missing, as on both venues);
-    ``invalid(name)`` is the venue's own error for a value that is not a number."""
+def number_param(params: dict[str, object], name: str, parse: Callable[[str], N],
+                 invalid: Callable[[str], Exception]) -> N | None:
+    """An optional numeric request parameter ("" counts as missing, as on both venues), read by
+    `parse` (Decimal, int); ``invalid(name)`` is the venue's own error for what is not one."""
     raw = params.get(name)
     if raw in (None, ""):
         return None
     try:
-        return Decimal(str(raw))
-    except InvalidOperation:
+        return parse(str(raw))
+    except (InvalidOperation, ValueError):
         raise invalid(name) from None
+
+
+def decimal_param(params: dict[str, object], name: str,
+                  invalid: Callable[[str], Exception]) -> Decimal | None:
+    return number_param(params, name, Decimal, invalid)
 
 
 def decimals_of(step: Decimal) -> int:
