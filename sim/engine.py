@@ -115,7 +115,8 @@ class Engine(PositionDesk, Execution, Matching):
         else:
             account.live.pop(order.id, None)
 
-    def _reduces(self, account: Account, symbol: str, side: Side, idx: int) -> bool:
+    @staticmethod
+    def _reduces(side: Side, idx: int) -> bool:
         """In hedge mode an order against its side's direction closes that side."""
         return (idx == 1 and side is Side.SELL) or (idx == 2 and side is Side.BUY)
 
