@@ -155,17 +155,19 @@ class Control:
     def expire_listen_key(self, account: str = "binance", close: bool = False) -> int:
         return self.sim.binance.expire(self.account(account), close)
 
-    def push_raw(self, account: str, frame: str | bytes, private: bool = True,
-                 public: bool = True, binary: bool = False) -> int:
-        """Send `frame` verbatim through the push path (latency and push faults apply) to the
-        account's connected private sessions and its venue's public sessions (public market
-        streams are not tied to an account). Returns the number of sessions it was queued to."""
+    def push_raw(self, account: str, frame: str | bytes | list[str | bytes],
+                 private: bool = True, public: bool = True, binary: bool = False) -> int:
+        """Send `frame` (or each of a list of frames, in order) verbatim through the push path
+        (latency and push faults apply) to the account's connected private sessions and its
+        venue's public sessions (public market streams are not tied to an account). Returns
+        how many frames were queued, over all sessions."""
         acct = self.account(account)
         hub = self.sim.hub
         targets = [s for s in hub.of(acct.venue) if (private and s.private and
                                                      s.account == acct.id)
                    or (public and not s.private)]
-        return sum(hub.push_raw(s, frame, binary) for s in targets)
+        frames = frame if isinstance(frame, list) else [frame]
+        return sum(hub.push_raw(s, f, binary) for f in frames for s in targets)
 
     # -- state ---------------------------------------------------------------------------------
     def state(self, account: str | None = None) -> dict[str, Any]:

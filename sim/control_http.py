@@ -43,12 +43,14 @@ def _faults(sim: Simulator, a: Args, method: str) -> Any:
 
 
 def _push_raw(sim: Simulator, a: Args) -> Any:
-    binary = _bool(a.get("binary", False))
-    frame: str | bytes = a["frame"]
+    """One `frame` or a list of `frames`; with `"encoding": "base64"` each is decoded to bytes."""
+    frames = a["frames"] if "frames" in a else [a["frame"]]
+    if not isinstance(frames, list):
+        raise TypeError("frames: a list of strings")
     if a.get("encoding") == "base64":
-        frame = base64.b64decode(str(frame))
-    return sim.control.push_raw(a.get("account", "bybit"), frame, _bool(a.get("private", True)),
-                                _bool(a.get("public", True)), binary)
+        frames = [base64.b64decode(str(f)) for f in frames]
+    return sim.control.push_raw(a.get("account", "bybit"), frames, _bool(a.get("private", True)),
+                                _bool(a.get("public", True)), _bool(a.get("binary", False)))
 
 
 ACTIONS: dict[str, Action] = {

@@ -135,11 +135,13 @@ async def test_many_garbage_frames_arrive_in_order_and_the_stream_still_works(si
         await ws.send_json({"method": "SUBSCRIBE", "params": ["btcusdt@markPrice@1s"], "id": 1})
         await ws.receive_json(timeout=2)                             # the ack
         await ws.receive_json(timeout=2)                             # the first mark price
-        for number in range(1000):
-            sim.control.push_raw("binance", f"garbage {number} " + "}" * (number % 7))
+        garbage = [f"garbage {n} " + "}" * (n % 7) for n in range(1000)]
+        async with http.post(sim.http_url + "/_sim/push-raw",
+                             json={"account": "binance", "frames": garbage}) as answer:
+            assert (await answer.json())["result"] == 1000
         sim.control.set_price("BTCUSDT", "60123.4")
         received = [(await ws.receive(timeout=2)).data for _ in range(1001)]
-        assert received[:1000] == [f"garbage {n} " + "}" * (n % 7) for n in range(1000)]
+        assert received[:1000] == garbage
         assert '"p":"60123.4"' in received[1000]
         await ws.close()
 

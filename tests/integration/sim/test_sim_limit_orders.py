@@ -4,6 +4,7 @@ price and quantity filters."""
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import ccxt
@@ -199,3 +200,29 @@ async def test_fill_prices_stay_decimal_exact(aex, sim):
     sim.control.set_price("SHIB1000USDT", "0.012301")
     fill, = sim.control.state(venue_of(aex))["fills"]
     assert Decimal(fill["price"]) == Decimal("0.012339") and fill["maker"] is True
+
+
+async def test_a_resting_order_is_pushed_when_placed_amended_and_filled(pro, sim):
+    exchange = pro
+    orders = asyncio.ensure_future(exchange.watch_orders(BTC))
+    await asyncio.sleep(0.3)
+    order = await exchange.create_order(BTC, "limit", "buy", 0.01, 59000)
+    placed = (await asyncio.wait_for(orders, 3))[-1]
+    assert (placed["id"], placed["status"], placed["price"]) == (order["id"], "open", 59000)
+    await exchange.edit_order(order["id"], BTC, "limit", "buy", 0.01, 59500)
+    sim.control.set_price("BTCUSDT", "59400")
+    await asyncio.sleep(0.2)
+    seen = [o for o in exchange.orders if o["id"] == order["id"]]
+    assert (seen[-1]["status"], seen[-1]["price"], seen[-1]["average"]) == ("closed", 59500,
+                                                                            59500)
+    if venue_of(exchange) == "binance":
+        updates = [p["payload"]["o"] for p in sim.control.pushes("binance")
+                   if p["topic"] == "ORDER_TRADE_UPDATE"]
+        assert [(u["x"], u["X"], u["p"], u["m"]) for u in updates] == [
+            ("NEW", "NEW", "59000", False), ("AMENDMENT", "NEW", "59500", False),
+            ("TRADE", "FILLED", "59500", True)]
+    else:
+        pushed = [p["payload"]["data"][0] for p in sim.control.pushes("bybit")
+                  if p["topic"] == "order"]
+        assert [(o["orderStatus"], o["price"], o["orderType"]) for o in pushed] == [
+            ("New", "59000", "Limit"), ("New", "59500", "Limit"), ("Filled", "59500", "Limit")]
