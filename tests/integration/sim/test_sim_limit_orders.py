@@ -10,7 +10,7 @@ from decimal import Decimal
 import ccxt
 import pytest
 
-from .conftest import BTC, venue_of
+from .conftest import BTC, eventually, private_topics, subscribed, venue_of
 
 SHIB = "SHIB1000/USDT:USDT"
 
@@ -205,13 +205,14 @@ async def test_fill_prices_stay_decimal_exact(aex, sim):
 async def test_a_resting_order_is_pushed_when_placed_amended_and_filled(pro, sim):
     exchange = pro
     orders = asyncio.ensure_future(exchange.watch_orders(BTC))
-    await asyncio.sleep(0.3)
+    await subscribed(sim, venue_of(exchange), *private_topics(exchange, "order"))
     order = await exchange.create_order(BTC, "limit", "buy", 0.01, 59000)
     placed = (await asyncio.wait_for(orders, 3))[-1]
     assert (placed["id"], placed["status"], placed["price"]) == (order["id"], "open", 59000)
     await exchange.edit_order(order["id"], BTC, "limit", "buy", 0.01, 59500)
     sim.control.set_price("BTCUSDT", "59400")
-    await asyncio.sleep(0.2)
+    await eventually(lambda: any(o["id"] == order["id"] and o["status"] == "closed"
+                                 for o in exchange.orders))
     seen = [o for o in exchange.orders if o["id"] == order["id"]]
     assert (seen[-1]["status"], seen[-1]["price"], seen[-1]["average"]) == ("closed", 59500,
                                                                             59500)

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from .conftest import BTC, venue_of
+from .conftest import BTC, private_topics, subscribed, venue_of
 
 
 async def _long_at_10x(exchange) -> None:
@@ -70,7 +70,7 @@ async def test_liquidation_is_pushed_with_the_venues_own_markers(pro, sim):
     positions = asyncio.ensure_future(exchange.watch_positions())
     orders = asyncio.ensure_future(exchange.watch_orders(BTC))
     trades = asyncio.ensure_future(exchange.watch_my_trades(BTC))
-    await asyncio.sleep(0.3)
+    await subscribed(sim, venue_of(exchange), *private_topics(exchange, "order", "execution", "position"))
     sim.control.set_price("BTCUSDT", "50000")
     pushed = await asyncio.wait_for(positions, 3)
     assert not pushed[-1]["contracts"]

@@ -7,7 +7,7 @@ import asyncio
 
 import pytest
 
-from .conftest import BTC, venue_of
+from .conftest import BTC, eventually, private_topics, subscribed, venue_of
 
 
 async def test_a_market_order_fills_in_several_executions_and_reports_the_vwap(aex, sim):
@@ -48,10 +48,10 @@ async def test_partial_fills_are_pushed_as_the_venues_push_them(pro, sim):
     sim.control.set_partial_fills(2)
     trades = asyncio.ensure_future(exchange.watch_my_trades(BTC))
     orders = asyncio.ensure_future(exchange.watch_orders(BTC))
-    await asyncio.sleep(0.3)
+    await subscribed(sim, venue_of(exchange), *private_topics(exchange, "order", "execution"))
     order = await exchange.create_order(BTC, "market", "buy", 0.02)
     await asyncio.wait_for(trades, 3)
-    await asyncio.sleep(0.2)                 # the second execution lands in ccxt's cache
+    await eventually(lambda: len(exchange.myTrades) == 2)     # the second lands in the cache
     seen = list(exchange.myTrades)
     assert [(t["order"], t["amount"]) for t in seen] == [(order["id"], 0.01)] * 2
     assert (await asyncio.wait_for(orders, 3))[-1]["id"] == order["id"]
