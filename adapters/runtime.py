@@ -33,13 +33,21 @@ from warden.adapters.metrics import Metrics
 from warden.adapters.ops_http import ops_app
 from warden.adapters.readmodel_sql import ReadModelDB, open_readmodel
 from warden.adapters.service import WardenService
-from warden.adapters.startup import Budget, in_thread, listen, reach_exchange, reach_store
+from warden.adapters.startup import (
+    Budget,
+    StartupError,
+    in_thread,
+    listen,
+    reach_exchange,
+    reach_store,
+)
 from warden.adapters.store import WardenStore, open_store
 from warden.adapters.streams.base import PrivateStream
 from warden.adapters.streams.bybit_native import BybitNativeStream
 from warden.adapters.streams.ccxt_private import CcxtPrivateStream
 from warden.engine.context import no_checkpoint
 from warden.engine.core import Engine
+from warden.engine.errors import UnsupportedAccount
 from warden.projections.accounts_view import AccountsView
 from warden.projections.positions_view import PositionsView, open_positions
 from warden.projections.runner import ProjectionRunner
@@ -102,7 +110,10 @@ async def start(config: WardenConfig, *, crash_at: str | None = None,
         service = _service(config, engine, runners, metrics)
         step("reconciling and resuming")
         undo.push_async_callback(service.stop, grace=SHUTDOWN_GRACE_S)
-        await service.start()
+        try:
+            await service.start()
+        except UnsupportedAccount as e:
+            raise StartupError(str(e)) from None
         urls = {"store": store.config.display}
         for name in ("health", "metrics"):
             urls[name] = await _serve_ops(name, service, metrics, listening[name], undo)

@@ -12,7 +12,15 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from warden.domain.values import ZERO, OrderSide, OrderStatus, PriceSource, ReportSource, Side
+from warden.domain.values import (
+    ZERO,
+    OrderSide,
+    OrderStatus,
+    PositionMode,
+    PriceSource,
+    ReportSource,
+    Side,
+)
 
 
 @dataclass(frozen=True)
@@ -81,6 +89,18 @@ class StopReport:
     side: Side
     stop_price: Decimal
     order_id: str | None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+
+
+@dataclass(frozen=True)
+class PositionModeReport:
+    """An account's position mode as the venue shows it: ``shown_by`` says what showed it
+    (``dualSidePosition true``, ``BTCUSDT positionIdx 1 and 2``) and ``setting`` names, in the
+    venue's words, what to change for one-way mode."""
+
+    mode: PositionMode
+    shown_by: str
+    setting: str
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 

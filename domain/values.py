@@ -71,6 +71,13 @@ class PhantomPolicy(Enum):
     CLOSE = "close"  # adopt it and close it at market
 
 
+class PositionMode(Enum):
+    """How an account holds positions: one per symbol, or a long and a short side by side."""
+
+    ONE_WAY = "one_way"  # Bybit positionIdx 0, Binance dualSidePosition false
+    HEDGE = "hedge"  # Bybit positionIdx 1 (buy side) and 2 (sell side), Binance dualSidePosition true
+
+
 class ReportSource(Enum):
     """Which channel delivered an exchange position report."""
 

@@ -111,6 +111,9 @@ class EngineContext:
     def instrument(self, venue: str, symbol: str) -> Instrument | None:
         return self.instruments.get(venue, {}).get(symbol)
 
+    def tracked_on(self, venue: str, account: str) -> list[Position]:
+        return [p for p in self.positions.values() if (p.venue, p.account) == (venue, account)]
+
     def tracked(self, venue: str, account: str, symbol: str) -> list[Position]:
         return [p for p in self.positions.values()
                 if (p.venue, p.account, p.symbol) == (venue, account, symbol)]

@@ -29,11 +29,11 @@ from warden.domain.lifecycle import Intent, Status
 from warden.domain.position import Position
 from warden.domain.reports import PositionReport
 from warden.domain.signal import Signal, parse_signal
-from warden.domain.values import PriceSource
+from warden.domain.values import PositionMode, PriceSource
 from warden.engine.aged import AgedProcess
 from warden.engine.closing import Closer
 from warden.engine.context import Clock, EngineConfig, EngineContext, SystemClock, no_checkpoint
-from warden.engine.errors import Retryable
+from warden.engine.errors import Retryable, UnknownOutcome, UnsupportedAccount
 from warden.engine.open_saga import OpenSaga
 from warden.engine.ports import ExchangePort
 from warden.engine.reconcile import Reconciler
@@ -86,6 +86,8 @@ class Engine:
                 except Retryable:
                     await self.ctx.pause()
         self._load_open_positions()
+        for (venue, account), port in self.ctx.ports.items():
+            await self._check_position_mode(venue, account, port)
         for venue, account in self.ctx.ports:
             while not await self.reconciler.snapshot(venue, account):
                 await self.ctx.pause()
@@ -104,6 +106,20 @@ class Engine:
             position = store.repository.get(aggregate_id)
             if position.is_open:
                 self.ctx.positions[position.id] = position
+
+    async def _check_position_mode(self, venue: str, account: str, port: ExchangePort) -> None:
+        """Refuse an account in hedge mode: every order warden sends is one-way (positionIdx 0,
+        positionSide BOTH), which such an account refuses or books on the wrong side."""
+        symbols = sorted({p.symbol for p in self.ctx.tracked_on(venue, account)})
+        while True:
+            try:
+                report = await port.fetch_position_mode(symbols)
+                break
+            except (Retryable, UnknownOutcome):
+                await self.ctx.pause()
+        if report.mode is PositionMode.HEDGE:
+            raise UnsupportedAccount(f"{venue}/{account} is in hedge mode ({report.shown_by}); warden "
+                                     f"supports one-way mode only: {report.setting}")
 
     async def _resume(self, p: Position) -> None:
         if p.status in (Status.PENDING, Status.FILLED):

@@ -19,6 +19,11 @@ from __future__ import annotations
 from typing import Any
 
 
+class UnsupportedAccount(Exception):
+    """An account warden cannot guard as it is set up (hedge mode, until warden supports it). The
+    message is one line naming the account and the setting to change."""
+
+
 class ExchangeFailure(Exception):
     """Base of every classified failure; ``venue_code``/``venue_message`` when the venue sent them,
     and ``venue_answer``, the venue's whole answer (its JSON body) when there was one."""

@@ -10,6 +10,7 @@ Deadlines are absolute ``time.monotonic()`` values, so a caller can share one bu
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from decimal import Decimal
 from enum import Enum
 
@@ -19,6 +20,7 @@ from warden.domain.reports import (
     FillReport,
     FillUnknown,
     OrderReport,
+    PositionModeReport,
     PositionReport,
     StopReport,
 )
@@ -73,6 +75,11 @@ class ExchangePort(abc.ABC):
     async def close_market(self, symbol: str, side: Side, qty: Decimal,
                            client_order_id: str) -> OrderReport:
         """Close ``qty`` of the ``side`` position at market, reduce-only, idempotent by client id."""
+
+    @abc.abstractmethod
+    async def fetch_position_mode(self, symbols: Sequence[str]) -> PositionModeReport:
+        """The account's position mode. Binance keeps one for the account; Bybit one per symbol,
+        read from every position the account holds and from ``symbols``."""
 
     @abc.abstractmethod
     async def fetch_positions(self) -> list[PositionReport]:

@@ -8,20 +8,33 @@ the old stop before placing the new one (and puts the old one back if the new on
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from warden.adapters.exchange import normalize
 from warden.adapters.exchange.errors import ORDER_NOT_FOUND, has_code
 from warden.adapters.exchange.venue_ops import VenueOps
-from warden.domain.reports import OrderReport, StopReport
-from warden.domain.values import Side
+from warden.domain.reports import OrderReport, PositionModeReport, StopReport
+from warden.domain.values import PositionMode, Side
 from warden.engine.errors import Rejected
 from warden.engine.ports import StopMode
+
+# What to change on Binance for one-way mode (account/rest-api/Get-Current-Position-Mode).
+ONE_WAY = ('set dualSidePosition to false (Position Mode "One-way": '
+           "POST /fapi/v1/positionSide/dual dualSidePosition=false)")
 
 
 class BinanceOps(VenueOps):
     place_before_cancel = False
+
+    async def position_mode(self, symbols: Sequence[str]) -> PositionModeReport:
+        """One setting for the whole USD-M account (``symbols`` do not matter)."""
+        answer = await self.ex.call("fetch_position_mode", False, self.client.fetch_position_mode)
+        info = answer.get("info") or {}
+        dual = answer.get("hedged") is True
+        return PositionModeReport(PositionMode.HEDGE if dual else PositionMode.ONE_WAY,
+                                  f"dualSidePosition {str(dual).lower()}", ONE_WAY, raw=dict(info))
 
     async def fetch_positions(self) -> list[dict[str, Any]]:
         return await self.client.fetch_positions()

@@ -9,18 +9,23 @@ same price answers 34040 "not modified") or a reduce-only conditional market ord
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import Any
 
 from warden.adapters.exchange import normalize
 from warden.adapters.exchange.errors import NOT_MODIFIED, has_code
 from warden.adapters.exchange.venue_ops import VenueOps
-from warden.domain.reports import OrderReport, StopReport
-from warden.domain.values import Side
+from warden.domain.reports import OrderReport, PositionModeReport, StopReport
+from warden.domain.values import PositionMode, Side
 from warden.engine.errors import Rejected
 from warden.engine.ports import StopMode
 
 CATEGORY = "linear"
+PROBE = "BTCUSDT"  # a symbol whose position rows show the mode even with nothing open
+# What to change on Bybit for one-way mode (v5/position/position-mode): per symbol, or per coin.
+ONE_WAY = ('switch the symbols to one-way mode (Position Mode "One-Way", positionIdx 0: '
+           "POST /v5/position/switch-mode mode=0 with coin=USDT or symbol=...)")
 
 
 class BybitOps(VenueOps):
@@ -29,6 +34,25 @@ class BybitOps(VenueOps):
 
     async def fetch_order_trades(self, order_id: str, unified: str) -> list[dict[str, Any]]:
         return await self.client.fetch_order_trades(order_id, unified)
+
+    async def position_mode(self, symbols: Sequence[str]) -> PositionModeReport:
+        """Bybit keeps the mode per symbol: a position index of 1 or 2 in the open positions, or in
+        the rows of ``symbols`` and of BTCUSDT (listed even when flat: the mode is most often
+        switched for a whole coin), shows hedge mode. A symbol switched alone and not among them
+        shows when warden trades it: the venue refuses the one-way order (10001)."""
+        rows = [p["info"] for p in await self.ex.call("fetch_positions", False, self.fetch_positions)]
+        probes = [*symbols, *(s for s in (PROBE,) if s in self.client.markets_by_id)]
+        for symbol in dict.fromkeys(probes):
+            response = await self.ex.call("position/list", False, self.client.privateGetV5PositionList,
+                                          {"category": CATEGORY, "symbol": symbol})
+            rows += (response.get("result") or {}).get("list") or []
+        hedged = sorted({str(r.get("symbol")) for r in rows if str(r.get("positionIdx", "0")) != "0"})
+        if hedged:
+            return PositionModeReport(PositionMode.HEDGE, f"{', '.join(hedged)} positionIdx 1 and 2",
+                                      ONE_WAY, raw={"list": rows})
+        shown = ", ".join(sorted({str(r.get("symbol")) for r in rows})) or "no position"
+        return PositionModeReport(PositionMode.ONE_WAY, f"{shown}: positionIdx 0", ONE_WAY,
+                                  raw={"list": rows})
 
     async def query_order(self, symbol: str, order_id: str) -> OrderReport | None:
         return await self._find_order(symbol, {"orderId": order_id})

@@ -8,7 +8,7 @@ error classification of every call, market orders, positions, fills and the pric
 from __future__ import annotations
 
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -25,6 +25,7 @@ from warden.domain.reports import (
     FillReport,
     FillUnknown,
     OrderReport,
+    PositionModeReport,
     PositionReport,
     PriceAnswer,
     StopReport,
@@ -93,6 +94,10 @@ class CcxtExchange(ExchangePort):
         raw = await self.call("fetch_positions", False, self.ops.fetch_positions)
         reports = [normalize.parse_position(self.venue, self.account, p, ReportSource.REST) for p in raw]
         return [r for r in reports if not r.is_flat]
+
+    async def fetch_position_mode(self, symbols: Sequence[str]) -> PositionModeReport:
+        await self.unified_markets()
+        return await self.ops.position_mode(symbols)
 
     async def fetch_fills(self, symbol: str, order_id: str | None = None) -> list[FillReport]:
         unified = await self.unified(symbol)

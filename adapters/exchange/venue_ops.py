@@ -8,11 +8,12 @@ then cancel, or cancel then place where the venue allows only one stop) is here.
 from __future__ import annotations
 
 import abc
+from collections.abc import Sequence
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
 from warden.adapters.exchange.errors import ORDER_NOT_FOUND, has_code
-from warden.domain.reports import OrderReport, StopReport
+from warden.domain.reports import OrderReport, PositionModeReport, StopReport
 from warden.domain.values import OrderSide, Side
 from warden.engine.errors import Rejected
 from warden.engine.ports import StopMode
@@ -35,6 +36,9 @@ class VenueOps(abc.ABC):
 
     @abc.abstractmethod
     async def fetch_order_trades(self, order_id: str, unified: str) -> list[dict[str, Any]]: ...
+
+    @abc.abstractmethod
+    async def position_mode(self, symbols: Sequence[str]) -> PositionModeReport: ...
 
     @abc.abstractmethod
     async def query_order(self, symbol: str, order_id: str) -> OrderReport | None: ...
