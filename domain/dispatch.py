@@ -25,6 +25,10 @@ class Handlers:
             return handler
         return register
 
+    def include(self, other: Handlers) -> None:
+        """Take ``other``'s handlers too (those of a mixin's events)."""
+        self._table.update(other._table)
+
     def dispatch(self, aggregate: Any, event: object) -> None:
         for event_class in type(event).__mro__:
             handler = self._table.get(event_class)

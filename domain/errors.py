@@ -52,6 +52,12 @@ class AgedPhaseOutOfOrder(DomainError):
     """An aged-exit phase that does not come after the current one."""
 
 
+class InvalidExitOrder(DomainError):
+    """An exit order command that does not fit the exit order's state (a second one placed while
+    one rests, an amendment or cancellation of none, an outcome with no request pending) or a
+    price that cannot be sent."""
+
+
 class InvalidInstrument(DomainError):
     """Instrument metadata that cannot be traded on (non-positive tick size, ...)."""
 

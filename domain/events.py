@@ -20,7 +20,14 @@ from eventsourcing.domain import Aggregate
 
 from warden.domain.instrument import Instrument
 from warden.domain.reports import FillReport, PositionReport, PriceAnswer
-from warden.domain.values import CloseReason, PhantomPolicy, PriceSource, Side, StopPurpose
+from warden.domain.values import (
+    CloseReason,
+    ExitAction,
+    PhantomPolicy,
+    PriceSource,
+    Side,
+    StopPurpose,
+)
 
 Raw = dict[str, Any]
 
@@ -196,6 +203,68 @@ class AgedPhaseEntered(PositionEvent):
 
     phase: int
     limit_price: Decimal | None
+
+
+class ExitOrderRequested(PositionEvent):
+    """Intent, saved before the call: ``action`` on the aged exit's reduce-only limit order, to rest
+    ``quantity`` at ``price`` for aged phase ``phase`` (place it with ``client_order_id``, or amend
+    ``order_id``), or to cancel it (``price`` None). After a crash the order is looked up by its
+    client id; it is never sent twice."""
+
+    class_version = 1
+
+    action: ExitAction
+    client_order_id: str
+    order_id: str | None
+    price: Decimal | None
+    quantity: Decimal
+    phase: int
+
+
+class ExitOrderPlaced(PositionEvent):
+    """The venue holds the exit order: resting at ``price`` (or already filling there or better)."""
+
+    class_version = 1
+
+    client_order_id: str
+    order_id: str
+    price: Decimal
+    raw: Raw
+
+
+class ExitOrderAmended(PositionEvent):
+    """The venue moved the exit order to ``price``; it keeps its id and its place in the log."""
+
+    class_version = 1
+
+    order_id: str
+    price: Decimal
+    raw: Raw
+
+
+class ExitOrderCancelled(PositionEvent):
+    """The venue holds the exit order no more (``reason`` says why it was taken off);
+    ``filled_qty`` of it had executed."""
+
+    class_version = 1
+
+    order_id: str | None
+    filled_qty: Decimal
+    reason: str
+    raw: Raw
+
+
+class ExitOrderRejected(PositionEvent):
+    """The venue refused the pending ``action`` (or never confirmed it): a refused placement
+    leaves no order, a refused amendment leaves the order at its price."""
+
+    class_version = 1
+
+    action: ExitAction
+    price: Decimal | None
+    code: str | None
+    reason: str
+    raw: Raw
 
 
 class CloseRequested(PositionEvent):

@@ -8,7 +8,10 @@ raises `InvalidTransition("FROM -> TO")`. CLOSED has no outgoing edge: it is ter
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from enum import Enum
+from functools import wraps
+from typing import Any, TypeVar
 
 from warden.domain import events as ev
 from warden.domain.errors import InvalidTransition
@@ -69,6 +72,12 @@ TRANSITIONS: dict[type, dict[Status, Status]] = {
     },
     ev.PositionAged: {PR: A, T: A},
     ev.AgedPhaseEntered: {A: A},
+    # the aged exit's resting limit order: an intent and its outcome, while the position is AGED
+    ev.ExitOrderRequested: {A: A},
+    ev.ExitOrderPlaced: {A: A},
+    ev.ExitOrderAmended: {A: A},
+    ev.ExitOrderCancelled: {A: A},
+    ev.ExitOrderRejected: {A: A},
     ev.CloseRequested: {
         P: P,  # an entry whose fill is unknown may have to be closed
         F: F,
@@ -99,6 +108,22 @@ def next_status(status: Status, event_class: type) -> Status:
 def check(status: Status, event_class: type) -> None:
     """Raise `InvalidTransition` unless the table allows ``event_class`` in ``status``."""
     next_status(status, event_class)
+
+
+Command = TypeVar("Command", bound=Callable[..., None])
+
+
+def records(event_class: type) -> Callable[[Command], Command]:
+    """Declare the event an aggregate command records; the command is refused (`InvalidTransition`)
+    before any other check when this table does not allow that event in the current status."""
+    def declare(command: Command) -> Command:
+        @wraps(command)
+        def guarded(self: Any, **kwargs: Any) -> None:
+            check(self.status, event_class)
+            command(self, **kwargs)
+        guarded.records = event_class  # type: ignore[attr-defined]
+        return guarded  # type: ignore[return-value]
+    return declare
 
 
 def leads_to(event_class: type) -> Status | None:

@@ -1,7 +1,9 @@
 """Pure policies: the initial stop, the trailing stop and the aged exit.
 
 Each is a frozen dataclass of documented parameters with methods that take prices and return a
-decision. None reads a clock: ages arrive in seconds, prices as `Decimal`. `Policies` bundles what
+decision. None reads a clock: ages arrive in seconds, prices as `Decimal`. `AgedExitPolicy.step`
+is the aged exit's whole decision for one moment, which the engine (engine/aged.py) and the
+what-if (projections/whatif_sim.py) both carry out. `Policies` bundles what
 one account is guarded by, the `PhantomPolicy` included; the defaults written here are warden's
 defaults, and the configuration and the engine take theirs from here.
 """
@@ -13,7 +15,10 @@ from decimal import Decimal
 
 from warden.domain.errors import InvalidStop
 from warden.domain.instrument import Instrument
+from warden.domain.lifecycle import Status
 from warden.domain.values import HUNDRED, ZERO, CloseReason, PhantomPolicy, Side
+
+AGEABLE = (Status.PROTECTED, Status.TRAILING)  # what ages; TRAILING keeps trailing once AGED
 
 
 @dataclass(frozen=True)
@@ -98,6 +103,19 @@ class AgedDecision:
 
 
 @dataclass(frozen=True)
+class AgedStep:
+    """What the aged exit does for a position at one moment, in this order: age it, enter a
+    phase, then either rest its exit order at ``rest_at`` (place it, or amend the resting one to
+    that price) or, at the hard limit (``market``), take any resting order off and close at market.
+    All empty: nothing to do."""
+
+    ages: bool = False
+    enters: AgedDecision | None = None
+    rest_at: Decimal | None = None
+    market: bool = False
+
+
+@dataclass(frozen=True)
 class AgedExitPolicy:
     """Close positions held too long.
 
@@ -136,6 +154,24 @@ class AgedExitPolicy:
         # A limit exit sells (long) or buys (short): round it toward the better price for us.
         limit = instrument.round_price(worst, up=side is Side.LONG)
         return AgedDecision(current, max(limit, instrument.min_price) if limit > ZERO else None)
+
+    def step(self, *, side: Side, entry: Decimal, age_seconds: int, instrument: Instrument,
+             status: Status, phase: int, resting: Decimal | None = None,
+             refused: Decimal | None = None) -> AgedStep:
+        """The aged exit's move for a position in ``status`` and aged ``phase``, ``age_seconds``
+        old, whose exit order rests at ``resting`` (None: none rests). A price the venue
+        ``refused`` for the exit order is not asked again: the next phase or the hard limit is."""
+        ages = status in AGEABLE and self.is_aged(age_seconds)
+        if not ages and status is not Status.AGED:
+            return AgedStep()
+        decision = self.decision(side, entry, age_seconds, instrument)
+        if decision is None:
+            return AgedStep(ages=ages)
+        enters = decision if decision.phase > phase else None
+        limit = decision.limit_price
+        if limit is None:
+            return AgedStep(ages, enters, market=True)
+        return AgedStep(ages, enters, rest_at=None if limit in (resting, refused) else limit)
 
 
 @dataclass(frozen=True)

@@ -8,12 +8,11 @@ and assigns state from the event, nothing else, so a replay is identical.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from datetime import datetime
 from decimal import Decimal
-from functools import wraps
-from typing import Any, TypeVar
+from typing import Any
 
 from eventsourcing.domain import Aggregate
 
@@ -32,37 +31,30 @@ from warden.domain.errors import (
 from warden.domain.evidence import evidence
 from warden.domain.ids import adopted_position_id, position_id
 from warden.domain.instrument import Instrument
-from warden.domain.lifecycle import INITIAL, PROTECTED_STATUSES, Intent, Status, check, next_status
+from warden.domain.exit_order import ExitOrderCommands
+from warden.domain.lifecycle import INITIAL, PROTECTED_STATUSES, Intent, Status, next_status, records
 from warden.domain.reports import PriceAnswer
 from warden.domain.values import ZERO, CloseReason, Origin, PriceSource, Side, StopPurpose
 
 Raw = dict[str, Any]
-Command = TypeVar("Command", bound=Callable[..., None])
 
 _handles = Handlers("Position")
+_handles.include(ExitOrderCommands.handlers)
 
 
-def records(event_class: type) -> Callable[[Command], Command]:
-    """Declare the event a command records; the command is refused (`InvalidTransition`) before
-    any other check when the lifecycle table does not allow that event in the current status."""
-    def declare(command: Command) -> Command:
-        @wraps(command)
-        def guarded(self: Position, **kwargs: Any) -> None:
-            check(self.status, event_class)
-            command(self, **kwargs)
-        guarded.records = event_class  # type: ignore[attr-defined]
-        return guarded  # type: ignore[return-value]
-    return declare
-
-
-class Position(Aggregate):
+class Position(ExitOrderCommands, Aggregate):
     # v2: ``pending_intent`` is an `Intent` (v1 snapshots hold its plain value)
-    class_version = 2
+    # v3: the aged exit's resting order (`ExitOrderCommands`; v2 snapshots had none)
+    class_version = 3
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         intent = state.get("pending_intent")
         state["pending_intent"] = None if intent is None else Intent(intent)
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        state.update(ExitOrderCommands.NO_EXIT_ORDER)
 
     def __init__(self) -> None:
         """State is assigned by ``when`` from the creating event."""
@@ -300,6 +292,8 @@ class Position(Aggregate):
         self.stop_rejections = self.refused_fills = 0
         self.last_mark = self.best_price = None
         self.aged_phase = 0
+        self.exit_client_order_id = self.exit_order_id = self.exit_limit = None
+        self.exit_intent = self.exit_requested = self.exit_refused = None
         self.close_reason = self.exit_price = self.realized_pnl = self.closed_at = None
 
     @_handles(ev.EntryOrderRequested)

@@ -78,6 +78,12 @@ class OrderReport:
     trigger_price: Decimal | None = None
     time: datetime | None = None
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    price: Decimal | None = None  # a limit order's price; None for a market or trigger order
+
+    @property
+    def is_open(self) -> bool:
+        """Still on the venue's book (resting, or partly filled and resting)."""
+        return self.status in (OrderStatus.NEW, OrderStatus.PARTIALLY_FILLED)
 
 
 @dataclass(frozen=True)

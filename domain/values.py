@@ -63,6 +63,14 @@ class StopPurpose(Enum):
     RESTORE = "restore"  # the recorded stop put back where the venue holds none
 
 
+class ExitAction(Enum):
+    """What is done to the aged exit's resting reduce-only limit order."""
+
+    PLACE = "place"  # rest it at a phase's price
+    AMEND = "amend"  # move it to a later phase's price, keeping its id
+    CANCEL = "cancel"  # take it off the venue (the hard limit goes to market, or the position closed)
+
+
 class PhantomPolicy(Enum):
     """What warden does with a position the exchange holds and no warden position tracks."""
 

@@ -72,6 +72,23 @@ class ExchangePort(abc.ABC):
         """Remove ``stop``; a stop that is already gone counts as removed."""
 
     @abc.abstractmethod
+    async def place_exit_limit(self, symbol: str, side: Side, qty: Decimal, price: Decimal,
+                               client_order_id: str) -> OrderReport:
+        """Rest a reduce-only GTC limit order closing ``qty`` of the ``side`` position at ``price``
+        or better. Idempotent by ``client_order_id``: when the venue says the id is a duplicate,
+        the order it holds is returned."""
+
+    @abc.abstractmethod
+    async def amend_order(self, order: OrderReport, price: Decimal) -> OrderReport:
+        """Move a resting limit order to ``price``, keeping its id (Bybit ``/v5/order/amend``,
+        Binance ``PUT /fapi/v1/order``). `Rejected` with the venue's not-found code when the venue
+        holds the order no more (filled or cancelled)."""
+
+    @abc.abstractmethod
+    async def cancel_order(self, order: OrderReport) -> None:
+        """Cancel an open order; one that is already gone counts as cancelled."""
+
+    @abc.abstractmethod
     async def close_market(self, symbol: str, side: Side, qty: Decimal,
                            client_order_id: str) -> OrderReport:
         """Close ``qty`` of the ``side`` position at market, reduce-only, idempotent by client id."""

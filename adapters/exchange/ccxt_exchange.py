@@ -16,7 +16,7 @@ from warden.adapters.exchange import normalize
 from warden.adapters.exchange.binance import BinanceOps
 from warden.adapters.exchange.bybit import BybitOps
 from warden.adapters.exchange.config import ExchangeConfig, build_client
-from warden.adapters.exchange.errors import DUPLICATE_CLIENT_ID, classify, has_code
+from warden.adapters.exchange.errors import DUPLICATE_CLIENT_ID, ORDER_NOT_FOUND, classify, has_code
 from warden.adapters.exchange.price_chain import NamedStep, resolve_price
 from warden.adapters.exchange.venue_ops import VenueOps
 from warden.domain.instrument import Instrument
@@ -115,25 +115,34 @@ class CcxtExchange(ExchangePort):
         unified = await self.unified(symbol)
         return await self.ops.order_by_client_id(symbol, unified, client_order_id)
 
-    # -- market orders --------------------------------------------------------------------------
+    # -- orders -------------------------------------------------------------------------------
 
     async def open_market(self, symbol: str, side: Side, qty: Decimal,
                           client_order_id: str) -> OrderReport:
-        return await self._market(symbol, OrderSide.entering(side), qty, client_order_id, False)
+        return await self._create(symbol, OrderSide.entering(side), qty, None, client_order_id, False)
 
     async def close_market(self, symbol: str, side: Side, qty: Decimal,
                            client_order_id: str) -> OrderReport:
-        return await self._market(symbol, OrderSide.exiting(side), qty, client_order_id, True)
+        return await self._create(symbol, OrderSide.exiting(side), qty, None, client_order_id, True)
 
-    async def _market(self, symbol: str, side: OrderSide, qty: Decimal, client_order_id: str,
-                      reduce_only: bool) -> OrderReport:
+    async def place_exit_limit(self, symbol: str, side: Side, qty: Decimal, price: Decimal,
+                               client_order_id: str) -> OrderReport:
+        return await self._create(symbol, OrderSide.exiting(side), qty, price, client_order_id, True)
+
+    async def _create(self, symbol: str, side: OrderSide, qty: Decimal, price: Decimal | None,
+                      client_order_id: str, reduce_only: bool) -> OrderReport:
+        """A market order (``price`` None) or a GTC limit order, idempotent by client id."""
         unified = await self.unified(symbol)
         params: dict[str, Any] = {"clientOrderId": client_order_id}
         if reduce_only:
             params["reduceOnly"] = True
+        if price is not None:
+            params["timeInForce"] = "GTC"
+        kind = "market" if price is None else "limit"
         try:
-            order = await self.call("create_order", True, self.client.create_order, unified,
-                                    "market", side.value, float(qty), None, params)
+            order = await self.call(f"create_order({kind})", True, self.client.create_order, unified,
+                                    kind, side.value, float(qty), None if price is None else str(price),
+                                    params)
         except Rejected as exc:
             if not has_code(exc, self.venue, DUPLICATE_CLIENT_ID):
                 raise
@@ -141,20 +150,37 @@ class CcxtExchange(ExchangePort):
             if existing is None:
                 raise
             return existing
-        report = self._order_from_response(order, symbol, side, qty, client_order_id, reduce_only)
+        report = self._order_from_response(order, symbol, side, qty, client_order_id, reduce_only, price)
         self._responses[report.order_id] = report
         return report
 
     def _order_from_response(self, order: dict[str, Any], symbol: str, side: OrderSide, qty: Decimal,
-                             client_order_id: str, reduce_only: bool) -> OrderReport:
+                             client_order_id: str, reduce_only: bool,
+                             price: Decimal | None = None) -> OrderReport:
         info = order.get("info") or {}
         if normalize.first(info, "orderStatus", "status") is not None:
             return normalize.parse_order(self.venue, order)
-        # Bybit's create answers {orderId, orderLinkId} only: everything else is unknown yet.
+        # Bybit's create (and amend) answers {orderId, orderLinkId} only: the rest is unknown yet.
         return OrderReport(venue=self.venue, symbol=symbol, order_id=str(order["id"]),
                            client_order_id=client_order_id, status=OrderStatus.UNKNOWN, side=side,
                            qty=qty, filled_qty=Decimal(0), average_price=None,
-                           reduce_only=reduce_only, raw=dict(info))
+                           reduce_only=reduce_only, raw=dict(info), price=price)
+
+    async def amend_order(self, order: OrderReport, price: Decimal) -> OrderReport:
+        unified = await self.unified(order.symbol)
+        # Binance's modify wants side and quantity too; Bybit's amend takes the same quantity as is
+        answer = await self.call("edit_order", True, self.client.edit_order, order.order_id, unified,
+                                 "limit", order.side.value, float(order.qty), str(price), {})
+        return self._order_from_response(answer, order.symbol, order.side, order.qty,
+                                         order.client_order_id or "", order.reduce_only, price)
+
+    async def cancel_order(self, order: OrderReport) -> None:
+        unified = await self.unified(order.symbol)
+        try:
+            await self.call("cancel_order", True, self.client.cancel_order, order.order_id, unified)
+        except Rejected as exc:
+            if not has_code(exc, self.venue, ORDER_NOT_FOUND):
+                raise  # an order already gone (filled, cancelled) counts as cancelled
 
     # -- the execution price chain --------------------------------------------------------------
 

@@ -131,6 +131,7 @@ def parse_order(venue: str, payload: Payload) -> OrderReport:
         reduce_only=any(_bool(info.get(key)) for key in ("reduceOnly", "R", "closePosition", "cp")),
         trigger_price=price(first(info, "triggerPrice", "stopPrice", "sp", "tp"))
         or price(unified.get("triggerPrice")),
+        price=price(first(info, "price", "p")) or price(unified.get("price")),
         time=from_ms(first(info, "updatedTime", "updateTime", "T", "createdTime", "createTime"))
         or from_ms(unified.get("timestamp")),
         raw=dict(info),

@@ -11,7 +11,7 @@ from decimal import Decimal
 from typing import Any
 
 from warden.domain.position import Position
-from warden.domain.values import CloseReason, PriceSource, StopPurpose
+from warden.domain.values import CloseReason, ExitAction, PriceSource, StopPurpose
 
 COMMAND_EVENTS: dict[str, type] = {name: command.records for name, command
                                    in inspect.getmembers(Position) if hasattr(command, "records")}
@@ -40,6 +40,12 @@ def plausible_arguments(command: str, *, mark: Decimal, stop: Decimal, reference
         "confirm_stop_move": {"new_price": stop, "reference_price": reference, "order_id": None},
         "age": {"age_seconds": age, "max_age_seconds": max_age},
         "enter_aged_phase": {"phase": phase, "limit_price": None},
+        "request_exit_order": {"action": ExitAction.PLACE, "price": mark, "quantity": qty,
+                               "phase": phase, "client_order_id": "cid-exit"},
+        "confirm_exit_order": {"order_id": "exit-1", "price": mark},
+        "confirm_exit_amend": {"price": mark},
+        "confirm_exit_cancel": {"filled_qty": Decimal(0), "reason": "any"},
+        "reject_exit_order": {"code": None, "reason": "any"},
         "request_close": {"reason": CloseReason.MANUAL, "client_order_id": None, "limit_price": None},
         "close": {"exit_price": mark, "fees": Decimal(0), "reason": CloseReason.MANUAL},
         "roll_back": {"reason": "any", "exit_price": mark, "fees": Decimal(0)},

@@ -39,9 +39,9 @@ from warden.adapters.store import open_store
 from warden.domain import events as ev
 from warden.domain.errors import DomainError, ImpossibleFill, InvalidStop, InvalidTransition
 from warden.domain.lifecycle import INITIAL, PROTECTED_STATUSES, TRANSITIONS, Status, reachable
-from warden.domain.policies import AgedDecision, AgedExitPolicy, InitialStopPolicy, TrailingStopPolicy
+from warden.domain.policies import AgedExitPolicy, AgedStep, InitialStopPolicy, TrailingStopPolicy
 from warden.domain.position import Position
-from warden.domain.values import CloseReason, PriceSource, Side, StopPurpose
+from warden.domain.values import CloseReason, ExitAction, PriceSource, Side, StopPurpose
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 EXPORT_EVERY = 8  # steps between two export/import round trips (and one more at teardown)
@@ -150,9 +150,11 @@ class PositionLifecycle(RuleBasedStateMachine):
     def age_seconds(self) -> int:
         return int((self.now - self.position.opened_at).total_seconds())
 
-    def aged_decision(self) -> AgedDecision | None:
+    def aged_step(self) -> AgedStep:
         p = self.position
-        return self.aged.decision(p.side, p.entry_price, self.age_seconds(), p.instrument)
+        return self.aged.step(side=p.side, entry=p.entry_price, age_seconds=self.age_seconds(),
+                              instrument=p.instrument, status=p.status, phase=p.aged_phase,
+                              resting=p.exit_limit, refused=p.exit_refused)
 
     # ----- where a position comes from ------------------------------------------------------
     @initialize(**NEW_POSITION)
@@ -303,18 +305,43 @@ class PositionLifecycle(RuleBasedStateMachine):
             self.exchange_confirms_the_stop()
 
     # ----- aging ----------------------------------------------------------------------------
-    @when(lambda self, p: p.status in (Status.PROTECTED, Status.TRAILING)
-          and self.aged.is_aged(self.age_seconds()))
+    @when(lambda self, p: self.aged_step().ages or self.aged_step().enters is not None
+          or (self.aged_step().rest_at is not None and p.exit_intent is None))
     @rule()
-    def position_ages(self) -> None:
-        self.send("age", age_seconds=self.age_seconds(), max_age_seconds=self.aged.max_age_seconds)
+    def aged_exit_acts(self) -> None:
+        """The engine's aged tick: age, enter the phase, rest the exit order at its price."""
+        p = self.position
+        if self.aged_step().ages:
+            self.send("age", age_seconds=self.age_seconds(), max_age_seconds=self.aged.max_age_seconds)
+        decision = self.aged_step().enters
+        if decision is not None:
+            self.send("enter_aged_phase", phase=decision.phase, limit_price=decision.limit_price)
+        price = self.aged_step().rest_at
+        if price is not None and p.exit_intent is None:
+            action = ExitAction.AMEND if p.exit_resting else ExitAction.PLACE
+            self.send("request_exit_order", action=action, price=price, quantity=p.filled_qty,
+                      phase=p.aged_phase, client_order_id=f"cid-exit-{p.version}")
 
-    @when(lambda self, p: p.status is Status.AGED and self.aged_decision() is not None
-          and self.aged_decision().phase > p.aged_phase)
+    @when(lambda self, p: p.status is Status.AGED and p.exit_intent is None and p.exit_resting)
     @rule()
-    def aged_exit_enters_next_phase(self) -> None:
-        decision = self.aged_decision()
-        self.send("enter_aged_phase", phase=decision.phase, limit_price=decision.limit_price)
+    def aged_exit_order_is_cancelled(self) -> None:
+        p = self.position
+        self.send("request_exit_order", action=ExitAction.CANCEL, quantity=p.filled_qty,
+                  phase=p.aged_phase)
+
+    @when(lambda self, p: p.status is Status.AGED and p.exit_intent is not None)
+    @rule(answer=st.sampled_from(["accepted", "refused", "unconfirmed"]), filled=st.booleans())
+    def venue_answers_the_exit_order(self, answer, filled) -> None:
+        p = self.position
+        if answer != "accepted":
+            self.send("reject_exit_order", code="110001" if answer == "refused" else None, reason="any")
+        elif p.exit_intent is ExitAction.PLACE:
+            self.send("confirm_exit_order", order_id=f"exit-{p.version}", price=p.exit_requested)
+        elif p.exit_intent is ExitAction.AMEND:
+            self.send("confirm_exit_amend", price=p.exit_requested)
+        else:
+            self.send("confirm_exit_cancel", filled_qty=p.filled_qty if filled else Decimal(0),
+                      reason="the hard limit")
 
     # ----- the end --------------------------------------------------------------------------
     @status_in(*OPEN)
@@ -449,6 +476,16 @@ class PositionLifecycle(RuleBasedStateMachine):
         for stop in self.stops() + requested:
             assert stop > 0 and stop >= instrument.min_price, stop
             assert stop % instrument.tick_size == 0, f"{stop} is off the tick {instrument.tick_size}"
+
+    @invariant()
+    def an_exit_order_rests_only_while_aged_at_a_price_the_policy_gave(self) -> None:
+        p = self.position
+        if p.exit_limit is not None:
+            assert p.exit_resting and p.exit_limit > 0
+            assert p.status in (Status.AGED, Status.CLOSED), f"exit order resting in {p.status.name}"
+        asked = [e for e in self.history() if isinstance(e, ev.ExitOrderRequested)]
+        for request in asked:
+            assert (request.price is None) is (request.action is ExitAction.CANCEL), request
 
     @invariant()
     def rebuilt_from_events_equals_live(self) -> None:
