@@ -21,6 +21,7 @@ from warden.domain.lifecycle import Intent, Status
 from warden.domain.reports import FillReport, PositionReport, PriceAnswer
 from warden.domain.values import (
     CloseReason,
+    ExitAction,
     OrderSide,
     Origin,
     PhantomPolicy,
@@ -65,7 +66,7 @@ class DataclassAsDict(Transcoding):
 
 
 ENUMS = (Side, PriceSource, Origin, CloseReason, ReportSource, Status, OrderSide, StopPurpose,
-         PhantomPolicy, Intent)
+         PhantomPolicy, Intent, ExitAction)
 VALUE_OBJECTS = (Instrument, PositionReport, FillReport, PriceAnswer)
 
 

@@ -242,6 +242,18 @@ class ExitOrderAmended(PositionEvent):
     raw: Raw
 
 
+class ExitOrderFilled(PositionEvent):
+    """The venue filled the exit order: all of ``filled_qty`` at ``average_price`` (its own
+    price or better). An observation, found when the venue is asked; no intent precedes it."""
+
+    class_version = 1
+
+    order_id: str | None
+    filled_qty: Decimal
+    average_price: Decimal | None
+    raw: Raw
+
+
 class ExitOrderCancelled(PositionEvent):
     """The venue holds the exit order no more (``reason`` says why it was taken off);
     ``filled_qty`` of it had executed."""

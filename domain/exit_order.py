@@ -4,7 +4,8 @@ down).
 
 Each action on it (place, amend, cancel: `ExitAction`) is an intent recorded before the venue is
 asked (`ExitOrderRequested`) and an outcome after (`ExitOrderPlaced`, `ExitOrderAmended`,
-`ExitOrderCancelled`, `ExitOrderRejected`). Its state sits beside the position's ``pending_intent``,
+`ExitOrderCancelled`, `ExitOrderRejected`); that the venue filled it is an observation
+(`ExitOrderFilled`). Its state sits beside the position's ``pending_intent``,
 because the stop keeps moving while the exit order rests: ``exit_intent`` is the action waiting for
 the venue's answer, ``exit_order_id``/``exit_limit`` the order resting and its price,
 ``exit_client_order_id`` the client id it was (last) sent with, ``exit_refused`` the last price
@@ -76,6 +77,15 @@ class ExitOrderCommands:
         self.trigger_event(ev.ExitOrderAmended, timestamp=at, order_id=self.exit_order_id, price=price,
                            raw=evidence(raw))
 
+    @records(ev.ExitOrderFilled)
+    def record_exit_fill(self, *, filled_qty: Decimal, average_price: Decimal | None, at: datetime,
+                         raw: Raw | None = None) -> None:
+        """The venue reports the resting exit order filled (it rests no more)."""
+        if not self.exit_resting or self.exit_intent is not None:
+            raise InvalidExitOrder(f"{self.symbol}: no exit order rests to have filled")
+        self.trigger_event(ev.ExitOrderFilled, timestamp=at, order_id=self.exit_order_id,
+                           filled_qty=filled_qty, average_price=average_price, raw=evidence(raw))
+
     @records(ev.ExitOrderCancelled)
     def confirm_exit_cancel(self, *, filled_qty: Decimal, reason: str, at: datetime,
                             raw: Raw | None = None) -> None:
@@ -113,8 +123,9 @@ class ExitOrderCommands:
         self.exit_limit = e.price
         self.exit_intent = self.exit_requested = self.exit_refused = None
 
+    @handlers(ev.ExitOrderFilled)
     @handlers(ev.ExitOrderCancelled)
-    def _(self, e: ev.ExitOrderCancelled) -> None:
+    def _(self, e: ev.ExitOrderFilled | ev.ExitOrderCancelled) -> None:
         self.exit_order_id = self.exit_limit = None
         self.exit_intent = self.exit_requested = None
 

@@ -76,6 +76,7 @@ TRANSITIONS: dict[type, dict[Status, Status]] = {
     ev.ExitOrderRequested: {A: A},
     ev.ExitOrderPlaced: {A: A},
     ev.ExitOrderAmended: {A: A},
+    ev.ExitOrderFilled: {A: A},
     ev.ExitOrderCancelled: {A: A},
     ev.ExitOrderRejected: {A: A},
     ev.CloseRequested: {

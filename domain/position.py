@@ -29,9 +29,9 @@ from warden.domain.errors import (
     StopWouldLoosen,
 )
 from warden.domain.evidence import evidence
+from warden.domain.exit_order import ExitOrderCommands
 from warden.domain.ids import adopted_position_id, position_id
 from warden.domain.instrument import Instrument
-from warden.domain.exit_order import ExitOrderCommands
 from warden.domain.lifecycle import INITIAL, PROTECTED_STATUSES, Intent, Status, next_status, records
 from warden.domain.reports import PriceAnswer
 from warden.domain.values import ZERO, CloseReason, Origin, PriceSource, Side, StopPurpose

@@ -4,6 +4,11 @@
 derived from the position, then waits until a REST position query shows the symbol flat (a failed
 query is never "flat") and prices the exit from the close order's fills. A rollback that leaves a
 position open on the exchange is a defect, so nothing is recorded as closed before that proof.
+
+The aged exit's resting limit order (`engine.exit_order`, ``exit_orders``) belongs to the close:
+a position that closes with one resting has it cancelled first (intent and outcome recorded), and
+a position that ever had one is priced from every exiting fill since it opened, so an exit that
+filled partly at the limit and partly at market is one volume-weighted price.
 """
 
 from __future__ import annotations
@@ -17,11 +22,13 @@ from warden.domain.reports import PositionReport, StopReport
 from warden.domain.values import ZERO, CloseReason, OrderSide
 from warden.engine.context import EngineContext
 from warden.engine.errors import ExchangeFailure, Rejected, Retryable, UnknownOutcome
+from warden.engine.exit_order import ExitOrders
 
 
 class Closer:
     def __init__(self, ctx: EngineContext) -> None:
         self.ctx = ctx
+        self.exit_orders = ExitOrders(ctx)
 
     async def positions(self, p: Position) -> list[PositionReport]:
         """The account's open positions, or [] when the venue cannot be asked (for hints only)."""
@@ -65,7 +72,8 @@ class Closer:
             await ctx.pause()
         else:
             return False
-        exit_price, fees = await self.exit_of(p, order_id)
+        await self.drop_exit_order(p)
+        exit_price, fees = await self.exit_of(p, order_id if p.exit_client_order_id is None else None)
         await self._cancel_stop(p)
         if reason is CloseReason.ROLLED_BACK:
             p.roll_back(reason=detail or f"could not be protected ({p.stop_rejections} stop rejections)",
@@ -74,6 +82,18 @@ class Closer:
             p.close(exit_price=exit_price, fees=fees, reason=reason, at=ctx.now())
         ctx.save(p)
         return True
+
+    async def drop_exit_order(self, p: Position) -> bool:
+        """``p`` is flat: its aged exit order is recorded filled if the venue filled it, else taken
+        off (a venue cancels a reduce-only order of a flat position itself; the log still says
+        so). True when that order is what closed the position: it filled the whole quantity."""
+        if p.exit_client_order_id is None:
+            return False
+        gone = "the position closed without it (the stop, or another order)"
+        await self.exit_orders.settle(p, gone)
+        if p.exit_resting and p.exit_intent is None:  # still on the venue: not for long
+            await self.exit_orders.cancel(p, gone)
+        return await self.exit_orders.filled_qty(p) >= p.filled_qty
 
     async def exit_of(self, p: Position, order_id: str | None) -> tuple[Decimal | None, Decimal]:
         """VWAP and fees of the exit: the close order's fills, else every exiting fill since open."""

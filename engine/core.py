@@ -130,6 +130,7 @@ class Engine:
         else:
             async with self.ctx.lock(p.id):
                 await self.saga.ensure_protected(p)
+                await self.aged.resume(p)  # the aged exit's order: settled, or kept as it rests
 
     async def stop(self) -> None:
         """Stop reacting: in-flight sagas finish or are cancelled; every stop stays on the exchange."""

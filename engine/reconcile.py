@@ -144,9 +144,11 @@ class Reconciler:
             if p.pending_intent is Intent.CLOSE:
                 await self.closer.finish(p)
                 return
+            # the aged exit's resting order, if it is what closed the position, names the reason
+            by_exit_order = await self.closer.drop_exit_order(p)
             exit_price, fees = await self.closer.exit_of(p, None)
-            p.close(exit_price=exit_price, fees=fees, reason=self._reason(p, exit_price),
-                    at=self.ctx.now())
+            reason = CloseReason.AGED_EXIT if by_exit_order else self._reason(p, exit_price)
+            p.close(exit_price=exit_price, fees=fees, reason=reason, at=self.ctx.now())
             self.ctx.save(p)
 
     def _reason(self, p: Position, exit_price: Decimal | None) -> CloseReason:
@@ -182,6 +184,8 @@ class Reconciler:
     def _check_mismatch(self, account: ExchangeAccount, p: Position, report: PositionReport) -> None:
         if p.filled_qty == 0 or (report.side is p.side and report.size == p.filled_qty):
             return
+        if p.exit_resting and report.side is p.side and report.size < p.filled_qty:
+            return  # the aged exit's order has filled in part: expected, not a mismatch
         key = (p.id, report.size)
         if key in self._seen_mismatch:
             return

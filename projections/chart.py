@@ -58,13 +58,15 @@ FILLS, REFUSED, PHANTOMS, FEEDS, STEPS, CLOSE = (
 MARKERS = {
     "EntryFilled": FILLS, "PositionAdopted": FILLS, "FillReported": FILLS,
     "FillRefused": REFUSED, "FillUnresolved": REFUSED, "StopLossRejected": REFUSED,
-    "EntryRejected": REFUSED,
+    "EntryRejected": REFUSED, "ExitOrderRejected": REFUSED,
     "PhantomDetected": PHANTOMS, "PositionMismatch": PHANTOMS,
     "PositionsSnapshotted": FEEDS, "StreamFrameRejected": FEEDS,
     "TrailingActivated": STEPS, "PositionAged": STEPS, "AgedPhaseEntered": STEPS,
+    "ExitOrderPlaced": STEPS, "ExitOrderAmended": STEPS, "ExitOrderCancelled": STEPS,
+    "ExitOrderFilled": FILLS,
     "CloseRequested": CLOSE, "PositionClosed": CLOSE, "PositionRolledBack": CLOSE,
 }
-_PRICE_FIELDS = ("price", "new_price", "exit_price", "entry_price", "limit_price")
+_PRICE_FIELDS = ("price", "new_price", "exit_price", "entry_price", "limit_price", "average_price")
 
 
 def chart_for(position: PositionLog, log: RecordedLog) -> PositionChart:

@@ -12,7 +12,7 @@ from typing import Any
 
 from warden.domain import events as ev
 from warden.domain.reports import PriceAnswer
-from warden.domain.values import PriceSource, StopPurpose
+from warden.domain.values import ExitAction, PriceSource, StopPurpose
 from warden.projections.timeline import show
 
 _REQUESTS = {StopPurpose.INITIAL: "stop requested at {price} (from {reference})",
@@ -21,8 +21,18 @@ _REQUESTS = {StopPurpose.INITIAL: "stop requested at {price} (from {reference})"
              StopPurpose.RESTORE: "stop {price} put back (none found on the venue)"}
 
 
+_EXIT_REQUESTS = {ExitAction.PLACE: "reduce-only limit exit order for {price} or better (phase {phase}) "
+                                    "about to be sent",
+                  ExitAction.AMEND: "exit order to be moved to {price} (phase {phase})",
+                  ExitAction.CANCEL: "exit order to be cancelled"}
+
+
 def describe(e: Any) -> str | None:
     """The sentence for one event, or None for an event not worth one."""
+    return _opening(e) or _stop_and_aged(e) or _exit_order(e) or _account(e)
+
+
+def _opening(e: Any) -> str | None:
     match e:
         case ev.SignalAccepted():
             return f"signal {e.signal_id} accepted: {e.side.name} {show(e.quantity)}"
@@ -39,6 +49,11 @@ def describe(e: Any) -> str | None:
             return f"{e.reason}: REFUSED, not a fill (price {show(e.price)}, quantity {show(e.quantity)})"
         case ev.FillUnresolved():
             return f"fill price not known yet: {e.reason}"
+    return None
+
+
+def _stop_and_aged(e: Any) -> str | None:
+    match e:
         case ev.StopLossRequested():
             return _REQUESTS.get(e.purpose, "stop requested at {price}").format(
                 price=show(e.price), reference=show(e.reference_price))
@@ -63,6 +78,29 @@ def describe(e: Any) -> str | None:
                     f"PnL {show(e.realized_pnl) if e.realized_pnl is not None else '?'}")
         case ev.PositionRolledBack():
             return f"ROLLED BACK: {e.reason}"
+    return None
+
+
+def _exit_order(e: Any) -> str | None:
+    match e:
+        case ev.ExitOrderRequested():
+            return _EXIT_REQUESTS[e.action].format(price=show(e.price), phase=e.phase)
+        case ev.ExitOrderPlaced():
+            return f"exit order resting at {show(e.price)}, order id {e.order_id}"
+        case ev.ExitOrderAmended():
+            return f"exit order moved to {show(e.price)} (the same order, {e.order_id})"
+        case ev.ExitOrderFilled():
+            price = show(e.average_price) if e.average_price is not None else "?"
+            return f"exit order FILLED: {show(e.filled_qty)} at {price}"
+        case ev.ExitOrderCancelled():
+            return f"exit order cancelled ({e.reason}); {show(e.filled_qty)} of it had filled"
+        case ev.ExitOrderRejected():
+            return f"exit order {e.action.value} REJECTED ({e.code}): {e.reason}"
+    return None
+
+
+def _account(e: Any) -> str | None:
+    match e:
         case ev.PhantomDetected():
             return (f"PHANTOM {e.report.symbol}: {e.report.side.name if e.report.side else '?'} "
                     f"{show(e.report.size)} open on the exchange, untracked; policy {e.action.value}")

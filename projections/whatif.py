@@ -17,7 +17,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from warden.domain.values import ZERO, CloseReason, StopPurpose
+from warden.domain.values import ZERO, CloseReason, ExitAction, StopPurpose
 from warden.engine.context import EngineConfig
 from warden.projections.recorded import CLOSES, PositionLog, PriceTick, RecordedLog
 from warden.projections.timeline import millis, show
@@ -68,6 +68,8 @@ def decisions(events: Sequence[Any], *, recorded: bool = True) -> list[Decision]
             decided = (f"past {e.max_age_seconds} s", None)
         elif name == "AgedPhaseEntered":
             decided = (f"phase {e.phase}, " + ("limit" if e.limit_price else "market"), e.limit_price)
+        elif name == "ExitOrderRequested" and e.action is not ExitAction.CANCEL:
+            decided = (f"exit order {e.action.value}", e.price)
         elif name == "CloseRequested":
             decided = (e.reason.name, e.limit_price)
         else:

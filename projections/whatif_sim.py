@@ -1,6 +1,7 @@
 """The what-if run of one position: its recorded inputs drive a fresh `Position` through its own
 commands, with the decisions of the pure policies of `domain/policies.py` taken as the engine's
-processes take them (engine/trailing.py, engine/aged.py). There is no exchange:
+processes take them (engine/trailing.py; the aged exit is `AgedExitPolicy.step`, the very
+decision engine/aged.py carries out). There is no exchange:
 
 - the entry fills are the recorded ones; the initial stop is placed at the (first) fill;
 - every stop is placed and every move confirmed as asked;
@@ -8,7 +9,9 @@ processes take them (engine/trailing.py, engine/aged.py). There is no exchange:
 - trailing activates and moves on each price, keeping the policy's minimum interval between
   moves on the prices' times (a throttled move runs when the interval ends, from the best price
   then), and also while AGED, as the engine does;
-- aged thresholds fall at their exact times; an aged exit closes at the last price seen;
+- aged thresholds fall at their exact times; each phase's exit order rests at its price (placed,
+  then amended) and fills there when a price reaches it, or at once at the last price when that
+  is already better; the hard limit closes at the last price seen;
 - a close no policy decided (by hand, liquidated, rolled back) happens at its recorded time and
   price; nothing happens after the log's last event.
 """
@@ -24,13 +27,13 @@ from typing import Any
 
 from warden.domain.errors import InvalidStop
 from warden.domain.lifecycle import Status
-from warden.domain.values import ZERO, CloseReason, PriceSource, StopPurpose
+from warden.domain.values import ZERO, CloseReason, ExitAction, PriceSource, StopPurpose
 from warden.engine.context import EngineConfig
 from warden.projections.recorded import CLOSES, PositionLog, PriceTick
 
 POLICY_CLOSES = (CloseReason.STOP_HIT, CloseReason.TRAILING_STOP_HIT, CloseReason.AGED_EXIT)
 MOVABLE = (Status.TRAILING, Status.AGED)
-AGEABLE = (Status.PROTECTED, Status.TRAILING)
+WHATIF_ORDER = "whatif"  # the client and venue id of the what-if's exit order
 _FILL, _PRICE, _TIMER, _EXTERNAL = range(4)  # order of inputs at one instant
 
 
@@ -151,6 +154,9 @@ class _Run:
             p.close(exit_price=p.stop_price, fees=self.exit_fees(), reason=reason, at=time)
             self.note = "exit assumed at the stop price"
             return
+        if p.exit_limit is not None and p.side.sign * (price - p.exit_limit) >= 0:
+            self._exit_fills(p.exit_limit, time, "the aged exit order filled at its limit price")
+            return
         p.observe_mark(price=price, source=PriceSource.MARK, at=time)
         if p.status is Status.PROTECTED and trailing.should_activate(
                 p.side, p.entry_price, price, p.trailing_activation_percent):
@@ -184,20 +190,41 @@ class _Run:
         if not p.is_open:
             return
         age = int((time - p.opened_at).total_seconds())
-        if p.status in AGEABLE and aged.is_aged(age):
+        step = aged.step(side=p.side, entry=p.entry_price, age_seconds=age, instrument=p.instrument,
+                         status=p.status, phase=p.aged_phase, resting=p.exit_limit)
+        if step.ages:
             p.age(age_seconds=age, max_age_seconds=aged.max_age_seconds, at=time)
-        if p.status is not Status.AGED:
-            return
-        decision = aged.decision(p.side, p.entry_price, age, p.instrument)
-        if decision is None:
-            return
-        if decision.phase > p.aged_phase:
-            p.enter_aged_phase(phase=decision.phase, limit_price=decision.limit_price, at=time)
-        limit, mark = decision.limit_price, p.last_mark
-        if limit is None or (mark is not None and p.side.sign * (mark - limit) >= 0):
-            p.request_close(reason=CloseReason.AGED_EXIT, client_order_id=None, limit_price=limit, at=time)
+        if step.enters is not None:
+            p.enter_aged_phase(phase=step.enters.phase, limit_price=step.enters.limit_price, at=time)
+        mark = p.last_mark
+        if step.market:
+            if p.exit_resting:
+                self._exit_order(ExitAction.CANCEL, None, time)
+            p.request_close(reason=CloseReason.AGED_EXIT, client_order_id=None, limit_price=None, at=time)
             p.close(exit_price=mark, fees=self.exit_fees(), reason=CloseReason.AGED_EXIT, at=time)
-            self.note = "aged exit assumed at the last price"
+            self.note = "aged exit at market assumed at the last price"
+        elif step.rest_at is not None:
+            self._exit_order(ExitAction.AMEND if p.exit_resting else ExitAction.PLACE, step.rest_at, time)
+            if mark is not None and p.side.sign * (mark - step.rest_at) >= 0:  # takes at once
+                self._exit_fills(mark, time, "the aged exit order filled at once at the last price")
+
+    def _exit_order(self, action: ExitAction, price: Decimal | None, time: datetime) -> None:
+        """The exit order's action, confirmed as asked (there is no venue)."""
+        p = self.p
+        p.request_exit_order(action=action, price=price, quantity=p.filled_qty, phase=p.aged_phase,
+                             at=time, client_order_id=WHATIF_ORDER)
+        if action is ExitAction.PLACE:
+            p.confirm_exit_order(order_id=WHATIF_ORDER, price=price, at=time)
+        elif action is ExitAction.AMEND:
+            p.confirm_exit_amend(price=price, at=time)
+        else:
+            p.confirm_exit_cancel(filled_qty=ZERO, reason="the hard limit", at=time)
+
+    def _exit_fills(self, price: Decimal, time: datetime, note: str) -> None:
+        p = self.p
+        p.record_exit_fill(filled_qty=p.filled_qty, average_price=price, at=time)
+        p.close(exit_price=price, fees=self.exit_fees(), reason=CloseReason.AGED_EXIT, at=time)
+        self.note = note
 
     def exit_fees(self) -> Decimal:
         """The recorded exit's fees: the same quantity leaves either way."""

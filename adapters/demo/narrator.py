@@ -18,7 +18,7 @@ from warden.engine.core import Engine
 from warden.projections.narrative import describe
 
 QUIET = (ev.MarkPriceObserved, ev.FillReported, ev.StopLossRequested,
-         ev.EntryOrderRequested, ev.AccountRegistered)
+         ev.EntryOrderRequested, ev.ExitOrderRequested, ev.AccountRegistered)
 
 
 class Narrator:

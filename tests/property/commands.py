@@ -45,6 +45,7 @@ def plausible_arguments(command: str, *, mark: Decimal, stop: Decimal, reference
         "confirm_exit_order": {"order_id": "exit-1", "price": mark},
         "confirm_exit_amend": {"price": mark},
         "confirm_exit_cancel": {"filled_qty": Decimal(0), "reason": "any"},
+        "record_exit_fill": {"filled_qty": qty, "average_price": mark},
         "reject_exit_order": {"code": None, "reason": "any"},
         "request_close": {"reason": CloseReason.MANUAL, "client_order_id": None, "limit_price": None},
         "close": {"exit_price": mark, "fees": Decimal(0), "reason": CloseReason.MANUAL},

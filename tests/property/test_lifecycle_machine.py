@@ -323,11 +323,14 @@ class PositionLifecycle(RuleBasedStateMachine):
                       phase=p.aged_phase, client_order_id=f"cid-exit-{p.version}")
 
     @when(lambda self, p: p.status is Status.AGED and p.exit_intent is None and p.exit_resting)
-    @rule()
-    def aged_exit_order_is_cancelled(self) -> None:
+    @rule(filled=st.booleans())
+    def aged_exit_order_is_cancelled_or_fills(self, filled) -> None:
         p = self.position
-        self.send("request_exit_order", action=ExitAction.CANCEL, quantity=p.filled_qty,
-                  phase=p.aged_phase)
+        if filled:
+            self.send("record_exit_fill", filled_qty=p.filled_qty, average_price=p.exit_limit)
+        else:
+            self.send("request_exit_order", action=ExitAction.CANCEL, quantity=p.filled_qty,
+                      phase=p.aged_phase)
 
     @when(lambda self, p: p.status is Status.AGED and p.exit_intent is not None)
     @rule(answer=st.sampled_from(["accepted", "refused", "unconfirmed"]), filled=st.booleans())

@@ -1,4 +1,5 @@
-"""Trailing stops through scripted price paths, throttling under a burst, and the aged exit."""
+"""Trailing stops through scripted price paths and throttling under a burst (the aged exit:
+test_aged_exit.py)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,7 @@ import pytest
 from tests.integration.engine.conftest import FAST, signal
 from tests.integration.engine.test_open_saga import venue_position
 from warden.domain.lifecycle import Status
-from warden.domain.policies import AgedExitPolicy, AgedPhase, TrailingStopPolicy
-from warden.domain.values import CloseReason
+from warden.domain.policies import TrailingStopPolicy
 
 LONG_PATH = ["60300", "60700", "61000", "61500", "61200", "61800", "61600"]
 SHORT_PATH = ["59700", "59300", "59000", "58600", "58850", "58400", "58600"]
@@ -73,40 +73,3 @@ async def test_a_burst_of_updates_is_throttled_and_coalesced_to_the_latest_targe
     target = config.trailing.target(position.side, Decimal(burst[-1]), position.instrument)
     assert position.stop_price == target  # the latest target won
     assert engine.trailing.decision_latencies() and max(engine.trailing.decision_latencies()) < 0.05
-
-
-async def test_an_old_position_is_aged_and_exits_through_its_phases(sim, make_engine, store, clock):
-    aged = AgedExitPolicy(max_age_seconds=3600, phases=(AgedPhase(0, Decimal("-0.5")),
-                                                        AgedPhase(600, Decimal("0.5"))),
-                          hard_limit_seconds=1200)
-    engine = await make_engine(config=replace(FAST, aged=aged))
-    outcome = await engine.submit(signal("old"))
-    await engine.idle()
-    await walk(engine, sim, "bybit", ["59990"])
-
-    clock.advance(3600)
-    await engine.tick()  # aged; phase 1 wants 60300 or better: not reached
-    phase_1 = store.repository.get(outcome.position_id)
-    clock.advance(600)
-    await engine.tick()  # phase 2 accepts 59700: the mark 59990 is better, so it exits
-
-    position = store.repository.get(outcome.position_id)
-    phases = [e.phase for e in store.history(position.id) if type(e).__name__ == "AgedPhaseEntered"]
-    assert phase_1.status is Status.AGED and phase_1.aged_phase == 1
-    assert phases == [1, 2]
-    assert position.status is Status.CLOSED and position.close_reason is CloseReason.AGED_EXIT
-    assert venue_position(sim, "bybit") is None
-
-
-async def test_the_hard_limit_exits_at_market_whatever_the_price(sim, make_engine, store, clock):
-    aged = AgedExitPolicy(max_age_seconds=60, phases=(AgedPhase(0, Decimal("-5")),), hard_limit_seconds=60)
-    engine = await make_engine(config=replace(FAST, aged=aged))
-    outcome = await engine.submit(signal("very-old", exchange="binanceusdm"))
-    await engine.idle()
-    clock.advance(125)
-
-    await engine.tick()
-
-    position = store.repository.get(outcome.position_id)
-    assert position.close_reason is CloseReason.AGED_EXIT and position.aged_phase == 2
-    assert venue_position(sim, "binanceusdm") is None
