@@ -6,9 +6,11 @@ import pytest
 
 from tests.builders import BTC, SATS
 from warden.domain.errors import InvalidStop
+from warden.domain.lifecycle import Status
 from warden.domain.policies import (
     AgedExitPolicy,
     AgedPhase,
+    AgedStep,
     InitialStopPolicy,
     TrailingStopPolicy,
     exit_reason,
@@ -62,6 +64,37 @@ def test_the_aged_exit_accepts_progressively_worse_prices_then_goes_to_market():
     assert (hard.phase, hard.limit_price) == (3, None)
     short = policy.decision(Side.SHORT, D("60000"), 4200, BTC)
     assert short.limit_price == D("60600")
+
+
+AGED = AgedExitPolicy(max_age_seconds=3600, phases=(AgedPhase(0, D("-0.1")), AgedPhase(600, D("1"))),
+                      hard_limit_seconds=1200)
+
+
+def step(age: int, status: Status = Status.AGED, phase: int = 0, **kwargs) -> AgedStep:
+    return AGED.step(side=Side.LONG, entry=D("60000"), age_seconds=age, instrument=BTC,
+                     status=status, phase=phase, **kwargs)
+
+
+def test_the_aged_step_ages_enters_each_phase_and_rests_the_exit_order_at_its_price():
+    assert step(3599, Status.PROTECTED) == AgedStep()
+    assert step(3600, Status.PENDING) == AgedStep()  # only a protected position ages
+    first = step(3600, Status.TRAILING)
+    assert first.ages and first.enters.phase == 1 and first.rest_at == D("60060") and not first.market
+    assert step(3700, phase=1) == AgedStep(rest_at=D("60060"))  # none rests yet (a refusal, a crash)
+    assert step(3700, phase=1, resting=D("60060")) == AgedStep()  # it rests there: nothing to do
+    second = step(4200, phase=1, resting=D("60060"))
+    assert (second.enters.phase, second.rest_at, second.ages) == (2, D("59400"), False)  # amend
+
+
+def test_the_aged_step_does_not_ask_again_for_a_price_the_venue_refused():
+    assert step(3700, phase=1, refused=D("60060")) == AgedStep()
+    assert step(4200, phase=1, refused=D("60060")).rest_at == D("59400")  # the next phase asks
+
+
+def test_the_hard_limit_goes_to_market_whatever_rests():
+    hard = step(4800, phase=2, resting=D("59400"))
+    assert hard.market and hard.rest_at is None and hard.enters.phase == 3
+    assert step(4900, phase=3).market  # and keeps saying so until the position is closed
 
 
 @pytest.mark.parametrize(("side", "exit_price", "trailing", "liquidation", "reason"), [

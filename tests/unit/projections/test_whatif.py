@@ -120,3 +120,26 @@ def test_a_tick_seen_by_two_positions_of_one_symbol_is_one_price():
         events += p.collect_events()
     ticks = list(price_ticks(sorted(events, key=lambda e: e.timestamp)))
     assert [(t.time, t.venue, t.symbol, t.price) for t in ticks] == [(at(10), "bybit", "BTCUSDT", 60100)]
+
+
+def exit_orders(outcome):
+    return [(d.detail, d.price) for d in outcome.decisions if d.event == "ExitOrderRequested"]
+
+
+def test_an_aged_exit_order_rests_at_its_phase_price_and_fills_there_when_a_price_reaches_it():
+    p = protected(Side.LONG, "60000")
+    log, position = _log(p, [(10, "60100"), (100, "60350"), (200, "60400")])
+    c = compare(position, log, policy(aged_max_age_seconds="60"))  # phase 1 at 60 s: 60300
+    assert exit_orders(c.whatif) == [("exit order place", Decimal("60300.0"))]
+    assert (c.whatif.reason, c.whatif.exit_price, c.whatif.exit_time) == (
+        CloseReason.AGED_EXIT, Decimal("60300.0"), at(100))  # its own price, not the 60350 that crossed
+    assert "limit price" in c.whatif.note
+
+
+def test_a_later_phase_amends_the_exit_order_and_a_better_price_takes_it_at_once():
+    p = protected(Side.LONG, "60000")
+    log, position = _log(p, [(10, "60100"), (150, "60050"), (200, "60000")])
+    c = compare(position, log, policy(aged_max_age_seconds="60"))  # phase 2 at 120 s: 59700
+    assert exit_orders(c.whatif) == [("exit order place", Decimal("60300.0")),
+                                     ("exit order amend", Decimal("59700.0"))]
+    assert (c.whatif.exit_price, c.whatif.exit_time) == (Decimal("60100"), at(120))
