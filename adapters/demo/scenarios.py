@@ -69,6 +69,8 @@ class Script:
         await self.world.until("ETHUSDT aged", lambda: p.status is Status.AGED)
         await self.world.pause(0.5)
         self.world.expect(p.is_open, "an aged position waits for its phase's price")
+        self.world.expect(p.exit_limit is not None, "its reduce-only exit order rests on the venue")
+        self.note(f"a reduce-only limit order rests on the venue at {p.exit_limit}")
         self.world.clock.advance(60)
         self.note("one more simulated minute: phase 2 accepts a small loss")
         await self.world.until("ETHUSDT closed", lambda: not p.is_open)
