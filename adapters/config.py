@@ -106,6 +106,14 @@ class IntakeSettings:
     skew_seconds: int = 30
     rate_per_second: Decimal = Decimal(20)
     rate_burst: int = 40
+    # unauthenticated requests, per source address (docs/intake.md "Bad traffic")
+    unauthenticated_per_second: Decimal = Decimal(1)
+    unauthenticated_burst: int = 10
+    header_timeout_seconds: Decimal = Decimal(5)
+    body_timeout_seconds: Decimal = Decimal(10)
+    idle_timeout_seconds: Decimal = Decimal(30)
+    max_connections: int = 256
+    max_connections_per_source: int = 32
 
 
 @dataclass(frozen=True)
@@ -219,9 +227,19 @@ def _intake(t: Table) -> IntakeSettings:
         max_body_bytes=t.get("max_body_bytes", 64 * 1024, read_int(64, 16 * 1024 * 1024)),
         skew_seconds=t.get("skew_seconds", 30, read_int(1, 3600)),
         rate_per_second=t.get("rate_per_second", Decimal(20), read_decimal(Decimal(0), strict_low=True)),
-        rate_burst=t.get("rate_burst", 40, read_int(1)))
+        rate_burst=t.get("rate_burst", 40, read_int(1)),
+        **_intake_limits(t))
     t.done()
     return settings
+
+
+def _intake_limits(t: Table) -> dict[str, Any]:
+    base, seconds = IntakeSettings(), read_decimal(Decimal(0), Decimal(3600), strict_low=True)
+    readers = {"unauthenticated_per_second": read_decimal(Decimal(0), strict_low=True),
+               "unauthenticated_burst": read_int(1), "header_timeout_seconds": seconds,
+               "body_timeout_seconds": seconds, "idle_timeout_seconds": seconds,
+               "max_connections": read_int(1, 65535), "max_connections_per_source": read_int(1, 65535)}
+    return {key: t.get(key, getattr(base, key), read) for key, read in readers.items()}
 
 
 def _listen(t: Table, port: int) -> Listen:
