@@ -117,7 +117,9 @@ class Intake:
 
     async def serve(self) -> str:
         """Listen on the configured host and port (0: any free port); returns the signals URL."""
-        self._runner = web.AppRunner(self.app(), access_log=None,
+        # lingering_time 0: a refused request's unread body is not waited for (aiohttp would keep
+        # reading it for 10 s before closing); the connection closes once the answer is written
+        self._runner = web.AppRunner(self.app(), access_log=None, lingering_time=0,
                                      keepalive_timeout=float(self.settings.idle_timeout_seconds))
         await self._runner.setup()
         site = GuardedSite(self._runner, self.settings.host, self.settings.port, self.guard)

@@ -85,26 +85,30 @@ async def raw_request(url: str, pieces: list[bytes], *, gap: float = 0.0, source
     read, and the seconds from connecting until the server closed the connection."""
     parts = urlsplit(url)
     reader, writer = await asyncio.open_connection(parts.hostname, parts.port, local_addr=(source, 0))
-    started = time.monotonic()
+    started, answer = time.monotonic(), b""
     try:
         for i, piece in enumerate(pieces):
             if i and gap:
                 await asyncio.sleep(gap)
             writer.write(piece)
             await writer.drain()
-        answer = await asyncio.wait_for(reader.read(-1), wait)
-    except (ConnectionError, OSError):
-        answer = b""
+        async with asyncio.timeout(wait):
+            while chunk := await reader.read(65536):
+                answer += chunk
+    except OSError:  # reset by the server, or the wait is over (TimeoutError)
+        pass
     finally:
         writer.close()
     status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else None
     return status, answer, time.monotonic() - started
 
 
-def http_head(url: str, headers: dict[str, str], length: int | None) -> bytes:
+def http_head(url: str, headers: dict[str, str], length: int | None, *, keep_alive: bool = False) -> bytes:
     parts = urlsplit(url)
     lines = [f"POST {parts.path} HTTP/1.1", f"Host: {parts.hostname}:{parts.port}",
              *(f"{k}: {v}" for k, v in headers.items())]
+    if not keep_alive:
+        lines.append("Connection: close")
     if length is not None:
         lines.append(f"Content-Length: {length}")
     return ("\r\n".join(lines) + "\r\n\r\n").encode()
