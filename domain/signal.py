@@ -26,7 +26,7 @@ from warden.domain.values import Side, Venue
 _SIDES = {"long": Side.LONG, "buy": Side.LONG, "short": Side.SHORT, "sell": Side.SHORT}
 _VENUES = {v.value: v.value for v in Venue} | {"binance": Venue.BINANCE.value}
 MAX_ID = 64
-MIN_AMOUNT, MAX_AMOUNT = Decimal("1e-12"), Decimal("1e15")
+MIN_AMOUNT, MAX_AMOUNT = Decimal("1e-12"), Decimal("1e15")  # the refusal's text spells them too
 _ID = re.compile(rf"[A-Za-z0-9_.-]{{1,{MAX_ID}}}", re.ASCII)
 _NUMBER = re.compile(r"[+-]?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][+-]?[0-9]{1,6})?", re.ASCII)
 _SHOWN = 40  # characters of a refused value quoted back
@@ -100,12 +100,12 @@ def _amount(payload: dict[str, Any], key: str) -> Decimal | None:
     if not amount.is_finite() or amount <= 0:
         raise InvalidSignal(f"{key} must be a finite number > 0, got {_quote(value)}")
     if not MIN_AMOUNT <= amount <= MAX_AMOUNT:
-        raise InvalidSignal(f"{key} {_quote(value)} is out of range [{MIN_AMOUNT}, {MAX_AMOUNT:f}]")
+        raise InvalidSignal(f"{key} {_quote(value)} is out of range [1e-12, 1e15]")
     return amount
 
 
 def _quote(value: Any) -> str:
-    text = repr(value)  # repr escapes lone surrogates and control characters
+    text = str(value) if isinstance(value, Decimal) else repr(value)  # repr escapes lone surrogates
     return text if len(text) <= _SHOWN else text[:_SHOWN] + "..."
 
 
