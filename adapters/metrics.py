@@ -58,11 +58,11 @@ class Metrics:
         name = type(event).__name__
         self.events.labels(name).inc()
         if name == "StopLossRequested":
-            self.stop_decisions.labels(event.purpose).inc()
+            self.stop_decisions.labels(event.purpose.value).inc()
         elif name == "StopLossMoved":
             self.stop_moves.inc()
         elif name == "PhantomDetected":
-            self.phantoms.labels(event.action).inc()
+            self.phantoms.labels(event.action.value).inc()
         elif name == "PositionClosed" and event.reason in GHOST_REASONS:
             self.ghosts.labels(event.reason.value).inc()
         elif name == "SignalAccepted":

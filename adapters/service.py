@@ -18,8 +18,8 @@ from typing import Any
 
 from warden.adapters.exchange.ccxt_exchange import CcxtExchange
 from warden.adapters.streams.base import PrivateStream
-from warden.adapters.streams.compare import Discrepancy, FeedComparator
-from warden.adapters.streams.events import Connection, PositionSnapshot, Report, StreamRejection, StreamStatus
+from warden.adapters.streams.compare import Comparison, Discrepancy
+from warden.adapters.streams.events import Connection, PositionSnapshot, StreamRejection, StreamStatus
 from warden.adapters.streams.public import MarkPriceStream, PriceTick
 from warden.domain.reports import FillReport, PositionReport
 from warden.engine.core import Engine
@@ -52,7 +52,7 @@ class WardenService:
         self.engine, self.streams, self.exchanges = engine, streams, exchanges
         self.supervisor = supervisor
         self.shadows = shadows or {}
-        self._comparators = {stream: FeedComparator() for stream in self.shadows}
+        self.comparisons = {stream: Comparison(self._report) for stream in self.shadows}
         self.discrepancies: list[Discrepancy] = []
         self.discrepancy_observers: list[Callable[[Discrepancy], None]] = []
         self.tick_interval, self.symbols_interval = tick_interval, symbols_interval
@@ -72,7 +72,8 @@ class WardenService:
             self._tasks.append(asyncio.create_task(self._consume(stream)))
         for stream, shadow in self.shadows.items():
             await shadow.start()
-            self._tasks.append(asyncio.create_task(self._shadow(shadow, self._comparators[stream])))
+            comparison = self.comparisons[stream]
+            self._tasks.append(asyncio.create_task(comparison.run(comparison.follow(shadow, baseline=False))))
         for exchange in self.exchanges:
             self._tasks.append(asyncio.create_task(self._follow_marks(exchange)))
         self._tasks.append(asyncio.create_task(self._tick()))
@@ -103,8 +104,8 @@ class WardenService:
             try:
                 await self._handle(stream, name, event)
                 self.stats.handled[type(event).__name__] += 1
-                if stream in self._comparators and isinstance(event, Report):
-                    self._report(self._comparators[stream].add(event, baseline=True))
+                if stream in self.comparisons:
+                    self.comparisons[stream].add(event, baseline=True)
             except Exception as e:  # one bad input must not stop the feed
                 self.stats.failures[type(event).__name__] += 1
                 self.stats.feeds[name].last_error = f"{type(e).__name__}: {e}"
@@ -123,8 +124,8 @@ class WardenService:
             engine.ctx.save(account_aggregate)
         elif isinstance(event, StreamRejection):
             account_aggregate = engine.reconciler.account(venue, account)
-            account_aggregate.frame_rejected(feed=event.feed, reason=event.reason, raw_text=event.raw_text,
-                                             at=engine.ctx.now())
+            account_aggregate.record_rejected_frame(feed=event.feed, reason=event.reason,
+                                                    raw_text=event.raw_text, at=engine.ctx.now())
             engine.ctx.save(account_aggregate)
         elif isinstance(event, StreamStatus):
             state = self.stats.feeds[name]
@@ -133,26 +134,11 @@ class WardenService:
             state.last_error = event.reason or state.last_error
 
     # ----- compare mode -------------------------------------------------------------------------
-    async def _shadow(self, shadow: PrivateStream, comparator: FeedComparator) -> None:
-        sweep = asyncio.create_task(self._sweep(comparator))
-        try:
-            async for event in shadow.events():
-                if isinstance(event, Report):
-                    self._report(comparator.add(event, baseline=False))
-        finally:
-            sweep.cancel()
-
-    async def _sweep(self, comparator: FeedComparator) -> None:
-        while True:
-            await asyncio.sleep(comparator.window / 2)
-            self._report(comparator.expire())
-
-    def _report(self, found: list[Discrepancy]) -> None:
-        for discrepancy in found:
-            self.discrepancies.append(discrepancy)
-            log.warning("feeds disagree: %s %s", discrepancy.kind.value, "/".join(discrepancy.key))
-            for observe in self.discrepancy_observers:
-                observe(discrepancy)
+    def _report(self, discrepancy: Discrepancy) -> None:
+        self.discrepancies.append(discrepancy)
+        log.warning("feeds disagree: %s %s", discrepancy.kind.value, "/".join(discrepancy.key))
+        for observe in self.discrepancy_observers:
+            observe(discrepancy)
 
     async def _follow_marks(self, exchange: CcxtExchange) -> None:
         """Mark prices of the symbols tracked on this venue; re-subscribed when that set changes."""
@@ -183,8 +169,8 @@ class WardenService:
                                          account=exchange.account, source=tick.source, raw=tick.raw)
                 else:
                     account = engine.reconciler.account(exchange.venue, exchange.account)
-                    account.frame_rejected(feed=tick.feed, reason=tick.reason, raw_text=tick.raw_text,
-                                           at=engine.ctx.now())
+                    account.record_rejected_frame(feed=tick.feed, reason=tick.reason,
+                                                  raw_text=tick.raw_text, at=engine.ctx.now())
                     engine.ctx.save(account)
                 self.stats.handled[type(tick).__name__] += 1
             except Exception:

@@ -17,9 +17,18 @@ import orjson
 from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscoder, Transcoding
 
 from warden.domain.instrument import Instrument
-from warden.domain.lifecycle import Status
+from warden.domain.lifecycle import Intent, Status
 from warden.domain.reports import FillReport, PositionReport
-from warden.domain.values import CloseReason, OrderSide, Origin, PriceSource, ReportSource, Side
+from warden.domain.values import (
+    CloseReason,
+    OrderSide,
+    Origin,
+    PhantomPolicy,
+    PriceSource,
+    ReportSource,
+    Side,
+    StopPurpose,
+)
 
 
 class EnumAsValue(Transcoding):
@@ -55,7 +64,8 @@ class DataclassAsDict(Transcoding):
         return self.type(**data)
 
 
-ENUMS = (Side, PriceSource, Origin, CloseReason, ReportSource, Status, OrderSide)
+ENUMS = (Side, PriceSource, Origin, CloseReason, ReportSource, Status, OrderSide, StopPurpose,
+         PhantomPolicy, Intent)
 VALUE_OBJECTS = (Instrument, PositionReport, FillReport)
 
 

@@ -20,7 +20,7 @@ from warden.domain.dispatch import Handlers
 from warden.domain.evidence import evidence
 from warden.domain.ids import account_id
 from warden.domain.reports import FillReport, PositionReport
-from warden.domain.values import Side
+from warden.domain.values import PhantomPolicy, Side
 
 _handles = Handlers("ExchangeAccount")
 MAX_RAW_TEXT = 4096  # a garbage frame is evidence, not an invitation to fill the log
@@ -47,15 +47,15 @@ class ExchangeAccount(Aggregate):
     def record_fill(self, fill: FillReport, *, at: datetime) -> None:
         self.trigger_event(ev.FillReported, timestamp=at, fill=_safe(fill))
 
-    def frame_rejected(self, *, feed: str, reason: str, raw_text: str, at: datetime) -> None:
+    def record_rejected_frame(self, *, feed: str, reason: str, raw_text: str, at: datetime) -> None:
         self.trigger_event(ev.StreamFrameRejected, timestamp=at, feed=feed, reason=reason,
                            raw_text=raw_text[:MAX_RAW_TEXT])
 
-    def phantom_detected(self, report: PositionReport, *, action: str, at: datetime) -> None:
+    def record_phantom(self, report: PositionReport, *, action: PhantomPolicy, at: datetime) -> None:
         self._check_belongs(report)
         self.trigger_event(ev.PhantomDetected, timestamp=at, report=_safe(report), action=action)
 
-    def mismatch(self, report: PositionReport, *, position_id: UUID, expected_side: Side,
+    def record_mismatch(self, report: PositionReport, *, position_id: UUID, expected_side: Side,
                  expected_size: Decimal, at: datetime) -> None:
         self.trigger_event(ev.PositionMismatch, timestamp=at, position_id=position_id,
                            expected_side=expected_side, expected_size=expected_size, report=_safe(report))

@@ -8,13 +8,14 @@ class DomainError(Exception):
 
 
 class InvalidTransition(DomainError):
-    """A trigger that the lifecycle table does not allow from the current status."""
+    """An event the lifecycle table does not allow from the current status. ``to`` is the status
+    the event would lead to (the event itself when it never changes the status)."""
 
-    def __init__(self, from_status: object, to: object, trigger: object = None) -> None:
+    def __init__(self, from_status: object, to: object, event: object = None) -> None:
         self.from_status = from_status
         self.to = to
-        self.trigger = trigger
-        detail = f" ({_name(trigger)})" if trigger is not None and trigger is not to else ""
+        self.event = event
+        detail = f" ({_name(event)})" if event is not None and event is not to else ""
         super().__init__(f"{_name(from_status)} -> {_name(to)}{detail}")
 
 
@@ -40,9 +41,27 @@ class OutOfRange(DomainError):
     coin with a 0.001 step needs more digits than decimal arithmetic carries)."""
 
 
+class InvalidMark(DomainError):
+    """A mark price that cannot be real (<= 0, NaN or infinite)."""
+
+
+class EntryAlreadyRequested(DomainError):
+    """A second entry order for a position that already announced one."""
+
+
+class NotAgedYet(DomainError):
+    """Aging a position that has not reached its maximum age."""
+
+
+class AgedPhaseOutOfOrder(DomainError):
+    """An aged-exit phase that does not come after the current one."""
+
+
 class InvalidInstrument(DomainError):
     """Instrument metadata that cannot be traded on (non-positive tick size, ...)."""
 
 
 def _name(value: object) -> str:
+    if isinstance(value, type):
+        return value.__name__
     return getattr(value, "name", str(value))

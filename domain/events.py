@@ -20,7 +20,7 @@ from eventsourcing.domain import Aggregate
 
 from warden.domain.instrument import Instrument
 from warden.domain.reports import FillReport, PositionReport
-from warden.domain.values import CloseReason, PriceSource, Side
+from warden.domain.values import CloseReason, PhantomPolicy, PriceSource, Side, StopPurpose
 
 Raw = dict[str, Any]
 
@@ -122,9 +122,15 @@ class EntryRejected(PositionEvent):
 class StopLossRequested(PositionEvent):
     """A stop at ``price`` (already rounded and validated against ``reference_price``) is being sent."""
 
+    class_version = 2
+
     price: Decimal
     reference_price: Decimal
-    purpose: str  # "initial", "trail", "correction", "restore"
+    purpose: StopPurpose
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["purpose"] = StopPurpose(state["purpose"])  # v1 stored the purpose's plain value
 
 
 class StopLossPlaced(PositionEvent):
@@ -242,8 +248,14 @@ class StreamFrameRejected(AccountEvent):
 class PhantomDetected(AccountEvent):
     """The exchange holds a position no open warden position tracks; ``action`` is the policy applied."""
 
+    class_version = 2
+
     report: PositionReport
-    action: str  # "alert", "adopt" or "close"
+    action: PhantomPolicy
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        state["action"] = PhantomPolicy(state["action"])  # v1 stored the policy's plain value
 
 
 class PositionMismatch(AccountEvent):

@@ -53,6 +53,7 @@ class SignalBook(Aggregate):
         self.trigger_event(self.SignalRejected, timestamp=at, signal_id=signal_id, reason=reason,
                            raw=evidence(raw))
 
-    def duplicate(self, *, signal_id: str, position_id: UUID, raw: dict[str, Any], at: datetime) -> None:
+    def record_duplicate(self, *, signal_id: str, position_id: UUID, raw: dict[str, Any],
+                         at: datetime) -> None:
         self.trigger_event(self.SignalDuplicated, timestamp=at, signal_id=signal_id,
                            position_id=position_id, raw=evidence(raw))

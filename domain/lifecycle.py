@@ -1,13 +1,16 @@
-"""The position lifecycle as data: statuses, triggers and the one table that joins them.
+"""The position lifecycle as data: statuses, and the one table keyed by what happened.
 
-Read the table as "from this status, this trigger leads there". Anything not in it is illegal and
-raises `InvalidTransition("FROM -> TRIGGER")`. CLOSED has no outgoing edge: it is terminal.
+``TRANSITIONS[EventClass]`` maps each status the event may happen in to the status it leads to.
+`Position` applies it once, where events are applied (``Position.when``), and its commands ask it
+first (`check`), so a refused command records nothing. Anything not in the table is illegal and
+raises `InvalidTransition("FROM -> TO")`. CLOSED has no outgoing edge: it is terminal.
 """
 
 from __future__ import annotations
 
 from enum import Enum
 
+from warden.domain import events as ev
 from warden.domain.errors import InvalidTransition
 
 
@@ -20,97 +23,89 @@ class Status(Enum):
     CLOSED = "closed"
 
 
-class Trigger(Enum):
-    ENTRY_ORDER_REQUESTED = "entry_order_requested"
-    ENTRY_ORDER_PLACED = "entry_order_placed"
-    FILL_UNRESOLVED = "fill_unresolved"
-    ENTRY_FILLED = "entry_filled"
-    FILL_REFUSED = "fill_refused"
-    ENTRY_REJECTED = "entry_rejected"
-    STOP_REQUESTED = "stop_requested"
-    STOP_PLACED = "stop_placed"
-    STOP_REJECTED = "stop_rejected"
-    MARK_OBSERVED = "mark_observed"
-    TRAILING_ACTIVATED = "trailing_activated"
-    STOP_MOVED = "stop_moved"
-    AGED = "aged"
-    AGED_PHASE = "aged_phase"
-    CLOSE_REQUESTED = "close_requested"
-    CLOSED = "closed"
-    ROLLED_BACK = "rolled_back"
+class Intent(Enum):
+    """What a position waits on the venue for: announced by an intent event, settled by its outcome."""
+
+    ENTRY = "entry"  # EntryOrderRequested, until EntryOrderPlaced or EntryRejected
+    STOP = "stop"  # StopLossRequested, until the stop is placed, moved or rejected
+    CLOSE = "close"  # CloseRequested, until the position is closed
 
 
 P, F, PR, T, A, C = (Status.PENDING, Status.FILLED, Status.PROTECTED, Status.TRAILING,
                      Status.AGED, Status.CLOSED)
 
-TRANSITIONS: dict[tuple[Status, Trigger], Status] = {
-    (P, Trigger.ENTRY_ORDER_REQUESTED): P,  # intent first, then the order
-    (P, Trigger.ENTRY_ORDER_PLACED): P,
-    (P, Trigger.FILL_UNRESOLVED): P,
-    (P, Trigger.CLOSE_REQUESTED): P,  # an entry whose fill is unknown may have to be closed
-    (P, Trigger.ENTRY_FILLED): F,
-    (P, Trigger.FILL_REFUSED): P,  # an impossible fill report is recorded, never applied
-    (P, Trigger.ENTRY_REJECTED): C,  # rejected or cancelled before any fill
-    (P, Trigger.MARK_OBSERVED): P,
-    (F, Trigger.ENTRY_FILLED): F,  # partial fills accumulate
-    (F, Trigger.FILL_REFUSED): F,
-    (F, Trigger.STOP_REQUESTED): F,
-    (F, Trigger.STOP_REJECTED): F,  # corrected and retried, or rolled back
-    (F, Trigger.STOP_PLACED): PR,  # protected only once the exchange confirms the stop
-    (F, Trigger.MARK_OBSERVED): F,
-    (F, Trigger.CLOSE_REQUESTED): F,
-    (F, Trigger.ROLLED_BACK): C,  # could not protect it: closed at market
-    (F, Trigger.CLOSED): C,  # real world: liquidated or closed outside before protection landed
-    (PR, Trigger.ENTRY_FILLED): PR,  # a late partial fill; the position stop covers the whole size
-    (PR, Trigger.FILL_REFUSED): PR,
-    (PR, Trigger.STOP_REQUESTED): PR,
-    (PR, Trigger.STOP_REJECTED): PR,  # the previous stop stays in force
-    (PR, Trigger.STOP_PLACED): PR,  # re-placed, e.g. after a restart found it missing
-    (PR, Trigger.MARK_OBSERVED): PR,
-    (PR, Trigger.TRAILING_ACTIVATED): T,
-    (PR, Trigger.AGED): A,
-    (PR, Trigger.CLOSE_REQUESTED): PR,
-    (PR, Trigger.CLOSED): C,
-    (T, Trigger.STOP_REQUESTED): T,
-    (T, Trigger.STOP_REJECTED): T,
-    (T, Trigger.STOP_MOVED): T,
-    (T, Trigger.STOP_PLACED): T,  # the old stop restored after a failed move, or after a restart
-    (T, Trigger.MARK_OBSERVED): T,
-    (T, Trigger.AGED): A,
-    (T, Trigger.CLOSE_REQUESTED): T,
-    (T, Trigger.CLOSED): C,
-    (A, Trigger.STOP_REQUESTED): A,
-    (A, Trigger.STOP_REJECTED): A,
-    (A, Trigger.STOP_MOVED): A,  # the trailing stop keeps ratcheting while the aged exit works
-    (A, Trigger.STOP_PLACED): A,
-    (A, Trigger.MARK_OBSERVED): A,
-    (A, Trigger.AGED_PHASE): A,
-    (A, Trigger.CLOSE_REQUESTED): A,
-    (A, Trigger.CLOSED): C,
+# Where a position starts, by the event that created it.
+INITIAL: dict[type, Status] = {ev.SignalAccepted: P, ev.PositionAdopted: F}
+
+TRANSITIONS: dict[type, dict[Status, Status]] = {
+    ev.EntryOrderRequested: {P: P},  # intent first, then the order
+    ev.EntryOrderPlaced: {P: P},
+    ev.FillUnresolved: {P: P},
+    ev.EntryFilled: {
+        P: F,
+        F: F,  # partial fills accumulate
+        PR: PR,  # a late partial fill; the position stop covers the whole size
+    },
+    ev.FillRefused: {P: P, F: F, PR: PR},  # an impossible fill report is recorded, never applied
+    ev.EntryRejected: {P: C},  # rejected or cancelled before any fill
+    ev.MarkPriceObserved: {P: P, F: F, PR: PR, T: T, A: A},
+    ev.StopLossRequested: {F: F, PR: PR, T: T, A: A},
+    ev.StopLossRejected: {
+        F: F,  # corrected and retried, or rolled back
+        PR: PR,  # the previous stop stays in force
+        T: T,
+        A: A,
+    },
+    ev.StopLossPlaced: {
+        F: PR,  # protected only once the exchange confirms the stop
+        PR: PR,  # re-placed, e.g. after a restart found it missing
+        T: T,  # the old stop restored after a failed move, or after a restart
+        A: A,
+    },
+    ev.TrailingActivated: {PR: T},
+    ev.StopLossMoved: {
+        T: T,
+        A: A,  # the trailing stop keeps ratcheting while the aged exit works
+    },
+    ev.PositionAged: {PR: A, T: A},
+    ev.AgedPhaseEntered: {A: A},
+    ev.CloseRequested: {
+        P: P,  # an entry whose fill is unknown may have to be closed
+        F: F,
+        PR: PR,
+        T: T,
+        A: A,
+    },
+    ev.PositionClosed: {
+        F: C,  # real world: liquidated or closed outside before protection landed
+        PR: C,
+        T: C,
+        A: C,
+    },
+    ev.PositionRolledBack: {F: C},  # could not protect it: closed at market
 }
 
-OPEN_STATUSES = frozenset(s for s in Status if s is not Status.CLOSED)
 PROTECTED_STATUSES = frozenset({Status.PROTECTED, Status.TRAILING, Status.AGED})
 
 
-# Where a status-changing trigger leads, for naming an illegal move as "FROM -> TO".
-_TARGET = {
-    Trigger.ENTRY_FILLED: F,
-    Trigger.ENTRY_REJECTED: C,
-    Trigger.STOP_PLACED: PR,
-    Trigger.TRAILING_ACTIVATED: T,
-    Trigger.AGED: A,
-    Trigger.CLOSED: C,
-    Trigger.ROLLED_BACK: C,
-}
-
-
-def next_status(status: Status, trigger: Trigger) -> Status:
-    """The status ``trigger`` leads to from ``status``; raises `InvalidTransition` if illegal."""
+def next_status(status: Status, event_class: type) -> Status:
+    """The status an ``event_class`` event leads to from ``status``; `InvalidTransition` if illegal."""
     try:
-        return TRANSITIONS[status, trigger]
+        return TRANSITIONS[event_class][status]
     except KeyError:
-        raise InvalidTransition(status, _TARGET.get(trigger, trigger), trigger) from None
+        raise InvalidTransition(status, leads_to(event_class) or event_class, event_class) from None
+
+
+def check(status: Status, event_class: type) -> None:
+    """Raise `InvalidTransition` unless the table allows ``event_class`` in ``status``."""
+    next_status(status, event_class)
+
+
+def leads_to(event_class: type) -> Status | None:
+    """The status ``event_class`` moves a position into, or None if it never changes the status
+    (the table gives every event at most one: tests/unit/domain/test_lifecycle.py)."""
+    moves = {to for source, to in TRANSITIONS.get(event_class, {}).items() if to is not source}
+    return next(iter(moves)) if len(moves) == 1 else None
 
 
 def reachable(start: Status) -> frozenset[Status]:
@@ -119,8 +114,9 @@ def reachable(start: Status) -> frozenset[Status]:
     frontier = [start]
     while frontier:
         current = frontier.pop()
-        for (source, _), target in TRANSITIONS.items():
-            if source is current and target not in seen:
+        for edges in TRANSITIONS.values():
+            target = edges.get(current)
+            if target is not None and target not in seen:
                 seen.add(target)
                 frontier.append(target)
     return frozenset(seen)

@@ -1,33 +1,67 @@
 """The `Position` aggregate: one position's lifecycle, rebuilt from its events.
 
-Public methods are commands: they check the rules (typed errors, the lifecycle table) and then
-trigger exactly one event. ``when`` only assigns state from an event, so it replays identically.
+Public methods are commands: each declares the one event it records (``@records``), is refused
+up front when the lifecycle table does not allow that event in the current status, checks its
+other rules (typed errors) and then triggers the event. ``when`` applies the table's status change
+and assigns state from the event, nothing else, so a replay is identical.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import datetime
 from decimal import Decimal
-from typing import Any
+from functools import wraps
+from typing import Any, TypeVar
 
 from eventsourcing.domain import Aggregate
 
 from warden.domain import events as ev
 from warden.domain.dispatch import Handlers
-from warden.domain.errors import ImpossibleFill, InvalidSignal, InvalidStop, StopWouldLoosen
+from warden.domain.errors import (
+    AgedPhaseOutOfOrder,
+    EntryAlreadyRequested,
+    ImpossibleFill,
+    InvalidMark,
+    InvalidSignal,
+    InvalidStop,
+    NotAgedYet,
+    StopWouldLoosen,
+)
 from warden.domain.evidence import evidence
 from warden.domain.ids import adopted_position_id, position_id
 from warden.domain.instrument import Instrument
-from warden.domain.lifecycle import PROTECTED_STATUSES, Status, Trigger, next_status
-from warden.domain.values import ZERO, CloseReason, Origin, PriceSource, Side
+from warden.domain.lifecycle import INITIAL, PROTECTED_STATUSES, Intent, Status, check, next_status
+from warden.domain.values import ZERO, CloseReason, Origin, PriceSource, Side, StopPurpose
 
 Raw = dict[str, Any]
-
+Command = TypeVar("Command", bound=Callable[..., None])
 
 _handles = Handlers("Position")
 
 
+def records(event_class: type) -> Callable[[Command], Command]:
+    """Declare the event a command records; the command is refused (`InvalidTransition`) before
+    any other check when the lifecycle table does not allow that event in the current status."""
+    def declare(command: Command) -> Command:
+        @wraps(command)
+        def guarded(self: Position, **kwargs: Any) -> None:
+            check(self.status, event_class)
+            command(self, **kwargs)
+        guarded.records = event_class  # type: ignore[attr-defined]
+        return guarded  # type: ignore[return-value]
+    return declare
+
+
 class Position(Aggregate):
+    # v2: ``pending_intent`` is an `Intent` (v1 snapshots hold its plain value)
+    class_version = 2
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        intent = state.get("pending_intent")
+        state["pending_intent"] = None if intent is None else Intent(intent)
+
     def __init__(self) -> None:
         """State is assigned by ``when`` from the creating event."""
 
@@ -69,22 +103,23 @@ class Position(Aggregate):
             raw=evidence(raw))
 
     # ----- commands -------------------------------------------------------------------------
+    @records(ev.EntryOrderRequested)
     def request_entry_order(self, *, client_order_id: str, at: datetime) -> None:
-        self._allow(Trigger.ENTRY_ORDER_REQUESTED)
         if self.entry_client_order_id is not None:
-            raise InvalidSignal(f"{self.symbol}: entry order {self.entry_client_order_id} already requested")
+            raise EntryAlreadyRequested(f"{self.symbol}: entry order {self.entry_client_order_id} "
+                                        "already requested")
         self.trigger_event(ev.EntryOrderRequested, timestamp=at, client_order_id=client_order_id,
                            quantity=self.quantity)
 
+    @records(ev.EntryOrderPlaced)
     def record_entry_order(self, *, client_order_id: str, order_id: str | None, at: datetime,
                            raw: Raw | None = None) -> None:
-        self._allow(Trigger.ENTRY_ORDER_PLACED)
         self.trigger_event(ev.EntryOrderPlaced, timestamp=at, client_order_id=client_order_id,
                            order_id=order_id, quantity=self.quantity, raw=evidence(raw))
 
+    @records(ev.EntryFilled)
     def fill(self, *, price: Decimal, quantity: Decimal, source: PriceSource, at: datetime,
              order_id: str | None = None, fee: Decimal = ZERO, raw: Raw | None = None) -> None:
-        self._allow(Trigger.ENTRY_FILLED)
         _check_fill(self.symbol, price, quantity)
         if self.filled_qty + quantity > self.quantity:
             raise ImpossibleFill(f"{self.symbol}: fill of {quantity} overfills "
@@ -92,93 +127,96 @@ class Position(Aggregate):
         self.trigger_event(ev.EntryFilled, timestamp=at, price=price, quantity=quantity,
                            price_source=source, order_id=order_id, fee=fee, raw=evidence(raw))
 
+    @records(ev.FillRefused)
     def refuse_fill(self, *, price: Decimal, quantity: Decimal, source: PriceSource, reason: str,
                     at: datetime, raw: Raw | None = None) -> None:
         """Record a fill report that `fill` refused, so the log shows what the venue said."""
-        self._allow(Trigger.FILL_REFUSED)
         self.trigger_event(ev.FillRefused, timestamp=at, price=price, quantity=quantity,
                            price_source=source, reason=reason, raw=evidence(raw))
 
-    def fill_unresolved(self, *, reason: str, at: datetime, raw: Raw | None = None) -> None:
-        self._allow(Trigger.FILL_UNRESOLVED)
+    @records(ev.FillUnresolved)
+    def record_unresolved_fill(self, *, reason: str, at: datetime, raw: Raw | None = None) -> None:
         self.trigger_event(ev.FillUnresolved, timestamp=at, reason=reason, raw=evidence(raw))
 
+    @records(ev.EntryRejected)
     def reject_entry(self, *, reason: str, code: str | None, at: datetime,
                      raw: Raw | None = None) -> None:
-        self._allow(Trigger.ENTRY_REJECTED)
         self.trigger_event(ev.EntryRejected, timestamp=at, reason=reason, code=code, raw=evidence(raw))
 
-    def request_stop(self, *, price: Decimal, reference_price: Decimal, purpose: str,
+    @records(ev.StopLossRequested)
+    def request_stop(self, *, price: Decimal, reference_price: Decimal, purpose: StopPurpose,
                      at: datetime) -> None:
-        self._allow(Trigger.STOP_REQUESTED)
         self._check_stop(price, reference_price)
         self.trigger_event(ev.StopLossRequested, timestamp=at, price=price,
                            reference_price=reference_price, purpose=purpose)
 
-    def stop_placed(self, *, price: Decimal, reference_price: Decimal, order_id: str | None,
-                    at: datetime, raw: Raw | None = None) -> None:
-        self._allow(Trigger.STOP_PLACED)
+    @records(ev.StopLossPlaced)
+    def confirm_stop(self, *, price: Decimal, reference_price: Decimal, order_id: str | None,
+                     at: datetime, raw: Raw | None = None) -> None:
+        """The exchange holds a stop at ``price``."""
         self._check_stop(price, reference_price)
         self.trigger_event(ev.StopLossPlaced, timestamp=at, price=price,
                            reference_price=reference_price, order_id=order_id, raw=evidence(raw))
 
-    def stop_rejected(self, *, price: Decimal, code: str | None, reason: str, at: datetime,
-                      raw: Raw | None = None) -> None:
-        self._allow(Trigger.STOP_REJECTED)
+    @records(ev.StopLossRejected)
+    def reject_stop(self, *, price: Decimal, code: str | None, reason: str, at: datetime,
+                    raw: Raw | None = None) -> None:
+        """The exchange refused the stop at ``price`` (or never confirmed it)."""
         self.trigger_event(ev.StopLossRejected, timestamp=at, price=price, code=code,
                            reason=reason, raw=evidence(raw))
 
+    @records(ev.MarkPriceObserved)
     def observe_mark(self, *, price: Decimal, source: PriceSource, at: datetime,
                      raw: Raw | None = None) -> None:
-        self._allow(Trigger.MARK_OBSERVED)
         if not price.is_finite() or price <= 0:
-            raise ImpossibleFill(f"{self.symbol}: mark price {price} must be > 0")
+            raise InvalidMark(f"{self.symbol}: mark price {price} must be > 0")
         self.trigger_event(ev.MarkPriceObserved, timestamp=at, price=price, source=source,
                            raw=evidence(raw))
 
+    @records(ev.TrailingActivated)
     def activate_trailing(self, *, price: Decimal, activation_percent: Decimal,
                           at: datetime) -> None:
-        self._allow(Trigger.TRAILING_ACTIVATED)
         self.trigger_event(ev.TrailingActivated, timestamp=at, price=price,
                            activation_percent=activation_percent)
 
-    def stop_moved(self, *, new_price: Decimal, reference_price: Decimal, order_id: str | None,
-                   at: datetime, raw: Raw | None = None) -> None:
-        self._allow(Trigger.STOP_MOVED)
+    @records(ev.StopLossMoved)
+    def confirm_stop_move(self, *, new_price: Decimal, reference_price: Decimal,
+                          order_id: str | None, at: datetime, raw: Raw | None = None) -> None:
+        """The exchange moved the stop to ``new_price``."""
         self._check_stop(new_price, reference_price)
         self.trigger_event(ev.StopLossMoved, timestamp=at, old_price=self.stop_price,
                            new_price=new_price, reference_price=reference_price,
                            order_id=order_id, raw=evidence(raw))
 
+    @records(ev.PositionAged)
     def age(self, *, age_seconds: int, max_age_seconds: int, at: datetime) -> None:
-        self._allow(Trigger.AGED)
         if age_seconds < max_age_seconds:
-            raise InvalidSignal(f"{self.symbol}: age {age_seconds}s is below the max {max_age_seconds}s")
+            raise NotAgedYet(f"{self.symbol}: age {age_seconds}s is below the max {max_age_seconds}s")
         self.trigger_event(ev.PositionAged, timestamp=at, age_seconds=age_seconds,
                            max_age_seconds=max_age_seconds)
 
+    @records(ev.AgedPhaseEntered)
     def enter_aged_phase(self, *, phase: int, limit_price: Decimal | None, at: datetime) -> None:
-        self._allow(Trigger.AGED_PHASE)
         if phase <= self.aged_phase:
-            raise InvalidSignal(f"{self.symbol}: aged phase {phase} is not after {self.aged_phase}")
+            raise AgedPhaseOutOfOrder(f"{self.symbol}: aged phase {phase} is not after {self.aged_phase}")
         self.trigger_event(ev.AgedPhaseEntered, timestamp=at, phase=phase, limit_price=limit_price)
 
+    @records(ev.CloseRequested)
     def request_close(self, *, reason: CloseReason, client_order_id: str | None,
                       limit_price: Decimal | None, at: datetime) -> None:
-        self._allow(Trigger.CLOSE_REQUESTED)
         self.trigger_event(ev.CloseRequested, timestamp=at, reason=reason,
                            client_order_id=client_order_id, limit_price=limit_price)
 
+    @records(ev.PositionClosed)
     def close(self, *, exit_price: Decimal | None, fees: Decimal, reason: CloseReason,
               at: datetime, raw: Raw | None = None) -> None:
-        self._allow(Trigger.CLOSED)
         self.trigger_event(ev.PositionClosed, timestamp=at, exit_price=exit_price,
                            realized_pnl=self._pnl(exit_price, fees), fees=fees, reason=reason,
                            raw=evidence(raw))
 
+    @records(ev.PositionRolledBack)
     def roll_back(self, *, reason: str, exit_price: Decimal | None, fees: Decimal, at: datetime,
                   raw: Raw | None = None) -> None:
-        self._allow(Trigger.ROLLED_BACK)
         self.trigger_event(ev.PositionRolledBack, timestamp=at, reason=reason,
                            exit_price=exit_price, realized_pnl=self._pnl(exit_price, fees),
                            fees=fees, raw=evidence(raw))
@@ -192,19 +230,11 @@ class Position(Aggregate):
     def is_protected(self) -> bool:
         return self.status in PROTECTED_STATUSES
 
-    def profit_percent(self, price: Decimal) -> Decimal | None:
-        if self.entry_price is None:
-            return None
-        return self.side.sign * (price - self.entry_price) / self.entry_price * 100
-
     def state(self) -> dict[str, Any]:
         """Every field of the aggregate, for comparisons and display."""
         return {k: v for k, v in vars(self).items() if k != "_pending_events"}
 
     # ----- guards ---------------------------------------------------------------------------
-    def _allow(self, trigger: Trigger) -> None:
-        next_status(self.status, trigger)
-
     def _check_stop(self, price: Decimal, reference_price: Decimal) -> None:
         if self.entry_price is None:
             raise InvalidStop(f"{self.symbol}: no fill yet, nothing to protect")
@@ -224,11 +254,17 @@ class Position(Aggregate):
 
     # ----- state from events ----------------------------------------------------------------
     def when(self, event: object) -> None:
-        _handles.dispatch(self, event)
+        """The one place the lifecycle table moves the status: on every event, live or replayed."""
+        if isinstance(event, ev.PositionEvent):
+            status = next_status(self.status, type(event))
+            _handles.dispatch(self, event)
+            self.status = status
+        else:
+            _handles.dispatch(self, event)
 
     @_handles(ev.SignalAccepted)
     def _(self, e: ev.SignalAccepted) -> None:
-        self._init(e, Origin.SIGNAL, Status.PENDING)
+        self._init(e, Origin.SIGNAL)
         self.signal_id = e.signal_id
         self.stop_loss_percent = e.stop_loss_percent
         self.trailing_activation_percent = e.trailing_activation_percent
@@ -236,21 +272,21 @@ class Position(Aggregate):
 
     @_handles(ev.PositionAdopted)
     def _(self, e: ev.PositionAdopted) -> None:
-        self._init(e, Origin.ADOPTED, Status.FILLED)
+        self._init(e, Origin.ADOPTED)
         self.filled_qty = e.quantity
         self.entry_price = e.entry_price
         self.best_price = e.entry_price
 
-    def _init(self, e: Any, origin: Origin, status: Status) -> None:
+    def _init(self, e: Any, origin: Origin) -> None:
         self.venue, self.account, self.symbol = e.venue, e.account, e.symbol
         self.side, self.quantity, self.instrument = e.side, e.quantity, e.instrument
-        self.origin, self.status, self.opened_at = origin, status, e.timestamp
+        self.origin, self.status, self.opened_at = origin, INITIAL[type(e)], e.timestamp
         self.signal_id = None
         self.stop_loss_percent = self.trailing_activation_percent = None
         self.trailing_callback_percent = None
         self.filled_qty, self.entry_price, self.entry_fees = ZERO, None, ZERO
         self.entry_client_order_id = self.entry_order_id = None
-        self.pending_intent: str | None = None  # "entry", "stop" or "close" until its outcome
+        self.pending_intent: Intent | None = None
         self.close_client_order_id: str | None = None
         self.requested_close_reason: CloseReason | None = None
         self.stop_price = self.stop_reference = self.stop_order_id = self.requested_stop = None
@@ -261,7 +297,7 @@ class Position(Aggregate):
 
     @_handles(ev.EntryOrderRequested)
     def _(self, e: ev.EntryOrderRequested) -> None:
-        self.entry_client_order_id, self.pending_intent = e.client_order_id, "entry"
+        self.entry_client_order_id, self.pending_intent = e.client_order_id, Intent.ENTRY
 
     @_handles(ev.EntryOrderPlaced)
     def _(self, e: ev.EntryOrderPlaced) -> None:
@@ -280,7 +316,6 @@ class Position(Aggregate):
         self.filled_qty = total
         self.entry_fees += e.fee
         self.best_price = self.entry_price if self.best_price is None else self.best_price
-        self.status = next_status(self.status, Trigger.ENTRY_FILLED)
 
     @_handles(ev.FillRefused)
     def _(self, e: ev.FillRefused) -> None:
@@ -288,20 +323,18 @@ class Position(Aggregate):
 
     @_handles(ev.EntryRejected)
     def _(self, e: ev.EntryRejected) -> None:
-        self.status = next_status(self.status, Trigger.ENTRY_REJECTED)
         self.pending_intent = None
         self.close_reason, self.closed_at = CloseReason.ENTRY_REJECTED, e.timestamp
 
     @_handles(ev.StopLossRequested)
     def _(self, e: ev.StopLossRequested) -> None:
-        self.requested_stop, self.pending_intent = e.price, "stop"
+        self.requested_stop, self.pending_intent = e.price, Intent.STOP
 
     @_handles(ev.StopLossPlaced)
     def _(self, e: ev.StopLossPlaced) -> None:
         self.stop_price, self.stop_reference, self.stop_order_id = (
             e.price, e.reference_price, e.order_id)
         self.requested_stop = self.pending_intent = None
-        self.status = next_status(self.status, Trigger.STOP_PLACED)
 
     @_handles(ev.StopLossRejected)
     def _(self, e: ev.StopLossRejected) -> None:
@@ -316,7 +349,7 @@ class Position(Aggregate):
 
     @_handles(ev.TrailingActivated)
     def _(self, e: ev.TrailingActivated) -> None:
-        self.status = next_status(self.status, Trigger.TRAILING_ACTIVATED)
+        pass  # only the status changes
 
     @_handles(ev.StopLossMoved)
     def _(self, e: ev.StopLossMoved) -> None:
@@ -326,7 +359,7 @@ class Position(Aggregate):
 
     @_handles(ev.PositionAged)
     def _(self, e: ev.PositionAged) -> None:
-        self.status = next_status(self.status, Trigger.AGED)
+        pass  # only the status changes
 
     @_handles(ev.AgedPhaseEntered)
     def _(self, e: ev.AgedPhaseEntered) -> None:
@@ -335,19 +368,18 @@ class Position(Aggregate):
     @_handles(ev.CloseRequested)
     def _(self, e: ev.CloseRequested) -> None:
         # the position stays open until the exchange confirms it is flat
-        self.pending_intent, self.close_client_order_id = "close", e.client_order_id
+        self.pending_intent, self.close_client_order_id = Intent.CLOSE, e.client_order_id
         self.requested_close_reason = e.reason
 
     @_handles(ev.PositionClosed)
     def _(self, e: ev.PositionClosed) -> None:
-        self._closed(e, e.reason, Trigger.CLOSED)
+        self._closed(e, e.reason)
 
     @_handles(ev.PositionRolledBack)
     def _(self, e: ev.PositionRolledBack) -> None:
-        self._closed(e, CloseReason.ROLLED_BACK, Trigger.ROLLED_BACK)
+        self._closed(e, CloseReason.ROLLED_BACK)
 
-    def _closed(self, e: Any, reason: CloseReason, trigger: Trigger) -> None:
-        self.status = next_status(self.status, trigger)
+    def _closed(self, e: Any, reason: CloseReason) -> None:
         self.close_reason, self.exit_price = reason, e.exit_price
         self.realized_pnl, self.closed_at = e.realized_pnl, e.timestamp
         self.pending_intent = None

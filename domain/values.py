@@ -15,10 +15,6 @@ class Side(Enum):
         """+1 for a long, -1 for a short: profit is ``sign * (exit - entry) * qty``."""
         return 1 if self is Side.LONG else -1
 
-    @property
-    def opposite(self) -> Side:
-        return Side.SHORT if self is Side.LONG else Side.LONG
-
 
 class Venue(Enum):
     BYBIT = "bybit"
@@ -58,6 +54,23 @@ class CloseReason(Enum):
     PHANTOM_CLOSED = "phantom_closed"  # an adopted phantom closed by the `close` policy
 
 
+class StopPurpose(Enum):
+    """Why a stop is requested."""
+
+    INITIAL = "initial"  # the first stop, from the real fill
+    CORRECTION = "correction"  # re-rounded after the venue rejected the previous try
+    TRAIL = "trail"  # a trailing move toward the best price
+    RESTORE = "restore"  # the recorded stop put back where the venue holds none
+
+
+class PhantomPolicy(Enum):
+    """What warden does with a position the exchange holds and no warden position tracks."""
+
+    ALERT = "alert"  # record it and leave it alone
+    ADOPT = "adopt"  # track it from the report and protect it at once
+    CLOSE = "close"  # adopt it and close it at market
+
+
 class ReportSource(Enum):
     """Which channel delivered an exchange position report."""
 
@@ -67,10 +80,6 @@ class ReportSource(Enum):
 
 ZERO = Decimal(0)
 HUNDRED = Decimal(100)
-
-
-def percent_of(value: Decimal, percent: Decimal) -> Decimal:
-    return value * percent / HUNDRED
 
 
 class OrderSide(Enum):

@@ -8,7 +8,7 @@ limit. The stop stays on the exchange throughout.
 
 from __future__ import annotations
 
-from warden.domain.lifecycle import Status
+from warden.domain.lifecycle import Intent, Status
 from warden.domain.position import Position
 from warden.domain.values import CloseReason
 from warden.engine.closing import Closer
@@ -34,7 +34,7 @@ class AgedProcess:
         if p.status in AGEABLE and policy.is_aged(age):
             p.age(age_seconds=age, max_age_seconds=policy.max_age_seconds, at=now)
             ctx.save(p)
-        if p.status is not Status.AGED or p.pending_intent == "close":
+        if p.status is not Status.AGED or p.pending_intent is Intent.CLOSE:
             return
         decision = policy.decision(p.side, p.entry_price, age, p.instrument)
         if decision is None:

@@ -19,10 +19,6 @@ from warden.engine.context import EngineContext
 from warden.engine.errors import ExchangeFailure, Rejected, Retryable, UnknownOutcome
 
 
-class NotConfirmed(Exception):
-    """The exchange could not be asked, or still shows the position: nothing was recorded."""
-
-
 class Closer:
     def __init__(self, ctx: EngineContext) -> None:
         self.ctx = ctx

@@ -12,7 +12,6 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from enum import Enum
 from typing import Any, Protocol
 from uuid import UUID
 
@@ -20,13 +19,8 @@ from warden.adapters.store import WardenStore
 from warden.domain.instrument import Instrument
 from warden.domain.policies import AgedExitPolicy, InitialStopPolicy, TrailingStopPolicy
 from warden.domain.position import Position
+from warden.domain.values import PhantomPolicy
 from warden.engine.ports import ExchangePort
-
-
-class PhantomPolicy(Enum):
-    ALERT = "alert"  # record it and leave it alone
-    ADOPT = "adopt"  # track it from the report and protect it at once
-    CLOSE = "close"  # adopt it and close it at market
 
 
 class Clock(Protocol):

@@ -17,6 +17,7 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from warden.adapters.store import WardenStore
@@ -24,7 +25,7 @@ from warden.domain.errors import DomainError, InvalidSignal
 from warden.domain.events import PositionAdopted, SignalAccepted
 from warden.domain.ids import position_id
 from warden.domain.intake import SignalBook
-from warden.domain.lifecycle import Status
+from warden.domain.lifecycle import Intent, Status
 from warden.domain.position import Position
 from warden.domain.reports import PositionReport
 from warden.domain.signal import Signal, parse_signal
@@ -107,7 +108,7 @@ class Engine:
     async def _resume(self, p: Position) -> None:
         if p.status in (Status.PENDING, Status.FILLED):
             await self.saga.advance(p)
-        elif p.pending_intent == "close":
+        elif p.pending_intent is Intent.CLOSE:
             async with self.ctx.lock(p.id):
                 await self.closer.finish(p)
         else:
@@ -138,7 +139,8 @@ class Engine:
             signal = parse_signal(payload, received_at=at)
             pid = position_id(signal.venue, signal.account, signal.signal_id)
             if self.ctx.store.recorder.select_events(pid, limit=1):
-                self._book(at).duplicate(signal_id=signal.signal_id, position_id=pid, raw=signal.raw, at=at)
+                self._book(at).record_duplicate(signal_id=signal.signal_id, position_id=pid,
+                                                raw=signal.raw, at=at)
                 self.ctx.save(self._book(at))
                 return SignalOutcome("duplicate", pid)
             position = self._open(signal)
@@ -196,7 +198,7 @@ class Engine:
         if self._signal_book is None or self._signal_book.id != book_id:
             try:
                 self._signal_book = self.ctx.store.repository.get(book_id)
-            except Exception:  # the first rejection of the day
+            except AggregateNotFoundError:  # the first of the day; any other store error propagates
                 self._signal_book = SignalBook.open(at.date(), at=at)
         return self._signal_book
 

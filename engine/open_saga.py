@@ -14,10 +14,10 @@ from decimal import Decimal
 from warden.adapters.exchange.errors import NOT_MODIFIED, has_code
 from warden.domain.errors import InvalidStop
 from warden.domain.ids import client_order_id
-from warden.domain.lifecycle import Status
+from warden.domain.lifecycle import Intent, Status
 from warden.domain.position import Position
 from warden.domain.reports import ExecutionPrice, OrderReport, StopReport
-from warden.domain.values import CloseReason, PriceSource
+from warden.domain.values import CloseReason, PriceSource, StopPurpose
 from warden.engine.closing import Closer
 from warden.engine.context import EngineContext
 from warden.engine.errors import ExchangeFailure, Rejected, Retryable, UnknownOutcome
@@ -34,7 +34,7 @@ class OpenSaga:
                 await self._place_entry(position)
             if position.status is Status.PENDING and position.entry_order_id is not None:
                 await self._resolve_fill(position)
-            if position.status is Status.FILLED and position.pending_intent == "close":
+            if position.status is Status.FILLED and position.pending_intent is Intent.CLOSE:
                 await self.closer.finish(position)
             elif position.status is Status.FILLED:
                 await self.protect(position)
@@ -44,7 +44,7 @@ class OpenSaga:
         ctx, port = self.ctx, self.ctx.port(p)
         cid = p.entry_client_order_id or client_order_id(p.id, "entry")
         order: OrderReport | None = None
-        if p.pending_intent == "entry":  # resumed after a crash: did the order reach the venue?
+        if p.pending_intent is Intent.ENTRY:  # resumed after a crash: did the order reach the venue?
             order = await self._query_order(p, cid)
         else:
             p.request_entry_order(client_order_id=cid, at=ctx.now())
@@ -91,7 +91,7 @@ class OpenSaga:
                 ctx.save(p)
                 ctx.checkpoint("fill-recorded")
                 return
-            p.fill_unresolved(reason=outcome.reason, at=ctx.now(), raw=outcome.raw)
+            p.record_unresolved_fill(reason=outcome.reason, at=ctx.now(), raw=outcome.raw)
             ctx.save(p)
         # Still unknown: if the venue holds the position, its average price is the fill.
         for report in await self.closer.positions(p):
@@ -114,14 +114,14 @@ class OpenSaga:
         except InvalidStop as e:
             await self.closer.close(p, CloseReason.ROLLED_BACK, detail=f"no valid stop: {e}")
             return
-        if p.pending_intent == "stop":  # resumed after a crash: is the stop already there?
+        if p.pending_intent is Intent.STOP:  # resumed after a crash: is the stop already there?
             placed = await self._stop_on_venue(p, p.requested_stop)
             if placed is not None:
                 self._record_placed(p, placed, reference)
                 return
         attempts, last_reason = 0, ""
         while attempts < ctx.config.stop_attempts:
-            purpose = "initial" if attempts == 0 else "correction"
+            purpose = StopPurpose.INITIAL if attempts == 0 else StopPurpose.CORRECTION
             p.request_stop(price=stop, reference_price=reference, purpose=purpose, at=ctx.now())
             ctx.save(p)
             ctx.checkpoint("stop-requested")
@@ -134,7 +134,7 @@ class OpenSaga:
                     return
                 attempts += 1
                 last_reason = e.venue_message or str(e)
-                p.stop_rejected(price=stop, code=e.venue_code, reason=last_reason, at=ctx.now(),
+                p.reject_stop(price=stop, code=e.venue_code, reason=last_reason, at=ctx.now(),
                                 raw={"error": str(e)})
                 ctx.save(p)
                 corrected = await self._corrected_stop(p, stop)
@@ -145,7 +145,7 @@ class OpenSaga:
             except (Retryable, UnknownOutcome) as e:
                 placed = await self._stop_on_venue(p, stop)
                 if placed is None:
-                    p.stop_rejected(price=stop, code=e.venue_code, reason=f"not confirmed: {e}",
+                    p.reject_stop(price=stop, code=e.venue_code, reason=f"not confirmed: {e}",
                                     at=ctx.now(), raw={"error": str(e)})
                     ctx.save(p)
                     attempts += 1
@@ -165,33 +165,34 @@ class OpenSaga:
             stops = [s for s in await ctx.port(p).fetch_stops(p.symbol) if s.side is p.side]
         except ExchangeFailure:
             return  # cannot ask now: the next reconcile or restart asks again
-        if p.pending_intent == "stop":
+        if p.pending_intent is Intent.STOP:
             exact = [s for s in stops if s.stop_price == p.requested_stop]
             if exact and p.status is Status.PROTECTED:
                 self._record_placed(p, exact[0], p.stop_reference)
             elif exact:
-                p.stop_moved(new_price=exact[0].stop_price, reference_price=p.best_price,
+                p.confirm_stop_move(new_price=exact[0].stop_price, reference_price=p.best_price,
                              order_id=exact[0].order_id, at=ctx.now(), raw=exact[0].raw)
                 ctx.save(p)
             else:
-                p.stop_rejected(price=p.requested_stop, code=None, at=ctx.now(),
+                p.reject_stop(price=p.requested_stop, code=None, at=ctx.now(),
                                 reason="not found on the exchange after a restart; the recorded stop stays")
                 ctx.save(p)
         if stops or p.stop_price is None:
             return
-        p.request_stop(price=p.stop_price, reference_price=p.stop_reference, purpose="restore", at=ctx.now())
+        p.request_stop(price=p.stop_price, reference_price=p.stop_reference, purpose=StopPurpose.RESTORE,
+                       at=ctx.now())
         ctx.save(p)
         try:
             placed = await ctx.port(p).place_stop(p.symbol, p.side, p.filled_qty, p.stop_price)
         except ExchangeFailure as e:
-            p.stop_rejected(price=p.stop_price, code=e.venue_code, reason=e.venue_message or str(e),
+            p.reject_stop(price=p.stop_price, code=e.venue_code, reason=e.venue_message or str(e),
                             at=ctx.now(), raw={"error": str(e)})
             ctx.save(p)
             return
         self._record_placed(p, placed, p.stop_reference)
 
     def _record_placed(self, p: Position, placed: StopReport, reference: Decimal) -> None:
-        p.stop_placed(price=placed.stop_price, reference_price=reference, order_id=placed.order_id,
+        p.confirm_stop(price=placed.stop_price, reference_price=reference, order_id=placed.order_id,
                       at=self.ctx.now(), raw=placed.raw)
         self.ctx.save(p)
         self.ctx.checkpoint("stop-recorded")

@@ -16,15 +16,17 @@ import asyncio
 import logging
 from decimal import Decimal
 
+from eventsourcing.application import AggregateNotFoundError
+
 from warden.domain.account import ExchangeAccount
 from warden.domain.ids import account_id
-from warden.domain.lifecycle import Status
+from warden.domain.lifecycle import Intent, Status
 from warden.domain.policies import exit_reason
 from warden.domain.position import Position
 from warden.domain.reports import PositionReport
-from warden.domain.values import CloseReason, PriceSource
+from warden.domain.values import CloseReason, PhantomPolicy, PriceSource
 from warden.engine.closing import Closer
-from warden.engine.context import EngineContext, PhantomPolicy
+from warden.engine.context import EngineContext
 from warden.engine.errors import ExchangeFailure
 from warden.engine.open_saga import OpenSaga
 
@@ -47,7 +49,7 @@ class Reconciler:
         if key not in self.accounts:
             try:
                 self.accounts[key] = self.ctx.store.repository.get(account_id(venue, account))
-            except Exception:  # not recorded yet
+            except AggregateNotFoundError:  # not recorded yet; any other store error propagates
                 self.accounts[key] = ExchangeAccount.register(venue=venue, account=account,
                                                               at=self.ctx.now())
                 self.ctx.save(self.accounts[key])
@@ -139,7 +141,7 @@ class Reconciler:
         async with self.ctx.lock(p.id):
             if not p.is_open:
                 return
-            if p.pending_intent == "close":
+            if p.pending_intent is Intent.CLOSE:
                 await self.closer.finish(p)
                 return
             exit_price, fees = await self.closer.exit_of(p, None)
@@ -161,7 +163,7 @@ class Reconciler:
         entry = report.entry_price or report.mark_price
         if instrument is None or entry is None or report.side is None:
             policy = PhantomPolicy.ALERT  # nothing to adopt it with
-        account.phantom_detected(report, action=policy.value, at=self.ctx.now())
+        account.record_phantom(report, action=policy, at=self.ctx.now())
         self.ctx.save(account)
         if policy is PhantomPolicy.ALERT:
             return
@@ -184,6 +186,6 @@ class Reconciler:
         if key in self._seen_mismatch:
             return
         self._seen_mismatch.add(key)
-        account.mismatch(report, position_id=p.id, expected_side=p.side, expected_size=p.filled_qty,
+        account.record_mismatch(report, position_id=p.id, expected_side=p.side, expected_size=p.filled_qty,
                          at=self.ctx.now())
         self.ctx.save(account)

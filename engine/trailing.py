@@ -11,6 +11,7 @@ only when the exchange confirms it.
 from __future__ import annotations
 
 import asyncio
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -20,11 +21,12 @@ from typing import Any
 from warden.domain.lifecycle import Status
 from warden.domain.position import Position
 from warden.domain.reports import StopReport
-from warden.domain.values import PriceSource
+from warden.domain.values import PriceSource, StopPurpose
 from warden.engine.context import EngineContext
 from warden.engine.errors import ExchangeFailure, Rejected
 
 MOVABLE = (Status.TRAILING, Status.AGED)
+DECISIONS_KEPT = 256  # latest update-to-decision latencies per position; a long trail keeps no more
 
 
 @dataclass
@@ -33,7 +35,8 @@ class _Throttle:
     in_flight: bool = False
     dirty: bool = False
     timer: asyncio.Task[None] | None = None
-    decisions: list[float] = field(default_factory=list)  # seconds from update to decision
+    # seconds from update to decision, the latest DECISIONS_KEPT
+    decisions: deque[float] = field(default_factory=lambda: deque(maxlen=DECISIONS_KEPT))
 
 
 class TrailingProcess:
@@ -95,7 +98,7 @@ class TrailingProcess:
                 if target is None or not p.is_open or p.status not in MOVABLE:
                     return
                 best = p.best_price
-                p.request_stop(price=target, reference_price=best, purpose="trail", at=ctx.now())
+                p.request_stop(price=target, reference_price=best, purpose=StopPurpose.TRAIL, at=ctx.now())
                 ctx.save(p)
                 current = StopReport(p.venue, p.symbol, p.side, p.stop_price, p.stop_order_id)
                 self.moves_sent += 1
@@ -103,14 +106,14 @@ class TrailingProcess:
                     moved = await ctx.port(p).move_stop(current, p.filled_qty, target)
                 except ExchangeFailure as e:
                     restored = getattr(e, "restored_stop", None) if isinstance(e, Rejected) else None
-                    p.stop_rejected(price=target, code=e.venue_code, reason=e.venue_message or str(e),
+                    p.reject_stop(price=target, code=e.venue_code, reason=e.venue_message or str(e),
                                     at=ctx.now(), raw={"error": str(e)})
                     if isinstance(restored, StopReport):  # the old stop is back under a new id
-                        p.stop_placed(price=restored.stop_price, reference_price=p.stop_reference,
+                        p.confirm_stop(price=restored.stop_price, reference_price=p.stop_reference,
                                       order_id=restored.order_id, at=ctx.now(), raw=restored.raw)
                     ctx.save(p)
                     return
-                p.stop_moved(new_price=moved.stop_price, reference_price=best, order_id=moved.order_id,
+                p.confirm_stop_move(new_price=moved.stop_price, reference_price=best, order_id=moved.order_id,
                              at=ctx.now(), raw=moved.raw)
                 ctx.save(p)
         finally:
@@ -121,6 +124,7 @@ class TrailingProcess:
                 throttle.timer = asyncio.create_task(self._later(p, delay))
 
     def decision_latencies(self) -> list[float]:
+        """The latest update-to-decision latencies of every position (at most DECISIONS_KEPT each)."""
         return [d for t in self._throttles.values() for d in t.decisions]
 
     async def stop(self) -> None:

@@ -22,6 +22,7 @@ from typing import Any
 from warden.domain import events as ev
 from warden.domain.errors import InvalidStop
 from warden.domain.lifecycle import Status
+from warden.domain.values import StopPurpose
 from warden.engine.context import EngineConfig
 
 
@@ -68,10 +69,10 @@ def _check(position: Any, event: Any, config: EngineConfig,
         return Divergence(event.originator_version, name, event.price, pending_activation)
     if not isinstance(event, ev.StopLossRequested):
         return None
-    if event.purpose == "trail":
+    if event.purpose is StopPurpose.TRAIL:
         replayed = config.trailing.next_stop(position.side, position.best_price, position.stop_price,
                                              position.instrument, position.trailing_callback_percent)
-    elif event.purpose == "initial":
+    elif event.purpose is StopPurpose.INITIAL:
         try:
             replayed = config.initial_stop.stop_for(position.side, position.entry_price,
                                                     position.instrument, position.stop_loss_percent)

@@ -25,7 +25,7 @@ from eventsourcing.persistence import StoredEvent
 from warden.adapters.readmodel_sql import ReadModelDB, Tx, decode_row, to_text
 from warden.adapters.store import WardenStore
 from warden.domain import events as ev
-from warden.domain.lifecycle import Status
+from warden.domain.lifecycle import Intent, Status
 from warden.domain.position import Position
 from warden.domain.values import CloseReason, Origin, Side
 
@@ -151,19 +151,21 @@ class PositionsView:
 
 
 def next_intent(current: str | None, event: Any, status: Status) -> str | None:
-    """What the position is waiting on the venue for, from the events: a stop or a close."""
+    """What the position is waiting on the venue for, from the events, as shown in the row:
+    ``entry``, ``stop:<purpose>`` or ``close:<reason>``."""
     if status is Status.CLOSED:
         return None
+    entry, stop = Intent.ENTRY.value, f"{Intent.STOP.value}:"
     if isinstance(event, ev.EntryOrderRequested):
-        return "entry"
-    if isinstance(event, ev.EntryOrderPlaced | ev.EntryRejected) and current == "entry":
+        return entry
+    if isinstance(event, ev.EntryOrderPlaced | ev.EntryRejected) and current == entry:
         return None
     if isinstance(event, ev.StopLossRequested):
-        return f"stop:{event.purpose}"
+        return f"{stop}{event.purpose.value}"
     if isinstance(event, ev.CloseRequested):
-        return f"close:{event.reason.value}"
+        return f"{Intent.CLOSE.value}:{event.reason.value}"
     settled = isinstance(event, ev.StopLossPlaced | ev.StopLossRejected | ev.StopLossMoved)
-    if settled and current is not None and current.startswith("stop:"):
+    if settled and current is not None and current.startswith(stop):
         return None
     return current
 

@@ -7,7 +7,7 @@ from decimal import Decimal
 
 from warden.domain.instrument import Instrument
 from warden.domain.position import Position
-from warden.domain.values import PriceSource, Side
+from warden.domain.values import PriceSource, Side, StopPurpose
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 BTC = Instrument("BTCUSDT", Decimal("0.1"), Decimal("0.001"), Decimal("0.001"), Decimal("0.1"),
@@ -39,6 +39,7 @@ def protected(side: Side = Side.LONG, price: str = "60000", stop: str | None = N
               **kwargs: object) -> Position:
     position = filled(side, price, **kwargs)
     stop_price = Decimal(stop) if stop else Decimal(price) * (1 - side.sign * Decimal("0.02"))
-    position.request_stop(price=stop_price, reference_price=Decimal(price), purpose="initial", at=at(3))
-    position.stop_placed(price=stop_price, reference_price=Decimal(price), order_id=None, at=at(4))
+    position.request_stop(price=stop_price, reference_price=Decimal(price), purpose=StopPurpose.INITIAL,
+                          at=at(3))
+    position.confirm_stop(price=stop_price, reference_price=Decimal(price), order_id=None, at=at(4))
     return position

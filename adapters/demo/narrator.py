@@ -96,7 +96,7 @@ class Narrator:
                 return f"ROLLED BACK: {e.reason}"
             case ev.PhantomDetected():
                 return (f"PHANTOM {e.report.symbol}: {e.report.side.name if e.report.side else '?'} "
-                        f"{show(e.report.size)} open on the exchange, untracked; policy {e.action}")
+                        f"{show(e.report.size)} open on the exchange, untracked; policy {e.action.value}")
             case ev.PositionMismatch():
                 return f"MISMATCH {e.report.symbol}: exchange size {show(e.report.size)}"
             case ev.PositionReported() if e.report.is_flat:

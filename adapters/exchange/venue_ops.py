@@ -11,7 +11,6 @@ import abc
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from warden.adapters.exchange import normalize
 from warden.adapters.exchange.errors import ORDER_NOT_FOUND, has_code
 from warden.domain.reports import OrderReport, StopReport
 from warden.domain.values import OrderSide, Side
@@ -93,6 +92,3 @@ class VenueOps(abc.ABC):
             exc.restored_stop = await self.place_stop(
                 stop.symbol, unified, stop.side, qty, stop.stop_price, StopMode.CONDITIONAL)
             raise
-
-    def parse_orders(self, raw_list: list[dict[str, Any]]) -> list[OrderReport]:
-        return [normalize.parse_order(self.venue, item) for item in raw_list]

@@ -16,9 +16,10 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Coroutine
 from dataclasses import dataclass
 from enum import Enum
+from typing import Any
 
 from warden.adapters.streams.base import PrivateStream
 from warden.adapters.streams.events import Report
@@ -88,31 +89,62 @@ class FeedComparator:
         return found
 
 
+class Comparison:
+    """One compare-mode run, the only one: the service feeds it the baseline's events as it hands
+    them to the engine and lets it consume the candidate stream; `compare_streams` lets it consume
+    both. Each discrepancy goes to ``on_discrepancy`` as soon as it is known."""
+
+    def __init__(self, on_discrepancy: Callable[[Discrepancy], None], *, window: float = 2.0,
+                 clock: Callable[[], float] = time.monotonic) -> None:
+        self.comparator = FeedComparator(window, clock)
+        self.on_discrepancy = on_discrepancy
+
+    @property
+    def matched(self) -> int:
+        return self.comparator.matched
+
+    def add(self, event: object, *, baseline: bool) -> None:
+        """One event of either feed; only websocket reports are compared."""
+        if isinstance(event, FillReport | OrderReport | PositionReport):
+            self._emit(self.comparator.add(event, baseline=baseline))
+
+    async def follow(self, stream: PrivateStream, *, baseline: bool) -> None:
+        async for event in stream.events():
+            self.add(event, baseline=baseline)
+
+    async def run(self, *feeds: Coroutine[Any, Any, None]) -> None:
+        """Run ``feeds`` (e.g. `follow` calls) and the sweep that reports what stayed unmatched
+        past the window, until cancelled."""
+        tasks = [asyncio.create_task(feed) for feed in feeds]
+        tasks.append(asyncio.create_task(self._sweep()))
+        try:
+            await asyncio.gather(*tasks)
+        finally:
+            for task in tasks:
+                task.cancel()
+            await asyncio.gather(*tasks, return_exceptions=True)
+
+    def finish(self) -> None:
+        """Report everything still unmatched, whatever its age."""
+        self._emit(self.comparator.expire(everything=True))
+
+    async def _sweep(self) -> None:
+        while True:
+            await asyncio.sleep(self.comparator.window / 2)
+            self._emit(self.comparator.expire())
+
+    def _emit(self, found: list[Discrepancy]) -> None:
+        for discrepancy in found:
+            self.on_discrepancy(discrepancy)
+
+
 async def compare_streams(baseline: PrivateStream, candidate: PrivateStream,
                           on_discrepancy: Callable[[Discrepancy], None], *,
                           window: float = 2.0) -> None:
     """Consume both (started) streams until cancelled, calling ``on_discrepancy`` for each one."""
-    comparator = FeedComparator(window)
-
-    async def pump(stream: PrivateStream, is_baseline: bool) -> None:
-        async for event in stream.events():
-            if isinstance(event, FillReport | OrderReport | PositionReport):
-                for found in comparator.add(event, baseline=is_baseline):
-                    on_discrepancy(found)
-
-    async def sweep() -> None:
-        while True:
-            await asyncio.sleep(window / 2)
-            for found in comparator.expire():
-                on_discrepancy(found)
-
-    tasks = [asyncio.create_task(pump(baseline, True)), asyncio.create_task(pump(candidate, False)),
-             asyncio.create_task(sweep())]
+    comparison = Comparison(on_discrepancy, window=window)
     try:
-        await asyncio.gather(*tasks)
+        await comparison.run(comparison.follow(baseline, baseline=True),
+                             comparison.follow(candidate, baseline=False))
     finally:
-        for task in tasks:
-            task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
-        for found in comparator.expire(everything=True):
-            on_discrepancy(found)
+        comparison.finish()

@@ -1,65 +1,22 @@
-"""What the lifecycle machine needs to know about `Position`'s commands and events.
+"""What the lifecycle machine needs to know about `Position`'s commands.
 
-Each command and each event maps to the one `Trigger` of the lifecycle table it fires, so a test
-can check a command's outcome, or a recorded history, against `TRANSITIONS`.
+Each command declares the one event it records (``@records`` in `warden.domain.position`), so a
+test checks a command's outcome, or a recorded history, against the one table: `TRANSITIONS`.
 """
 
 from __future__ import annotations
 
+import inspect
 from decimal import Decimal
 from typing import Any
 
-from warden.domain import events as ev
-from warden.domain.lifecycle import Trigger
 from warden.domain.position import Position
-from warden.domain.values import CloseReason, PriceSource
+from warden.domain.values import CloseReason, PriceSource, StopPurpose
 
-# By name, and only those the domain has: the lifecycle grows (entry intents, refused and unresolved
-# fills) and this suite should cover each command as soon as it exists, without a lockstep edit.
-_COMMANDS = {
-    "request_entry_order": "ENTRY_ORDER_REQUESTED",
-    "record_entry_order": "ENTRY_ORDER_PLACED",
-    "fill": "ENTRY_FILLED",
-    "refuse_fill": "FILL_REFUSED",
-    "fill_unresolved": "FILL_UNRESOLVED",
-    "reject_entry": "ENTRY_REJECTED",
-    "request_stop": "STOP_REQUESTED",
-    "stop_placed": "STOP_PLACED",
-    "stop_rejected": "STOP_REJECTED",
-    "observe_mark": "MARK_OBSERVED",
-    "activate_trailing": "TRAILING_ACTIVATED",
-    "stop_moved": "STOP_MOVED",
-    "age": "AGED",
-    "enter_aged_phase": "AGED_PHASE",
-    "request_close": "CLOSE_REQUESTED",
-    "close": "CLOSED",
-    "roll_back": "ROLLED_BACK",
-}
-_EVENTS = {
-    "EntryOrderRequested": "ENTRY_ORDER_REQUESTED",
-    "EntryOrderPlaced": "ENTRY_ORDER_PLACED",
-    "EntryFilled": "ENTRY_FILLED",
-    "FillRefused": "FILL_REFUSED",
-    "FillUnresolved": "FILL_UNRESOLVED",
-    "EntryRejected": "ENTRY_REJECTED",
-    "StopLossRequested": "STOP_REQUESTED",
-    "StopLossPlaced": "STOP_PLACED",
-    "StopLossRejected": "STOP_REJECTED",
-    "MarkPriceObserved": "MARK_OBSERVED",
-    "TrailingActivated": "TRAILING_ACTIVATED",
-    "StopLossMoved": "STOP_MOVED",
-    "PositionAged": "AGED",
-    "AgedPhaseEntered": "AGED_PHASE",
-    "CloseRequested": "CLOSE_REQUESTED",
-    "PositionClosed": "CLOSED",
-    "PositionRolledBack": "ROLLED_BACK",
-}
-COMMAND_TRIGGERS = {command: Trigger[trigger] for command, trigger in _COMMANDS.items()
-                    if hasattr(Position, command) and trigger in Trigger.__members__}
-EVENT_TRIGGERS: dict[type, Trigger] = {getattr(ev, name): Trigger[trigger]
-                                       for name, trigger in _EVENTS.items() if hasattr(ev, name)}
+COMMAND_EVENTS: dict[str, type] = {name: command.records for name, command
+                                   in inspect.getmembers(Position) if hasattr(command, "records")}
 ENDING_COMMANDS = ("close", "reject_entry", "roll_back")
-OTHER_COMMANDS = tuple(sorted(set(COMMAND_TRIGGERS) - set(ENDING_COMMANDS)))
+OTHER_COMMANDS = tuple(sorted(set(COMMAND_EVENTS) - set(ENDING_COMMANDS)))
 
 
 def plausible_arguments(command: str, *, mark: Decimal, stop: Decimal, reference: Decimal,
@@ -72,14 +29,15 @@ def plausible_arguments(command: str, *, mark: Decimal, stop: Decimal, reference
         "fill": {"price": mark, "quantity": qty, "source": PriceSource.ORDER_QUERY},
         "refuse_fill": {"price": Decimal(0), "quantity": qty, "source": PriceSource.ORDER_RESPONSE,
                         "reason": "price 0"},
-        "fill_unresolved": {"reason": "no price yet"},
+        "record_unresolved_fill": {"reason": "no price yet"},
         "reject_entry": {"reason": "cancelled", "code": None},
-        "request_stop": {"price": stop, "reference_price": reference, "purpose": "correction"},
-        "stop_placed": {"price": stop, "reference_price": reference, "order_id": None},
-        "stop_rejected": {"price": stop, "code": None, "reason": "any"},
+        "request_stop": {"price": stop, "reference_price": reference,
+                         "purpose": StopPurpose.CORRECTION},
+        "confirm_stop": {"price": stop, "reference_price": reference, "order_id": None},
+        "reject_stop": {"price": stop, "code": None, "reason": "any"},
         "observe_mark": {"price": mark, "source": PriceSource.TICKER},
         "activate_trailing": {"price": mark, "activation_percent": Decimal(1)},
-        "stop_moved": {"new_price": stop, "reference_price": reference, "order_id": None},
+        "confirm_stop_move": {"new_price": stop, "reference_price": reference, "order_id": None},
         "age": {"age_seconds": age, "max_age_seconds": max_age},
         "enter_aged_phase": {"phase": phase, "limit_price": None},
         "request_close": {"reason": CloseReason.MANUAL, "client_order_id": None, "limit_price": None},

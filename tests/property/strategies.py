@@ -52,11 +52,6 @@ def instruments(draw: st.DrawFn, min_price_ticks: st.SearchStrategy[int] = ONE_T
                       tick * draw(min_price_ticks))
 
 
-def on_tick(instrument: Instrument, low: int = 1, high: int = 10**6) -> st.SearchStrategy[Decimal]:
-    """A price that is ``low`` to ``high`` ticks of ``instrument``."""
-    return st.integers(low, high).map(lambda n: instrument.tick_size * n)
-
-
 initial_stop_policies = st.builds(InitialStopPolicy, stop_percents)
 trailing_policies = st.builds(TrailingStopPolicy, trailing_percents, trailing_percents,
                               st.integers(1, 3))

@@ -20,9 +20,8 @@ from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
 from tests.property.commands import (
-    COMMAND_TRIGGERS,
+    COMMAND_EVENTS,
     ENDING_COMMANDS,
-    EVENT_TRIGGERS,
     OTHER_COMMANDS,
     plausible_arguments,
 )
@@ -39,10 +38,10 @@ from warden.adapters.eventlog import export_log, import_log
 from warden.adapters.store import open_store
 from warden.domain import events as ev
 from warden.domain.errors import DomainError, ImpossibleFill, InvalidStop, InvalidTransition
-from warden.domain.lifecycle import PROTECTED_STATUSES, TRANSITIONS, Status, reachable
+from warden.domain.lifecycle import INITIAL, PROTECTED_STATUSES, TRANSITIONS, Status, reachable
 from warden.domain.policies import AgedDecision, AgedExitPolicy, InitialStopPolicy, TrailingStopPolicy
 from warden.domain.position import Position
-from warden.domain.values import CloseReason, Origin, PriceSource, Side
+from warden.domain.values import CloseReason, PriceSource, Side, StopPurpose
 
 T0 = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 EXPORT_EVERY = 8  # steps between two export/import round trips (and one more at teardown)
@@ -84,7 +83,7 @@ class PositionLifecycle(RuleBasedStateMachine):
         self.position: Position | None = None
         self.expected: Status | None = None  # where the table says the position must be
         self.now, self.mark = T0, Decimal(0)
-        self.request: tuple[Decimal, Decimal, str] | None = None  # stop in flight: price, ref, purpose
+        self.request: tuple[Decimal, Decimal, StopPurpose] | None = None  # in flight: price, ref, purpose
         self.closed_state: dict[str, Any] | None = None
         self.read: tuple[Any, int] | None = None  # which history `recorded` holds
         self.recorded: list[Any] = []
@@ -94,8 +93,9 @@ class PositionLifecycle(RuleBasedStateMachine):
     # ----- the one way every command is sent ------------------------------------------------
     def send(self, command: str, **kwargs: Any) -> None:
         """Run a command: a refusal must change nothing, an acceptance must follow the table."""
-        position, trigger = self.position, COMMAND_TRIGGERS[command]
+        position, recorded = self.position, COMMAND_EVENTS[command]
         before, status, pending = position.state(), position.status, len(position.pending_events)
+        allowed = TRANSITIONS[recorded].get(status)  # where the table leads, None if illegal
         self.now += timedelta(seconds=1)
         self.sent += 1
         try:
@@ -104,19 +104,21 @@ class PositionLifecycle(RuleBasedStateMachine):
             event(f"{command} refused: {type(error).__name__}")
             assert position.state() == before, f"{command} raised {error!r} and still changed state"
             assert len(position.pending_events) == pending, f"{command} raised {error!r} after an event"
-            if (status, trigger) in TRANSITIONS:
+            if allowed is not None:
                 assert not isinstance(error, InvalidTransition), f"{status.name} refused {command}"
             else:
-                assert isinstance(error, InvalidTransition), f"{status.name} -> {trigger}: {error!r}"
+                assert isinstance(error, InvalidTransition), \
+                    f"{status.name} -> {recorded.__name__}: {error!r}"
             raise
         event(f"{command} accepted in {status.name}")
-        assert (status, trigger) in TRANSITIONS, f"{command} accepted in {status.name}"
-        assert position.status is TRANSITIONS[status, trigger]
+        assert allowed is not None, f"{command} accepted in {status.name}"
+        assert position.status is allowed
         assert len(position.pending_events) == pending + 1, f"{command} must record exactly one event"
+        assert type(position.pending_events[-1]) is recorded, f"{command} recorded another event"
         self.expected = position.status
         if command == "request_stop":
             self.request = (kwargs["price"], kwargs["reference_price"], kwargs["purpose"])
-        elif command in ("stop_placed", "stop_moved", "stop_rejected"):
+        elif command in ("confirm_stop", "confirm_stop_move", "reject_stop"):
             self.request = None
 
     def attempt(self, command: str, **kwargs: Any) -> DomainError | None:
@@ -187,7 +189,7 @@ class PositionLifecycle(RuleBasedStateMachine):
     @when(lambda self, p: p.status is Status.PENDING and p.entry_client_order_id is None)
     @rule(intent_first=st.booleans())
     def entry_order_is_placed(self, intent_first) -> None:
-        if intent_first and "request_entry_order" in COMMAND_TRIGGERS:
+        if intent_first:
             self.send("request_entry_order", client_order_id="cid-entry")
         self.send("record_entry_order", client_order_id="cid-entry", order_id="oid-entry")
 
@@ -212,7 +214,7 @@ class PositionLifecycle(RuleBasedStateMachine):
                   "source": PriceSource.ORDER_RESPONSE}
         with pytest.raises(ImpossibleFill):
             self.send("fill", **report)
-        if keep_evidence and "refuse_fill" in COMMAND_TRIGGERS:
+        if keep_evidence:
             p = self.position
             before = (p.filled_qty, p.entry_price, p.entry_fees, p.best_price)
             self.send("refuse_fill", reason="impossible fill report", **report)
@@ -242,7 +244,7 @@ class PositionLifecycle(RuleBasedStateMachine):
     def initial_stop_is_requested(self, confirmed) -> None:
         """From the real (volume-weighted) fill; confirmed at once, or later by another rule."""
         self.send("request_stop", price=self.initial_stop(), reference_price=self.position.entry_price,
-                  purpose="initial")
+                  purpose=StopPurpose.INITIAL)
         if confirmed:
             self.exchange_confirms_the_stop()
 
@@ -250,33 +252,33 @@ class PositionLifecycle(RuleBasedStateMachine):
     @rule()
     def missing_stop_is_restored(self) -> None:
         self.send("request_stop", price=self.position.stop_price,
-                  reference_price=self.position.stop_reference, purpose="restore")
+                  reference_price=self.position.stop_reference, purpose=StopPurpose.RESTORE)
 
     @when(lambda self, p: p.is_open and self.request is not None)
     @rule()
     def exchange_confirms_the_stop(self) -> None:
         price, reference, purpose = self.request
-        if purpose == "trail":
-            self.send("stop_moved", new_price=price, reference_price=reference, order_id="oid-stop-2")
+        if purpose is StopPurpose.TRAIL:
+            self.send("confirm_stop_move", new_price=price, reference_price=reference, order_id="oid-stop-2")
         else:
-            self.send("stop_placed", price=price, reference_price=reference, order_id="oid-stop")
+            self.send("confirm_stop", price=price, reference_price=reference, order_id="oid-stop")
 
     @when(lambda self, p: p.is_open and self.request is not None)
     @rule(code=st.sampled_from([None, "10001", "-2021"]))
     def exchange_rejects_the_stop(self, code) -> None:
-        self.send("stop_rejected", price=self.request[0], code=code, reason="would trigger at once")
+        self.send("reject_stop", price=self.request[0], code=code, reason="would trigger at once")
 
     @when(lambda self, p: p.is_open and p.stop_price is not None)
-    @rule(command=st.sampled_from(["request_stop", "stop_placed", "stop_moved"]),
+    @rule(command=st.sampled_from(["request_stop", "confirm_stop", "confirm_stop_move"]),
           offset_ticks=st.integers(-20, 20))
     def stale_stop_is_reported(self, command, offset_ticks) -> None:
         """A stop report or request some ticks either side of the current stop (a stale echo, a
         restart's guess): whatever the status allows, a looser stop is always refused."""
         p = self.position
         price = p.stop_price + offset_ticks * self.tick
-        kwargs = ({"price": price, "reference_price": p.stop_reference, "purpose": "restore"}
+        kwargs = ({"price": price, "reference_price": p.stop_reference, "purpose": StopPurpose.RESTORE}
                   if command == "request_stop" else
-                  {"price" if command == "stop_placed" else "new_price": price,
+                  {"price" if command == "confirm_stop" else "new_price": price,
                    "reference_price": p.stop_reference, "order_id": None})
         error = self.attempt(command, **kwargs)
         if p.side.sign * offset_ticks < 0:
@@ -296,7 +298,7 @@ class PositionLifecycle(RuleBasedStateMachine):
     @rule(confirmed=st.booleans())
     def trailing_stop_is_requested(self, confirmed) -> None:
         self.send("request_stop", price=self.trail_target(), reference_price=self.position.best_price,
-                  purpose="trail")
+                  purpose=StopPurpose.TRAIL)
         if confirmed:
             self.exchange_confirms_the_stop()
 
@@ -359,7 +361,7 @@ class PositionLifecycle(RuleBasedStateMachine):
     @status_in(Status.CLOSED)
     @rule()
     def closed_position_refuses_every_command(self) -> None:
-        for command in sorted(COMMAND_TRIGGERS):
+        for command in sorted(COMMAND_EVENTS):
             error = self.attempt(command, **self.arguments(command, -1, 1))
             assert isinstance(error, InvalidTransition), f"a closed position accepted {command}"
 
@@ -389,15 +391,14 @@ class PositionLifecycle(RuleBasedStateMachine):
 
     @invariant()
     def status_follows_the_table(self) -> None:
-        p = self.position
-        start = Status.PENDING if p.origin is Origin.SIGNAL else Status.FILLED
-        assert p.status in reachable(start)
+        p, history = self.position, self.history()
+        status = INITIAL[type(history[0])]
+        assert p.status in reachable(status)
         assert p.status is self.expected, f"{p.status.name}, the table says {self.expected.name}"
-        status = start
-        for recorded in self.history()[1:]:
-            trigger = EVENT_TRIGGERS[type(recorded)]
-            assert (status, trigger) in TRANSITIONS, f"recorded {status.name} -> {trigger.name}"
-            status = TRANSITIONS[status, trigger]
+        for recorded in history[1:]:
+            following = TRANSITIONS[type(recorded)].get(status)
+            assert following is not None, f"recorded {type(recorded).__name__} in {status.name}"
+            status = following
         assert status is p.status
 
     @invariant()

@@ -7,8 +7,7 @@ from decimal import Decimal
 from tests.integration.engine.conftest import FAST, signal
 from tests.integration.engine.test_open_saga import venue_position
 from warden.domain.lifecycle import Status
-from warden.domain.values import CloseReason, Origin
-from warden.engine.context import PhantomPolicy
+from warden.domain.values import CloseReason, Origin, PhantomPolicy, StopPurpose
 
 
 def account_events(store, name: str) -> list:
@@ -21,7 +20,7 @@ async def test_an_outside_btcusdt_position_is_found_adopted_and_protected(sim, m
 
     phantom = account_events(store, "PhantomDetected")
     adopted = [p for p in engine.positions.values() if p.origin is Origin.ADOPTED]
-    assert [e.report.symbol for e in phantom] == ["BTCUSDT"] and phantom[0].action == "adopt"
+    assert [e.report.symbol for e in phantom] == ["BTCUSDT"] and phantom[0].action is PhantomPolicy.ADOPT
     assert len(adopted) == 1 and adopted[0].status is Status.PROTECTED
     assert adopted[0].quantity == Decimal("0.020")
     assert Decimal(venue_position(sim, "bybit")["stop_loss"]) == adopted[0].stop_price
@@ -120,4 +119,4 @@ async def test_a_stop_cancelled_by_hand_is_put_back_at_the_next_reconcile(sim, m
 
     assert [s.stop_price for s in await port.fetch_stops("BTCUSDT")] == [position.stop_price]
     purposes = [e.purpose for e in store.history(position.id) if type(e).__name__ == "StopLossRequested"]
-    assert purposes == ["initial", "restore"]
+    assert purposes == [StopPurpose.INITIAL, StopPurpose.RESTORE]

@@ -102,7 +102,7 @@ async def test_compare_mode_matches_the_native_feed_against_ccxt_pro(sim, make_e
         await asyncio.sleep(0.5)  # both subscribed
         await engine.submit(signal("compare-1"))
         await engine.idle()
-        await eventually(lambda: service._comparators[feed].matched >= 2)
+        await eventually(lambda: service.comparisons[feed].matched >= 2)
         await asyncio.sleep(2.5)  # past the matching window: anything unmatched is reported
         # ccxt.pro may merge an order's New and Filled updates into one, so the native feed's extra
         # "new" order update is a real, known difference; fills and positions must agree exactly.

@@ -13,8 +13,10 @@ from pathlib import Path
 from warden.adapters.eventlog import export_log, import_log
 from warden.adapters.readmodel_sql import open_readmodel
 from warden.adapters.store import open_store
+from warden.domain import events as ev
 from warden.domain.lifecycle import Status
 from warden.domain.position import Position
+from warden.domain.values import PhantomPolicy, StopPurpose
 from warden.projections.positions_view import PositionsView, get_position
 from warden.projections.runner import ProjectionRunner
 from warden.projections.timeline import build_timeline
@@ -61,6 +63,20 @@ def test_every_legacy_position_replays_to_todays_classes():
         ("10000SATSUSDT", Status.PROTECTED, 15), ("BTCUSDT", Status.PROTECTED, 10),
         ("BTCUSDT", Status.PROTECTED, 14), ("ETHUSDT", Status.CLOSED, 9),
         ("ETHUSDT", Status.CLOSED, 13), ("SHIB1000USDT", Status.CLOSED, 24)], key=str)
+
+
+def test_kinds_stored_as_plain_strings_read_back_as_enums():
+    """85d6b9c wrote a stop's purpose and a phantom's action as strings; they upcast to enums."""
+    store = imported()
+    text = LEGACY.read_text(encoding="utf8")
+    assert '"purpose":"initial"' in text and '"action":"adopt"' in text
+    events = [e for i in {n.originator_id for n in store.stored_notifications()}
+              for e in store.history(i)]
+    purposes = [e.purpose for e in events if isinstance(e, ev.StopLossRequested)]
+    actions = [e.action for e in events if isinstance(e, ev.PhantomDetected)]
+    assert purposes and all(isinstance(p, StopPurpose) for p in purposes)
+    assert StopPurpose.INITIAL in purposes and StopPurpose.TRAIL in purposes
+    assert actions == [PhantomPolicy.ADOPT]
 
 
 def test_the_read_model_projects_a_legacy_log():

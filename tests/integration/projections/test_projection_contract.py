@@ -19,7 +19,7 @@ from warden.domain.account import ExchangeAccount
 from warden.domain.lifecycle import Status
 from warden.domain.position import Position
 from warden.domain.reports import PositionReport
-from warden.domain.values import CloseReason, PriceSource, ReportSource, Side
+from warden.domain.values import CloseReason, PriceSource, ReportSource, Side, StopPurpose
 from warden.projections.accounts_view import AccountsView, latest_reports
 from warden.projections.positions_view import (
     ROW_COLUMNS,
@@ -40,7 +40,7 @@ def variety() -> list[Position]:
     trailing.observe_mark(price=Decimal("61500.5"), source=PriceSource.MARK, at=at(10))
     trailing.activate_trailing(price=Decimal("61500.5"), activation_percent=Decimal("2"), at=at(11))
     trailing.request_stop(price=Decimal("60900.0"), reference_price=Decimal("61500.5"),
-                          purpose="trail", at=at(12))
+                          purpose=StopPurpose.TRAIL, at=at(12))
     partial = opened(signal_id="partial", qty="0.020")
     partial.fill(price=Decimal("60000"), quantity=Decimal("0.005"), source=PriceSource.EXECUTIONS,
                  at=at(5))

@@ -9,9 +9,12 @@ import pytest
 from eventsourcing.persistence import StoredEvent
 from eventsourcing.utils import register_topic
 
-from tests.builders import at, opened
+from tests.builders import at, filled, opened
 from warden.adapters.store import open_store
 from warden.domain.events import PositionEvent
+from warden.domain.lifecycle import Intent
+from warden.domain.position import Position
+from warden.domain.values import StopPurpose
 
 
 class StopLossNudged(PositionEvent):
@@ -58,3 +61,23 @@ def test_a_renamed_event_class_still_reads_under_its_old_topic():
     store2.recorder.insert_events([StoredEvent(stored.originator_id, 1, old_topic, stored.state)])
 
     assert store2.repository.get(position.id).state() == position.state()
+
+
+def test_a_version_1_position_snapshot_reads_its_pending_intent_as_an_enum():
+    """Position v1 kept ``pending_intent`` as a plain string; snapshots of it are stored format."""
+    store = open_store("memory://")
+    position = filled()
+    position.request_stop(price=Decimal("58800"), reference_price=Decimal("60000"),
+                          purpose=StopPurpose.INITIAL, at=at(3))
+    stored = store.mapper.to_stored_event(Position.Snapshot.take(position))
+    snapshot = json.loads(stored.state)
+    aggregate_state = snapshot["state"]
+    assert aggregate_state.pop("class_version") == 2
+    aggregate_state["pending_intent"] = "stop"
+    v1 = StoredEvent(stored.originator_id, stored.originator_version, stored.topic,
+                     json.dumps(snapshot).encode())
+
+    restored = store.mapper.to_domain_event(v1).mutate(None)
+
+    assert restored.pending_intent is Intent.STOP
+    assert restored.state() == position.state()

@@ -1,0 +1,76 @@
+"""A store that fails while the engine looks an aggregate up is an error, never "not recorded yet".
+
+Before, any exception there created a new account or signal book and kept it in memory, so after a
+database hiccup warden carried on with an empty aggregate beside the recorded one.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from eventsourcing.application import AggregateNotFoundError
+from eventsourcing.persistence import PersistenceError
+
+from warden.adapters.store import open_store
+from warden.domain.intake import SignalBook
+from warden.engine.core import Engine
+
+AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@contextmanager
+def events_table_gone(database: Path) -> Iterator[None]:
+    """The store cannot read events (as when its database is unreachable), then recovers."""
+    with sqlite3.connect(database, isolation_level=None) as db:
+        db.execute("ALTER TABLE stored_events RENAME TO stored_events_away")
+    try:
+        yield
+    finally:
+        with sqlite3.connect(database, isolation_level=None) as db:
+            db.execute("ALTER TABLE stored_events_away RENAME TO stored_events")
+
+
+@pytest.fixture
+def database(tmp_path: Path) -> Path:
+    return tmp_path / "warden.sqlite3"
+
+
+def test_an_unknown_account_is_registered(database):
+    engine = Engine(open_store(f"sqlite:///{database}"), {})
+    account = engine.reconciler.account("bybit", "main")
+    assert account.version == 1 and engine.ctx.store.repository.get(account.id).venue == "bybit"
+
+
+def test_a_store_failure_while_loading_an_account_does_not_register_a_new_one(database):
+    store = open_store(f"sqlite:///{database}")
+    first = Engine(store, {})
+    account = first.reconciler.account("bybit", "main")
+    account.record_snapshot([], at=AT)
+    first.ctx.save(account)
+
+    restarted = Engine(open_store(f"sqlite:///{database}"), {})
+    with events_table_gone(database), pytest.raises(PersistenceError) as failure:
+        restarted.reconciler.account("bybit", "main")
+    assert not isinstance(failure.value, AggregateNotFoundError)
+
+    again = restarted.reconciler.account("bybit", "main")
+    assert again.version == 2 and again.last_snapshot_at == AT
+
+
+def test_a_store_failure_while_loading_the_signal_book_does_not_open_a_new_one(database):
+    first = Engine(open_store(f"sqlite:///{database}"), {})
+    first.record_rejection("s-1", "bad", {}, AT)
+    first.record_rejection("s-2", "bad", {}, AT)
+
+    restarted = Engine(open_store(f"sqlite:///{database}"), {})
+    with events_table_gone(database), pytest.raises(PersistenceError):
+        restarted.record_rejection("s-3", "bad", {}, AT)
+    restarted.record_rejection("s-4", "bad", {}, AT)  # a new book here would collide with the old
+
+    book = restarted.ctx.store.repository.get(SignalBook.id_for(AT.date()))
+    assert book.rejected == 3 and book.version == 4
