@@ -97,8 +97,10 @@ def _amount(payload: dict[str, Any], key: str) -> Decimal | None:
         amount = Decimal(value) if isinstance(value, str | Decimal) else Decimal(str(value))
     except (InvalidOperation, ValueError):  # an int too long to print (Python's 4300-digit limit)
         raise InvalidSignal(f"{key} is not a number it can read") from None
-    if not amount.is_finite() or amount <= 0:
-        raise InvalidSignal(f"{key} must be a finite number > 0, got {_quote(value)}")
+    if not amount.is_finite():
+        raise InvalidSignal(f"{key} must be a finite number, got {_quote(value)}")
+    if amount <= 0:
+        raise InvalidSignal(f"{key} must be > 0, got {_quote(value)}")
     if not MIN_AMOUNT <= amount <= MAX_AMOUNT:
         raise InvalidSignal(f"{key} {_quote(value)} is out of range [1e-12, 1e15]")
     return amount
