@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import socket
 from collections import Counter
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -148,21 +149,24 @@ class _Guarded(asyncio.Protocol):
 
 
 class GuardedSite(web.BaseSite):
-    """`web.TCPSite`, with every connection's protocol wrapped by ``guard``."""
+    """`web.TCPSite` (``host``, ``port``) or `web.SockSite` (``sock``, bound beforehand), with every
+    connection's protocol wrapped by ``guard``."""
 
-    def __init__(self, runner: web.BaseRunner, host: str, port: int, guard: ConnectionGuard,
-                 backlog: int = 128) -> None:
+    def __init__(self, runner: web.BaseRunner, guard: ConnectionGuard, *, host: str | None = None,
+                 port: int | None = None, sock: socket.socket | None = None, backlog: int = 128) -> None:
         super().__init__(runner, backlog=backlog)
-        self._host, self._port, self._guard = host, port, guard
+        self._host, self._port, self._sock, self._guard = host, port, sock, guard
 
     @property
     def name(self) -> str:
-        return f"http://{self._host}:{self._port}"
+        host, port = self._sock.getsockname()[:2] if self._sock else (self._host, self._port)
+        return f"http://{host}:{port}"
 
     async def start(self) -> None:
         await super().start()
         server = self._runner.server
         if server is None:
             raise RuntimeError("call runner.setup() before starting a site")
+        where = {"sock": self._sock} if self._sock else {"host": self._host, "port": self._port}
         self._server = await asyncio.get_running_loop().create_server(
-            self._guard.protocol_factory(server), self._host, self._port, backlog=self._backlog)
+            self._guard.protocol_factory(server), backlog=self._backlog, **where)

@@ -20,9 +20,10 @@ import hmac
 import json
 import logging
 import re
+import socket
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -86,7 +87,7 @@ class Intake:
         if settings.secret is None:
             raise ValueError("the intake needs a webhook secret (intake.secret_env or intake.secret_file)")
         self.sink, self.settings, self.now = sink, settings, now
-        self._key = settings.secret.reveal().encode()
+        self._key = settings.secret.get_secret_value().encode()
         self.bucket = TokenBucket(float(settings.rate_per_second), settings.rate_burst, monotonic)
         self.sources = SourceBuckets(float(settings.unauthenticated_per_second),
                                      settings.unauthenticated_burst, monotonic)
@@ -115,15 +116,19 @@ class Intake:
         app.router.add_post("/signals", self.handle)
         return app
 
-    async def serve(self) -> str:
-        """Listen on the configured host and port (0: any free port); returns the signals URL."""
+    async def serve(self, sockets: Sequence[socket.socket] = ()) -> str:
+        """Listen on ``sockets`` (bound at startup), else on the configured host and port (0: any
+        free port); returns the signals URL."""
         # lingering_time 0: a refused request's unread body is not waited for (aiohttp would keep
-        # reading it for 10 s before closing); the connection closes once the answer is written
+        # reading it for 10 s before closing); the connection closes once the answer is written.
+        # aiohttp's own keep-alive timer only backs up the guard's (an hour by default).
         self._runner = web.AppRunner(self.app(), access_log=None, lingering_time=0,
-                                     keepalive_timeout=float(self.settings.idle_timeout_seconds))
+                                     keepalive_timeout=float(self.settings.idle_timeout_seconds) + 1)
         await self._runner.setup()
-        site = GuardedSite(self._runner, self.settings.host, self.settings.port, self.guard)
-        await site.start()
+        sites = [GuardedSite(self._runner, self.guard, sock=sock) for sock in sockets] or \
+            [GuardedSite(self._runner, self.guard, host=self.settings.host, port=self.settings.port)]
+        for site in sites:
+            await site.start()
         host, port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{port}/signals"
         return self.url

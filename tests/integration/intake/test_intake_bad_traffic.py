@@ -130,7 +130,7 @@ async def test_connections_over_the_cap_are_closed_as_they_open_and_the_bot_stil
 
 async def test_refused_junk_is_recorded_compactly_and_the_log_stops_growing_with_the_flood(
         serve, engine, store, client_at):
-    intake, _ = await serve(engine, max_body_bytes=64 * 1024)
+    intake, _ = await serve(engine, max_body_bytes=64 * 1024, max_connections=1000)  # all 400 at once
     big = b"J" * (60 * 1024)
     clients = [client_at(intake.url, f"127.0.1.{i}") for i in range(40)]  # 40 addresses x 10 = 400
     started = time.monotonic()
