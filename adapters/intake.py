@@ -179,7 +179,8 @@ class Intake:
 
     def _verify(self, signing: tuple[str, str, str], body: bytes, at: datetime) -> Refusal | None:
         timestamp, nonce, signature = signing
-        if not hmac.compare_digest(sign(self._key, timestamp, nonce, body), signature.strip().lower()):
+        given = signature.strip().lower().encode("utf8", "surrogateescape")  # any header bytes
+        if not hmac.compare_digest(sign(self._key, timestamp, nonce, body).encode(), given):
             return Refusal("bad_signature", 401, "the signature does not match the body")
         skew, now = self.settings.skew_seconds, at.timestamp()
         if abs(now - int(timestamp)) > skew:

@@ -10,7 +10,7 @@ import json
 import pytest
 
 from tests.integration.engine.conftest import signal
-from tests.integration.intake.conftest import rejections
+from tests.integration.intake.conftest import http_head, raw_request, rejections, signed
 
 
 def with_field(key, value):
@@ -61,3 +61,18 @@ async def test_a_bad_input_is_a_clear_400_and_recorded_with_the_same_reason(serv
     assert recorded.reason == reply.body["reason"]
     store.repository.get(recorded.originator_id)  # the day's book still loads
     assert not engine.positions
+
+
+@pytest.mark.parametrize("header", [b"X-Warden-Signature: \xc3\xa9" + b"0" * 62,
+                                    b"X-Warden-Signature: \xff\xfe", b"X-Warden-Nonce: n\xc3\xa9nce-12345"])
+async def test_a_signing_header_that_is_not_ascii_is_a_401_not_a_crash(serve, engine, store, header):
+    intake, _ = await serve(engine)
+    body = json.dumps(signal("hdr-1")).encode()
+    name = header.split(b":")[0].decode()
+    headers = {k: v for k, v in signed(body).items() if k != name}
+    head = http_head(intake.url, headers, len(body)).replace(b"\r\n\r\n", b"\r\n" + header + b"\r\n\r\n")
+
+    status, answer, _ = await raw_request(intake.url, [head + body])
+
+    assert status == 401, answer
+    assert [e.reason.split(":")[0] for e in rejections(store)] in (["bad_signature"], ["unsigned"])
