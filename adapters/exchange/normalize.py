@@ -131,7 +131,8 @@ def parse_order(venue: str, payload: Payload) -> OrderReport:
         reduce_only=any(_bool(info.get(key)) for key in ("reduceOnly", "R", "closePosition", "cp")),
         trigger_price=price(first(info, "triggerPrice", "stopPrice", "sp", "tp"))
         or price(unified.get("triggerPrice")),
-        price=price(first(info, "price", "p")) or price(unified.get("price")),
+        # the venue's own field only: ccxt's unified "price" of a market order is its fill price
+        price=price(first(info, "price", "p")),
         time=from_ms(first(info, "updatedTime", "updateTime", "T", "createdTime", "createTime"))
         or from_ms(unified.get("timestamp")),
         raw=dict(info),

@@ -12,6 +12,7 @@ from eventsourcing.utils import register_topic
 from tests.builders import at, filled, opened
 from warden.adapters.store import open_store
 from warden.domain.events import PositionEvent
+from warden.domain.exit_order import NO_EXIT_ORDER
 from warden.domain.lifecycle import Intent
 from warden.domain.position import Position
 from warden.domain.values import StopPurpose
@@ -72,12 +73,32 @@ def test_a_version_1_position_snapshot_reads_its_pending_intent_as_an_enum():
     stored = store.mapper.to_stored_event(Position.Snapshot.take(position))
     snapshot = json.loads(stored.state)
     aggregate_state = snapshot["state"]
-    assert aggregate_state.pop("class_version") == 2
+    assert aggregate_state.pop("class_version") == 3
     aggregate_state["pending_intent"] = "stop"
+    for name in NO_EXIT_ORDER:  # v1 and v2 kept no aged exit order
+        del aggregate_state[name]
     v1 = StoredEvent(stored.originator_id, stored.originator_version, stored.topic,
                      json.dumps(snapshot).encode())
 
     restored = store.mapper.to_domain_event(v1).mutate(None)
 
     assert restored.pending_intent is Intent.STOP
+    assert restored.state() == position.state()
+
+
+def test_a_version_2_position_snapshot_reads_with_no_exit_order():
+    """Position v3 added the aged exit order's fields; a v2 snapshot has none of them."""
+    store = open_store("memory://")
+    position = filled()
+    stored = store.mapper.to_stored_event(Position.Snapshot.take(position))
+    snapshot = json.loads(stored.state)
+    snapshot["state"]["class_version"] = 2
+    for name in NO_EXIT_ORDER:
+        del snapshot["state"][name]
+    v2 = StoredEvent(stored.originator_id, stored.originator_version, stored.topic,
+                     json.dumps(snapshot).encode())
+
+    restored = store.mapper.to_domain_event(v2).mutate(None)
+
+    assert not restored.exit_resting and restored.exit_intent is None
     assert restored.state() == position.state()
