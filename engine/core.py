@@ -33,7 +33,7 @@ from warden.domain.values import PositionMode, PriceSource
 from warden.engine.aged import AgedProcess
 from warden.engine.closing import Closer
 from warden.engine.context import Clock, EngineConfig, EngineContext, SystemClock, no_checkpoint
-from warden.engine.errors import Retryable, UnknownOutcome, UnsupportedAccount
+from warden.engine.errors import Rejected, Retryable, UnknownOutcome, UnsupportedAccount
 from warden.engine.open_saga import OpenSaga
 from warden.engine.ports import ExchangePort
 from warden.engine.reconcile import Reconciler
@@ -117,6 +117,9 @@ class Engine:
                 break
             except (Retryable, UnknownOutcome):
                 await self.ctx.pause()
+            except Rejected as e:  # e.g. a key without the permission: unknown is not one-way
+                raise UnsupportedAccount(f"{venue}/{account}: cannot read the position mode: "
+                                         f"{e.venue_message or e}") from None
         if report.mode is PositionMode.HEDGE:
             raise UnsupportedAccount(f"{venue}/{account} is in hedge mode ({report.shown_by}); warden "
                                      f"supports one-way mode only: {report.setting}")
