@@ -94,6 +94,7 @@ class ExchangeSettings:
     request_timeout_s: float = 10.0
     recv_window_ms: int = 10_000
     ws_keepalive_s: float = 18.0
+    feed_quiet_s: float = 60.0
     policy: PolicySettings = field(default_factory=PolicySettings)
 
 
@@ -191,8 +192,13 @@ def _exchange(t: Table, policy: PolicySettings) -> ExchangeSettings:
         request_timeout_s=t.get("request_timeout_s", 10.0, read_seconds),
         recv_window_ms=t.get("recv_window_ms", 10_000, read_int(1, 60_000)),
         ws_keepalive_s=t.get("ws_keepalive_s", 18.0, read_seconds),
+        feed_quiet_s=t.get("feed_quiet_s", 60.0, read_seconds),
         policy=_policy(t.table("policy"), policy))
     t.done()
+    if settings.feed_quiet_s < 2 * settings.ws_keepalive_s:
+        # quieter than two heartbeats is normal for an idle account: it would restart healthy feeds
+        raise ConfigError(f"{t.key('feed_quiet_s')}: must be at least twice ws_keepalive_s "
+                          f"({settings.ws_keepalive_s:g} s)")
     return settings
 
 
@@ -347,4 +353,5 @@ def exchange_config(exchange: ExchangeSettings) -> ExchangeConfig:
                           api_key=exchange.api_key.reveal(), secret=exchange.secret.reveal(),
                           rest_url=exchange.rest_url, ws_url=exchange.ws_url,
                           request_timeout_s=exchange.request_timeout_s,
-                          recv_window_ms=exchange.recv_window_ms, ws_keepalive_s=exchange.ws_keepalive_s)
+                          recv_window_ms=exchange.recv_window_ms, ws_keepalive_s=exchange.ws_keepalive_s,
+                          feed_quiet_s=exchange.feed_quiet_s)

@@ -4,6 +4,8 @@
 snapshot after every reconnect, rejected frames), follows mark prices for the symbols warden
 tracks, ticks the engine (aged exits, periodic reconciliation), and answers health questions.
 Every input is handled in isolation: one bad report is logged and counted, it never stops a feed.
+Every feed supervises itself (`adapters/streams/supervision.py`); the health report reads each
+feed's own `FeedHealth`, so it shows the state the feed is in now, not the last one queued.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from warden.adapters.streams.base import PrivateStream
 from warden.adapters.streams.compare import Comparison, Discrepancy
 from warden.adapters.streams.events import Connection, PositionSnapshot, StreamRejection, StreamStatus
 from warden.adapters.streams.public import MarkPriceStream, PriceTick
+from warden.adapters.streams.supervision import FeedHealth
 from warden.domain.reports import FillReport, PositionReport
 from warden.engine.core import Engine
 from warden.projections.supervisor import Supervisor
@@ -29,15 +32,7 @@ log = logging.getLogger("warden.service")
 
 
 @dataclass
-class FeedState:
-    connected: bool = False
-    reconnects: int = 0
-    last_error: str = ""
-
-
-@dataclass
 class ServiceStats:
-    feeds: dict[str, FeedState] = field(default_factory=dict)
     handled: Counter[str] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
 
@@ -52,6 +47,9 @@ class WardenService:
         self.engine, self.streams, self.exchanges = engine, streams, exchanges
         self.supervisor = supervisor
         self.shadows = shadows or {}
+        for shadow in self.shadows.values():
+            shadow.health.gating = False  # it only runs beside the feed the engine trusts
+        self._marks: dict[str, MarkPriceStream] = {}
         self.comparisons = {stream: Comparison(self._report) for stream in self.shadows}
         self.discrepancies: list[Discrepancy] = []
         self.discrepancy_observers: list[Callable[[Discrepancy], None]] = []
@@ -67,7 +65,6 @@ class WardenService:
             self.engine.ctx.listeners.append(lambda _: self.supervisor.wake())
         await self.engine.start()
         for stream in self.streams:
-            self.stats.feeds[self._name(stream)] = FeedState()
             await stream.start()
             self._tasks.append(asyncio.create_task(self._consume(stream)))
         for stream, shadow in self.shadows.items():
@@ -98,6 +95,15 @@ class WardenService:
     def _name(stream: PrivateStream) -> str:
         return f"{stream.port.venue}/{stream.port.account}/{stream.feed}"
 
+    def feeds(self) -> dict[str, FeedHealth]:
+        """Every running feed by name: the private ones, compare-mode candidates, mark prices."""
+        private = {self._name(s): s.health for s in [*self.streams, *self.shadows.values()]}
+        return {**private, **{name: m.health for name, m in self._marks.items() if m.running}}
+
+    def feeds_down(self) -> list[str]:
+        """The feeds the engine depends on that are not connected now."""
+        return sorted(name for name, feed in self.feeds().items() if feed.gating and not feed.up)
+
     async def _consume(self, stream: PrivateStream) -> None:
         name = self._name(stream)
         async for event in stream.events():
@@ -106,9 +112,8 @@ class WardenService:
                 self.stats.handled[type(event).__name__] += 1
                 if stream in self.comparisons:
                     self.comparisons[stream].add(event, baseline=True)
-            except Exception as e:  # one bad input must not stop the feed
+            except Exception:  # one bad input must not stop the feed
                 self.stats.failures[type(event).__name__] += 1
-                self.stats.feeds[name].last_error = f"{type(e).__name__}: {e}"
                 log.exception("failed to handle %s from %s", type(event).__name__, name)
 
     async def _handle(self, stream: PrivateStream, name: str, event: Any) -> None:
@@ -128,10 +133,10 @@ class WardenService:
                                                     raw_text=event.raw_text, at=engine.ctx.now())
             engine.ctx.save(account_aggregate)
         elif isinstance(event, StreamStatus):
-            state = self.stats.feeds[name]
-            state.connected = event.state is Connection.CONNECTED
-            state.reconnects = event.attempt
-            state.last_error = event.reason or state.last_error
+            level = logging.INFO if event.state in (Connection.CONNECTED, Connection.CONNECTING) \
+                else logging.WARNING
+            log.log(level, "feed %s %s%s", name, event.state.value,
+                    f": {event.reason}" if event.reason else "")
 
     # ----- compare mode -------------------------------------------------------------------------
     def _report(self, discrepancy: Discrepancy) -> None:
@@ -161,7 +166,9 @@ class WardenService:
 
     async def _pump_marks(self, exchange: CcxtExchange, symbols: list[str]) -> None:
         engine = self.engine
-        async for tick in MarkPriceStream(exchange, symbols).ticks():
+        feed = MarkPriceStream(exchange, symbols)
+        self._marks[f"{exchange.venue}/{exchange.account}/{feed.feed}"] = feed
+        async for tick in feed.ticks():
             try:
                 if isinstance(tick, PriceTick):
                     at = tick.time or engine.ctx.now()
@@ -188,8 +195,10 @@ class WardenService:
 
     # ----- health -----------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
-        """Safe to trade only when the store answers, every feed is connected, the engine has
-        reconciled recently and no intent is stuck."""
+        """Safe to trade only when the store answers, every private feed the engine depends on is
+        connected, and the engine has reconciled recently. ``feeds_down`` names the feeds at fault;
+        ``feeds`` shows every feed (compare-mode candidates and mark prices too, which report their
+        state without making warden unhealthy)."""
         ctx = self.engine.ctx
         try:
             ctx.store.recorder.max_notification_id()
@@ -199,11 +208,12 @@ class WardenService:
         now = ctx.clock.monotonic()
         ages = {f"{v}/{a}": round(now - t, 1) for (v, a), t in self.engine.reconciler.last_snapshot.items()}
         pending = sum(1 for p in self.engine.positions.values() if p.pending_intent)
-        feeds = {name: state.connected for name, state in self.stats.feeds.items()}
+        down = self.feeds_down()
         stale = [k for k, age in ages.items() if age > 3 * ctx.config.reconcile_interval_s]
         projections = {s.name: s.lag for s in self.supervisor.status()} if self.supervisor else {}
-        ok = store_ok and self.engine.ready and all(feeds.values()) and not stale
-        return {"ok": ok, "ready": self.engine.ready, "store": store_ok, "feeds": feeds,
+        ok = store_ok and self.engine.ready and not down and not stale
+        return {"ok": ok, "ready": self.engine.ready, "store": store_ok, "feeds_down": down,
+                "feeds": {name: feed.report() for name, feed in sorted(self.feeds().items())},
                 "projection_lag": projections,
                 "last_reconcile_age_s": ages, "pending_intents": pending,
                 "open_positions": len(self.engine.positions)}

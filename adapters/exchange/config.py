@@ -42,6 +42,7 @@ class ExchangeConfig:
     request_timeout_s: float = 10.0
     recv_window_ms: int = 10_000
     ws_keepalive_s: float = 18.0
+    feed_quiet_s: float = 60.0  # a feed that hears nothing (no frame, no heartbeat) this long restarts
 
     @classmethod
     def for_endpoint(cls, endpoint: str, account: str, api_key: str, secret: str,

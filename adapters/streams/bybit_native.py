@@ -21,9 +21,10 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from warden.adapters.exchange.config import ExchangeConfig
-from warden.adapters.streams.base import Backoff, PrivateStream
+from warden.adapters.streams.base import PrivateStream
 from warden.adapters.streams.bybit_frames import FEED, TOPICS, ControlFrame, parse_frame
 from warden.adapters.streams.events import Connection, StreamRejection
+from warden.adapters.streams.supervision import Backoff
 from warden.engine.errors import ExchangeFailure
 from warden.engine.ports import ExchangePort
 
@@ -44,8 +45,8 @@ class BybitNativeStream(PrivateStream):
 
     def __init__(self, config: ExchangeConfig, port: ExchangePort, *, ping_interval: float = 20.0,
                  pong_timeout: float = 5.0, reply_timeout: float = 5.0,
-                 backoff: Backoff | None = None) -> None:
-        super().__init__(port, backoff=backoff)
+                 backoff: Backoff | None = None, quiet_after: float | None = None) -> None:
+        super().__init__(port, backoff=backoff, quiet_after=quiet_after or config.feed_quiet_s)
         self.config = config
         self.url = config.ws_url.rstrip("/") + "/v5/private"
         self.ping_interval = ping_interval
@@ -58,6 +59,7 @@ class BybitNativeStream(PrivateStream):
     async def _run(self) -> None:
         failures = 0
         while True:
+            self.status(Connection.CONNECTING)
             try:
                 async with connect(self.url, ping_interval=None, open_timeout=self.reply_timeout,
                                    max_queue=None) as ws:
@@ -82,8 +84,8 @@ class BybitNativeStream(PrivateStream):
                 await self._request(ws, reader, "subscribe",
                                     {"op": "subscribe", "req_id": str(next(self._req_ids)),
                                      "args": [topic]})
-            self.status(Connection.CONNECTED)
             await self.resync()
+            self.status(Connection.CONNECTED)
             pinger = asyncio.create_task(self._ping(ws))
             done, _ = await asyncio.wait({reader, pinger}, return_when=asyncio.FIRST_COMPLETED)
             for task in done:
@@ -115,6 +117,7 @@ class BybitNativeStream(PrivateStream):
 
     async def _read(self, ws: ClientConnection) -> None:
         async for text in ws:
+            self.heard()
             for item in parse_frame(text, self.port.venue, self.port.account):
                 if isinstance(item, ControlFrame):
                     self._on_control(item)

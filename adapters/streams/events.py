@@ -1,9 +1,9 @@
 """What the stream layer hands to the engine besides the domain's reports.
 
 A private stream yields `PositionReport`, `OrderReport` and `FillReport` (each with its raw venue
-payload), plus the items here: connection changes, the REST `PositionSnapshot` taken after every
-(re)connect, and a `StreamRejection` for every frame that could not be understood -- a garbage
-frame is evidence to record, never a reason for the stream to die.
+payload), plus the items here: connection changes (`StreamStatus`), the REST `PositionSnapshot`
+taken after every (re)connect, and a `StreamRejection` for every frame that could not be
+understood -- a garbage frame is evidence to record, never a reason for the stream to die.
 """
 
 from __future__ import annotations
@@ -19,8 +19,10 @@ from warden.domain.values import PriceSource
 
 
 class Connection(Enum):
-    CONNECTED = "connected"
-    DISCONNECTED = "disconnected"
+    CONNECTING = "connecting"      # dialing, authenticating, subscribing, taking the REST snapshot
+    CONNECTED = "connected"        # subscribed and resynced: reports flow and the gap is repaired
+    DISCONNECTED = "disconnected"  # the connection broke; the feed is reconnecting
+    RESTARTING = "restarting"      # the session ended or went quiet; a new one starts after a backoff
 
 
 @dataclass(frozen=True)

@@ -33,7 +33,7 @@ async def running(make_engine):
     await site.start()
     port = site._server.sockets[0].getsockname()[1]
     await service.start()
-    await eventually(lambda: all(f.connected for f in service.stats.feeds.values()))
+    await eventually(lambda: not service.feeds_down())
     yield service, f"http://127.0.0.1:{port}"
     await service.stop(grace=1)
     await runner.cleanup()
@@ -51,9 +51,11 @@ async def test_healthz_is_ok_when_reconciled_and_connected_and_503_when_a_feed_i
 
     sim.control.inject("missing_auth_ack", venue="bybit")
     await sim.control.drop_websockets("bybit")
-    await eventually(lambda: not all(f.connected for f in service.stats.feeds.values()))
+    await eventually(lambda: service.feeds_down() == ["bybit/bybit/ccxt-pro"])
     status, body = await get(base + "/healthz")
-    assert status == 503 and json.loads(body)["feeds"]["bybit/bybit/ccxt-pro"] is False
+    health = json.loads(body)
+    assert status == 503 and health["feeds_down"] == ["bybit/bybit/ccxt-pro"]
+    assert health["feeds"]["bybit/bybit/ccxt-pro"]["state"] != "connected"
 
 
 async def test_metrics_count_positions_events_decisions_and_signals(running, sim):

@@ -31,7 +31,7 @@ async def service(make_engine):
     service = WardenService(engine, [CcxtPrivateStream(x) for x in exchanges], exchanges,
                             tick_interval=0.2, symbols_interval=0.2)
     await service.start()
-    await eventually(lambda: all(f.connected for f in service.stats.feeds.values()))
+    await eventually(lambda: not service.feeds_down())
     yield service
     await service.stop(grace=2)
 
@@ -68,7 +68,7 @@ async def test_a_close_missed_while_disconnected_is_repaired_by_the_resync(sim, 
 
     await eventually(lambda: outcome.position_id not in service.engine.positions)
     assert store.repository.get(outcome.position_id).close_reason is CloseReason.CLOSED_EXTERNALLY
-    await eventually(lambda: service.stats.feeds["binanceusdm/binance/ccxt-pro"].reconnects >= 1)
+    await eventually(lambda: service.feeds()["binanceusdm/binance/ccxt-pro"].reconnects >= 1)
 
 
 async def test_the_trailing_stop_follows_the_venues_mark_prices(sim, service, store):
@@ -98,7 +98,7 @@ async def test_compare_mode_matches_the_native_feed_against_ccxt_pro(sim, make_e
     service = WardenService(engine, [feed], [port], shadows={feed: native}, tick_interval=0.2)
     await service.start()
     try:
-        await eventually(lambda: all(f.connected for f in service.stats.feeds.values()))
+        await eventually(lambda: not service.feeds_down())
         await asyncio.sleep(0.5)  # both subscribed
         await engine.submit(signal("compare-1"))
         await engine.idle()

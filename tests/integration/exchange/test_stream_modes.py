@@ -13,7 +13,6 @@ from websockets.asyncio.server import ServerConnection, serve
 
 from tests.integration.exchange.exchange_sim_helpers import QTY, SYMBOL, is_a, make_config, until
 from warden.adapters.exchange.ccxt_exchange import CcxtExchange
-from warden.adapters.streams.base import Backoff
 from warden.adapters.streams.bybit_native import BybitNativeStream
 from warden.adapters.streams.ccxt_private import CcxtPrivateStream
 from warden.adapters.streams.compare import Discrepancy, Mismatch, compare_streams
@@ -25,6 +24,7 @@ from warden.adapters.streams.events import (
     StreamStatus,
 )
 from warden.adapters.streams.public import MarkPriceStream
+from warden.adapters.streams.supervision import Backoff
 from warden.domain.reports import PositionReport
 from warden.domain.values import PriceSource, Side, Venue
 from warden.sim.server import Simulator
@@ -82,8 +82,10 @@ async def test_a_refused_auth_is_reported_and_retried_not_fatal(sim: Simulator) 
     stream = BybitNativeStream(bad, CcxtExchange(good), backoff=FAST)
     await stream.start()
     try:
-        events = await until(stream, is_a(StreamStatus, attempt=1))
-        refusals = [e for e in events if isinstance(e, StreamStatus)]
+        events = await until(stream, is_a(StreamStatus, attempt=1, state=Connection.DISCONNECTED))
+        refusals = [e for e in events if isinstance(e, StreamStatus)
+                    and e.state is not Connection.CONNECTING]
+        assert len(refusals) == 2
         assert all(e.state is Connection.DISCONNECTED and "auth" in e.reason for e in refusals)
     finally:
         await stream.stop()

@@ -7,11 +7,11 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from warden.adapters.streams.base import Backoff
 from warden.adapters.streams.bybit_frames import ControlFrame, parse_frame
 from warden.adapters.streams.compare import FeedComparator, Mismatch
 from warden.adapters.streams.dedup import Sequencer
 from warden.adapters.streams.events import StreamRejection
+from warden.adapters.streams.supervision import Backoff
 from warden.domain.reports import FillReport, OrderReport, PositionReport
 from warden.domain.values import OrderSide, OrderStatus, ReportSource, Side
 
