@@ -63,9 +63,12 @@ def build_client(config: ExchangeConfig) -> Any:
         "timeout": int(config.request_timeout_s * 1000),
     }
     rest, ws = config.rest_url.rstrip("/"), config.ws_url.rstrip("/")
-    if config.venue is Venue.BYBIT:
-        return _bybit(common, config, rest, ws)
-    return _binance(common, config, rest, ws)
+    client = _bybit(common, config, rest, ws) if config.venue is Venue.BYBIT else \
+        _binance(common, config, rest, ws)
+    # ccxt.pro pings each websocket every ``streaming.keepAlive`` ms (``options.keepAlive`` is not
+    # read for that): Binance's own default is 180 s, far longer than a feed may stay silent.
+    client.streaming = {**client.streaming, "keepAlive": int(config.ws_keepalive_s * 1000)}
+    return client
 
 
 def _bybit(common: dict[str, Any], config: ExchangeConfig, rest: str, ws: str) -> Any:
@@ -77,7 +80,6 @@ def _bybit(common: dict[str, Any], config: ExchangeConfig, rest: str, ws: str) -
         "recvWindow": config.recv_window_ms,
         "adjustForTimeDifference": False,
         "watchPositions": _NO_SNAPSHOT,
-        "keepAlive": int(config.ws_keepalive_s * 1000),
     }})
     client.has["fetchCurrencies"] = False  # skips the private /v5/asset/coin/query-info
     for key in ("spot", "futures", "v2", "public", "private"):
@@ -102,7 +104,6 @@ def _binance(common: dict[str, Any], config: ExchangeConfig, rest: str, ws: str)
         "watchPositions": _NO_SNAPSHOT,
         "recvWindow": config.recv_window_ms,
         "adjustForTimeDifference": False,
-        "keepAlive": int(config.ws_keepalive_s * 1000),
     }})
     for key, url in list(client.urls["api"].items()):
         if key.startswith("fapi"):

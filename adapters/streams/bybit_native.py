@@ -1,10 +1,11 @@
 """The native Bybit v5 private stream on the ``websockets`` library, like the seed bot's.
 
 One connection to ``<ws>/v5/private``: ``auth`` (HMAC of ``"GET/realtime" + expires``; the ack must
-say success), one ``subscribe`` per topic (position, order, execution), a text ``ping`` every 20 s
-(a websocket-level pong does not count on Bybit; a ping left unanswered closes the connection), and
-on any failure a reconnect with exponential backoff and jitter, re-authentication, resubscription
-and a REST positions snapshot.
+say success), one ``subscribe`` per topic (position, order, execution), a text ``ping`` every
+``ws_keepalive_s`` (a websocket-level pong does not count on Bybit; a ping left unanswered closes the
+connection), and on any failure a reconnect with exponential backoff and jitter, re-authentication,
+resubscription and a REST positions snapshot. The supervisor restarts a session that ends or hears
+nothing for ``feed_quiet_s``.
 """
 
 from __future__ import annotations
@@ -43,13 +44,13 @@ def auth_message(api_key: str, secret: str, expires_ms: int) -> dict[str, Any]:
 class BybitNativeStream(PrivateStream):
     feed = FEED
 
-    def __init__(self, config: ExchangeConfig, port: ExchangePort, *, ping_interval: float = 20.0,
+    def __init__(self, config: ExchangeConfig, port: ExchangePort, *, ping_interval: float | None = None,
                  pong_timeout: float = 5.0, reply_timeout: float = 5.0,
                  backoff: Backoff | None = None, quiet_after: float | None = None) -> None:
         super().__init__(port, backoff=backoff, quiet_after=quiet_after or config.feed_quiet_s)
         self.config = config
         self.url = config.ws_url.rstrip("/") + "/v5/private"
-        self.ping_interval = ping_interval
+        self.ping_interval = ping_interval or config.ws_keepalive_s
         self.pong_timeout = pong_timeout
         self.reply_timeout = reply_timeout
         self._req_ids = itertools.count(1)
@@ -61,8 +62,9 @@ class BybitNativeStream(PrivateStream):
         while True:
             self.status(Connection.CONNECTING)
             try:
+                # close_timeout: a connection torn down for silence will not answer the close
                 async with connect(self.url, ping_interval=None, open_timeout=self.reply_timeout,
-                                   max_queue=None) as ws:
+                                   close_timeout=1.0, max_queue=None) as ws:
                     await self._session(ws)
                 reason = "closed by the server"
             except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError, StreamRefused,

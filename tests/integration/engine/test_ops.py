@@ -8,35 +8,16 @@ import logging
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from tests.integration.engine.conftest import signal
 from tests.integration.engine.test_service import eventually
 from tests.integration.engine.test_trailing_and_aged import walk
 from warden.adapters.logs import EventLogger, configure_logging
-from warden.adapters.metrics import Metrics
-from warden.adapters.ops_http import ops_app
-from warden.adapters.service import WardenService
-from warden.adapters.streams.ccxt_private import CcxtPrivateStream
 
 
 @pytest.fixture
-async def running(make_engine):
-    engine = await make_engine(start=False)
-    exchanges = list(engine.ctx.ports.values())
-    service = WardenService(engine, [CcxtPrivateStream(x) for x in exchanges], exchanges, tick_interval=0.2)
-    metrics = Metrics()
-    metrics.attach(engine)
-    runner = web.AppRunner(ops_app(service, metrics))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    await service.start()
-    await eventually(lambda: not service.feeds_down())
-    yield service, f"http://127.0.0.1:{port}"
-    await service.stop(grace=1)
-    await runner.cleanup()
+async def running(ops_service):
+    return await ops_service()
 
 
 async def get(url: str) -> tuple[int, str]:

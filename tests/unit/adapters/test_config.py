@@ -105,6 +105,8 @@ def test_environment_overrides_the_file(tmp_path):
     (MINIMAL.replace('secret_env = "BYBIT_API_SECRET"', 'secret_file = "/nonexistent/s"'), None,
      "exchanges[0].secret_file: cannot read /nonexistent/s"),
     (MINIMAL + MINIMAL, None, "exchanges[1].account: bybit/main is configured twice"),
+    (MINIMAL + "ws_keepalive_s = 20\nfeed_quiet_s = 30\n", None,
+     "exchanges[0].feed_quiet_s: must be at least twice ws_keepalive_s (20 s)"),
     (MINIMAL + 'colour = "red"\n', None, "exchanges[0].colour: unknown key"),
     (MINIMAL + "[exchanges.policy]\ninitial_stop_percent = 0\n", None,
      "exchanges[0].policy.initial_stop_percent: expected a number > 0 and < 100, got 0"),
