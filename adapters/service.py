@@ -41,16 +41,19 @@ class WardenService:
     def __init__(self, engine: Engine, streams: list[PrivateStream], exchanges: list[CcxtExchange], *,
                  supervisor: Supervisor | None = None, tick_interval: float = 1.0,
                  symbols_interval: float = 1.0,
-                 shadows: dict[PrivateStream, PrivateStream] | None = None) -> None:
+                 shadows: dict[PrivateStream, PrivateStream] | None = None,
+                 compare_window: float = 2.0) -> None:
         """``shadows`` maps a feeding stream to a second one that only runs beside it for compare
-        mode: its reports are matched against the feeding stream's, never given to the engine."""
+        mode: its reports are matched against the feeding stream's, never given to the engine; an
+        order, position or fill is compared once neither said anything new for ``compare_window``."""
         self.engine, self.streams, self.exchanges = engine, streams, exchanges
         self.supervisor = supervisor
         self.shadows = shadows or {}
         for shadow in self.shadows.values():
             shadow.health.gating = False  # it only runs beside the feed the engine trusts
         self._marks: dict[str, MarkPriceStream] = {}
-        self.comparisons = {stream: Comparison(self._report) for stream in self.shadows}
+        self.comparisons = {stream: Comparison(self._report, window=compare_window)
+                            for stream in self.shadows}
         self.discrepancies: list[Discrepancy] = []
         self.discrepancy_observers: list[Callable[[Discrepancy], None]] = []
         self.tick_interval, self.symbols_interval = tick_interval, symbols_interval
