@@ -212,8 +212,6 @@ class ExchangeSettings(Section):
             if getattr(self, key) is None:
                 raise invalid(f"required unless endpoint names a known one ({', '.join(KNOWN_ENDPOINTS)})",
                               key)
-        if self.stream != "ccxtpro" and self.venue is not Venue.BYBIT:
-            raise invalid(f"{self.stream!r} exists for bybit only; use \"ccxtpro\"", "stream")
         if self.feed_quiet_s < 2 * self.ws_keepalive_s:
             # quieter than two heartbeats is normal for an idle account: it would restart healthy feeds
             raise invalid(f"must be at least twice ws_keepalive_s ({self.ws_keepalive_s:g} s)",

@@ -12,6 +12,7 @@ from tests.integration.engine.conftest import signal
 from tests.integration.engine.test_service import eventually
 from warden.adapters.exchange.config import ExchangeConfig
 from warden.adapters.service import WardenService
+from warden.adapters.streams.binance_native import BinanceNativeStream
 from warden.adapters.streams.bybit_native import BybitNativeStream
 from warden.adapters.streams.ccxt_private import CcxtPrivateStream
 from warden.adapters.streams.compare import Mismatch
@@ -21,7 +22,7 @@ from warden.sim.server import Simulator
 
 WINDOW = 1.0  # the service's settle window for compare mode
 # warden venue -> (simulator account, native stream)
-VENUES = {"bybit": ("bybit", BybitNativeStream)}
+VENUES = {"bybit": ("bybit", BybitNativeStream), "binanceusdm": ("binance", BinanceNativeStream)}
 
 
 @pytest.fixture(params=list(VENUES))

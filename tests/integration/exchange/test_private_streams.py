@@ -19,6 +19,7 @@ from tests.integration.exchange.exchange_sim_helpers import (
 )
 from warden.adapters.exchange.ccxt_exchange import CcxtExchange
 from warden.adapters.streams.base import PrivateStream
+from warden.adapters.streams.binance_native import BinanceNativeStream
 from warden.adapters.streams.bybit_native import BybitNativeStream
 from warden.adapters.streams.ccxt_private import CcxtPrivateStream
 from warden.adapters.streams.events import Connection, PositionSnapshot, StreamStatus
@@ -28,7 +29,8 @@ from warden.domain.values import Side, Venue
 from warden.sim.server import Simulator
 
 FAST = Backoff(base=0.2, cap=0.5)
-FEEDS = [("ccxt", Venue.BYBIT), ("ccxt", Venue.BINANCE), ("native", Venue.BYBIT)]
+FEEDS = [("ccxt", Venue.BYBIT), ("ccxt", Venue.BINANCE), ("native", Venue.BYBIT), ("native", Venue.BINANCE)]
+NATIVE = {Venue.BYBIT: BybitNativeStream, Venue.BINANCE: BinanceNativeStream}
 POSITION_TOPIC = {Venue.BYBIT: "position", Venue.BINANCE: "ACCOUNT_UPDATE"}
 SIM_VENUE = {Venue.BYBIT: "bybit", Venue.BINANCE: "binance"}
 
@@ -37,7 +39,7 @@ def build_stream(kind: str, sim: Simulator, venue: Venue) -> PrivateStream:
     config = make_config(sim, venue)
     port = CcxtExchange(config)
     if kind == "native":
-        return BybitNativeStream(config, port, backoff=FAST, ping_interval=0.3, pong_timeout=0.3)
+        return NATIVE[venue](config, port, backoff=FAST, ping_interval=0.3, pong_timeout=0.3)
     return CcxtPrivateStream(port, backoff=FAST, settle=0.1)
 
 

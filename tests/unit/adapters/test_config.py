@@ -103,8 +103,6 @@ def test_an_array_is_overridden_whole_as_json(tmp_path):
     (MINIMAL.replace('rest_url = "http://127.0.0.1:8900"\n', ""), None, "exchanges[0].rest_url: required"),
     (MINIMAL + 'endpoint = "binance-testnet"\n', None, "exchanges[0].endpoint: 'binance-testnet' is not a"),
     (MINIMAL + 'endpoint = "moon"\n', None, "exchanges[0].endpoint: expected 'bybit-mainnet'"),
-    (MINIMAL.replace("bybit", "binanceusdm", 1) + 'stream = "native"\n', None,
-     "exchanges[0].stream: 'native' exists for bybit only"),
     (MINIMAL + 'stream = "fast"\n', None, "exchanges[0].stream: expected 'ccxtpro', 'native' or 'compare'"),
     (MINIMAL, {"BYBIT_API_KEY": "k"},
      "exchanges[0].secret_env: environment variable BYBIT_API_SECRET is not"),

@@ -72,12 +72,6 @@ async def test_backoff_grows_while_sessions_fail_and_starts_over_after_one_conne
     assert backoff.asked == [1, 2, 3, 1, 2, 3]
 
 
-def test_the_backoff_is_capped_and_jittered_below_it() -> None:
-    low, high = Backoff(base=0.5, cap=30, rng=lambda: 0.0), Backoff(base=0.5, cap=30, rng=lambda: 0.999)
-    assert [low.delay(n) for n in (1, 2, 3)] == [0.25, 0.5, 1.0]
-    assert low.delay(50) == 15.0 and 29.9 < high.delay(50) < 30
-
-
 async def test_a_session_that_hears_nothing_is_restarted_as_quiet() -> None:
     health = FeedHealth("test")
 
