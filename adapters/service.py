@@ -131,15 +131,22 @@ class WardenService:
             account_aggregate.record_fill(event, at=event.time or engine.ctx.now())
             engine.ctx.save(account_aggregate)
         elif isinstance(event, StreamRejection):
-            account_aggregate = engine.reconciler.account(venue, account)
-            account_aggregate.record_rejected_frame(feed=event.feed, reason=event.reason,
-                                                    raw_text=event.raw_text, at=engine.ctx.now())
-            engine.ctx.save(account_aggregate)
+            self._record_rejection(venue, account, event)
         elif isinstance(event, StreamStatus):
             level = logging.INFO if event.state in (Connection.CONNECTED, Connection.CONNECTING) \
                 else logging.WARNING
             log.log(level, "feed %s %s%s", name, event.state.value,
                     f": {event.reason}" if event.reason else "")
+
+    def _record_rejection(self, venue: str, account: str, rejection: StreamRejection) -> None:
+        """A feed's compact rejection record (the feed already limited how many come)."""
+        engine = self.engine
+        account_aggregate = engine.reconciler.account(venue, account)
+        account_aggregate.record_rejected_frame(
+            feed=rejection.feed, reason=rejection.reason, raw_text=rejection.raw_text,
+            size=rejection.size, sha256=rejection.sha256, unrecorded=rejection.unrecorded,
+            at=engine.ctx.now())
+        engine.ctx.save(account_aggregate)
 
     # ----- compare mode -------------------------------------------------------------------------
     def _report(self, discrepancy: Discrepancy) -> None:
@@ -178,10 +185,7 @@ class WardenService:
                     await engine.on_mark(tick.venue, tick.symbol, tick.price, at=at,
                                          account=exchange.account, source=tick.source, raw=tick.raw)
                 else:
-                    account = engine.reconciler.account(exchange.venue, exchange.account)
-                    account.record_rejected_frame(feed=tick.feed, reason=tick.reason,
-                                                  raw_text=tick.raw_text, at=engine.ctx.now())
-                    engine.ctx.save(account)
+                    self._record_rejection(exchange.venue, exchange.account, tick)
                 self.stats.handled[type(tick).__name__] += 1
             except Exception:
                 self.stats.failures[type(tick).__name__] += 1

@@ -47,9 +47,12 @@ class ExchangeAccount(Aggregate):
     def record_fill(self, fill: FillReport, *, at: datetime) -> None:
         self.trigger_event(ev.FillReported, timestamp=at, fill=_safe(fill))
 
-    def record_rejected_frame(self, *, feed: str, reason: str, raw_text: str, at: datetime) -> None:
+    def record_rejected_frame(self, *, feed: str, reason: str, raw_text: str, at: datetime,
+                              size: int | None = None, sha256: str = "",
+                              unrecorded: dict[str, int] | None = None) -> None:
         self.trigger_event(ev.StreamFrameRejected, timestamp=at, feed=feed, reason=reason,
-                           raw_text=raw_text[:MAX_RAW_TEXT])
+                           raw_text=raw_text[:MAX_RAW_TEXT], size=size, sha256=sha256,
+                           unrecorded=dict(unrecorded or {}))
 
     def record_phantom(self, report: PositionReport, *, action: PhantomPolicy, at: datetime) -> None:
         self._check_belongs(report)
@@ -99,7 +102,7 @@ class ExchangeAccount(Aggregate):
 
     @_handles(ev.StreamFrameRejected)
     def _(self, e: ev.StreamFrameRejected) -> None:
-        self.frames_rejected += 1
+        self.frames_rejected += (e.size is not None) + sum(e.unrecorded.values())
 
     @_handles(ev.PhantomDetected)
     def _(self, e: ev.PhantomDetected) -> None:

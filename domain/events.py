@@ -238,11 +238,26 @@ class FillReported(AccountEvent):
 
 
 class StreamFrameRejected(AccountEvent):
-    """A websocket frame that could not be understood, kept verbatim (truncated) with the reason."""
+    """A websocket frame that could not be understood, recorded compactly: the reason, its first
+    characters (``raw_text``), its ``size`` in bytes and ``sha256``. ``unrecorded`` counts, by kind,
+    the feed's rejected frames since its previous record that were not recorded one by one (the
+    feed records at most about one a second); a summary of those alone has ``size`` None."""
+
+    class_version = 2
 
     feed: str
     reason: str
     raw_text: str
+    size: int | None
+    sha256: str
+    unrecorded: dict[str, int]
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        # v1 kept up to 4 KiB of the frame itself, one record per frame
+        state["size"] = len(state["raw_text"].encode("utf-8", "surrogatepass"))
+        state["sha256"] = ""
+        state["unrecorded"] = {}
 
 
 class PhantomDetected(AccountEvent):

@@ -25,6 +25,7 @@ from warden.adapters.streams.events import (
     StreamRejection,
     StreamStatus,
 )
+from warden.adapters.streams.rejections import Rejections
 from warden.adapters.streams.supervision import Backoff, FeedHealth, supervise
 from warden.domain.reports import PositionReport
 from warden.domain.values import ZERO, ReportSource
@@ -46,6 +47,7 @@ class PrivateStream:
         self.queue: asyncio.Queue[StreamEvent] = asyncio.Queue(queue_size)
         self.attempt = 0  # connections made so far, minus one
         self.health = FeedHealth(self.feed)
+        self.rejections = Rejections(self.feed, self.health, self.queue.put_nowait)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
@@ -84,8 +86,11 @@ class PrivateStream:
         if self.sequencer.admit(report):
             self.queue.put_nowait(report)
 
-    def reject(self, reason: str, raw_text: str) -> None:
-        self.queue.put_nowait(StreamRejection(self.feed, reason, raw_text))
+    def reject(self, reason: str, raw_text: str | bytes) -> None:
+        """A frame (or item) that is no report: counted, and recorded within the budget."""
+        if isinstance(raw_text, bytes):
+            raw_text = raw_text.decode("utf-8", "backslashreplace")
+        self.rejections.add(StreamRejection(self.feed, reason, raw_text))
 
     def heard(self) -> None:
         self.health.heard()

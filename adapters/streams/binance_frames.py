@@ -38,9 +38,9 @@ def parse_frame(text: str | bytes, venue: str, account: str) -> list[Item]:
     try:
         frame = json.loads(text)
     except (ValueError, RecursionError) as exc:
-        return [StreamRejection(FEED, f"invalid JSON: {exc}", text)]
+        return [StreamRejection(FEED, f"json: {exc}", text)]
     if not isinstance(frame, dict):
-        return [StreamRejection(FEED, "frame is not a JSON object", text)]
+        return [StreamRejection(FEED, "shape: not a JSON object", text)]
     event = frame.get("e")
     if event == "listenKeyExpired":
         return [ListenKeyExpired(frame)]
@@ -56,8 +56,8 @@ def parse_frame(text: str | bytes, venue: str, account: str) -> list[Item]:
             return [normalize.parse_position(venue, account, p, ReportSource.WEBSOCKET,
                                              event_time_ms=frame.get("E")) for p in positions]
     except (ValueError, KeyError, TypeError) as exc:
-        return [StreamRejection(FEED, f"bad {event} event: {exc}", text)]
-    return [StreamRejection(FEED, f"unexpected frame (event {event!r})", text)]
+        return [StreamRejection(FEED, f"report: bad {event} event: {exc}", text)]
+    return [StreamRejection(FEED, f"shape: unexpected frame (event {event!r})", text)]
 
 
 def _object(frame: dict[str, Any], key: str) -> dict[str, Any]:

@@ -91,6 +91,8 @@ class FrameGuard:
                 handle(message)
                 return
             owner.heard()
+            if message.type is WSMsgType.ERROR:  # e.g. invalid UTF-8 in a text frame: ccxt reconnects
+                owner.reject(f"protocol: {message.data}", "")
             data = message.data if message.type in _DATA else None
             refusal = owner.screen(data) if data is not None else None
             if refusal is not None:
@@ -99,7 +101,7 @@ class FrameGuard:
             try:
                 handle(message)
             except Exception as exc:  # ccxt choked on it: keep the receive loop alive
-                owner.reject(f"ccxt could not handle it: {type(exc).__name__}: {exc}", data or "")
+                owner.reject(f"ccxt: {type(exc).__name__}: {exc}", data or "")
 
         ws.handle_message = guarded
         ws._warden_guarded = True

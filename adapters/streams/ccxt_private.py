@@ -27,6 +27,7 @@ import ccxt.async_support as ccxt
 
 from warden.adapters.exchange import normalize
 from warden.adapters.exchange.ccxt_exchange import CcxtExchange
+from warden.adapters.streams import frames
 from warden.adapters.streams.base import PrivateStream
 from warden.adapters.streams.bybit_frames import is_trade_execution
 from warden.adapters.streams.ccxt_guard import FrameGuard, fail_connections, is_private_url
@@ -59,14 +60,10 @@ class CcxtPrivateStream(PrivateStream):
         return is_private_url(self.exchange.config.venue, url)
 
     def screen(self, data: str | bytes) -> str | None:
-        if _is_auth_ack(data):
+        refusal = frames.screen(self.exchange.config.venue, data)
+        if refusal is None and _is_auth_ack(data):
             self._authenticated.set()
-        return None
-
-    def reject(self, reason: str, raw_text: str | bytes) -> None:
-        if isinstance(raw_text, bytes):
-            raw_text = raw_text.decode("utf-8", "backslashreplace")
-        super().reject(reason, raw_text)
+        return refusal
 
     async def _run(self) -> None:
         self.status(Connection.CONNECTING)
@@ -145,7 +142,7 @@ class CcxtPrivateStream(PrivateStream):
                 try:
                     report = parse(item)
                 except (ValueError, KeyError, TypeError) as exc:
-                    self.reject(f"bad {name} item: {exc}", json.dumps(item.get("info"), default=str))
+                    self.reject(f"report: bad {name} item: {exc}", json.dumps(item.get("info"), default=str))
                     continue
                 if report is not None:
                     self.emit(report)
@@ -172,8 +169,8 @@ class CcxtPrivateStream(PrivateStream):
             await asyncio.sleep(self.verify_after)
             try:
                 await self.verify()
-            except ExchangeFailure as exc:
-                self.reject(f"position verification failed: {exc}", "")
+            except ExchangeFailure as exc:  # the next burst, resync or reconcile tries again
+                self.health.last_error = f"position verification failed: {exc}"
         self._verifier = asyncio.create_task(later())
 
     def _position(self, item: dict[str, Any]) -> Report:

@@ -8,6 +8,7 @@ understood -- a garbage frame is evidence to record, never a reason for the stre
 
 from __future__ import annotations
 
+import hashlib
 from dataclasses import dataclass, field
 from datetime import datetime
 from decimal import Decimal
@@ -47,11 +48,30 @@ class PositionSnapshot:
 
 @dataclass(frozen=True)
 class StreamRejection:
-    """A frame (or one item of it) that is not a valid report, kept verbatim."""
+    """A frame (or one item of it) that is not a valid report.
+
+    Parsers give the whole ``raw_text``; the feed passes on a compact copy (`compact`): the first
+    characters, the frame's ``size`` in bytes and ``sha256``, and ``unrecorded``, the rejections it
+    counted but did not pass on since the previous one, by kind. A summary of those alone has no
+    frame: ``size`` is None."""
 
     feed: str
     reason: str
     raw_text: str
+    size: int | None = 0
+    sha256: str = ""
+    unrecorded: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def kind(self) -> str:
+        """The reason's first word (``json``, ``shape``, ``value``...), for counting."""
+        return self.reason.partition(":")[0]
+
+    def compact(self, unrecorded: dict[str, int], head: int = 256) -> StreamRejection:
+        data = self.raw_text.encode("utf-8", "surrogatepass")
+        start = self.raw_text[:head].encode("utf-8", "backslashreplace").decode()  # storable text
+        return StreamRejection(self.feed, self.reason, start, len(data), hashlib.sha256(data).hexdigest(),
+                               unrecorded)
 
 
 @dataclass(frozen=True)

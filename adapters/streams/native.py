@@ -19,6 +19,7 @@ from websockets.asyncio.client import ClientConnection, connect
 from websockets.exceptions import ConnectionClosed, InvalidHandshake
 
 from warden.adapters.exchange.config import ExchangeConfig
+from warden.adapters.streams import frames
 from warden.adapters.streams.base import PrivateStream
 from warden.adapters.streams.events import Connection
 from warden.adapters.streams.supervision import Backoff
@@ -56,6 +57,7 @@ class NativeStream(PrivateStream):
         """What the venue needs before it pushes anything (nothing, for Binance)."""
 
     def _frame(self, text: str | bytes) -> None:
+        """Handle one frame that passed `frames.screen`."""
         raise NotImplementedError
 
     async def _ping(self, ws: ClientConnection) -> None:
@@ -84,6 +86,9 @@ class NativeStream(PrivateStream):
                 reason = "closed by the server"
             except _CONNECTION_FAILURES as exc:
                 reason = f"{type(exc).__name__}: {exc}"
+                if isinstance(exc, ConnectionClosed) and exc.sent is not None and exc.sent.code == 1007:
+                    # the frame itself never reaches us: the protocol fails the connection
+                    self.reject("protocol: invalid UTF-8 in a text frame; the connection was failed", "")
             connected = self.health.connected_at is not None and self.health.connected_at >= started
             failures = 1 if connected else failures + 1
             self.status(Connection.DISCONNECTED, reason)
@@ -110,7 +115,11 @@ class NativeStream(PrivateStream):
     async def _read(self, ws: ClientConnection) -> None:
         async for text in ws:
             self.heard()
-            self._frame(text)
+            refusal = frames.screen(self.config.venue, text)
+            if refusal is None:
+                self._frame(text)
+            else:
+                self.reject(refusal, text)
 
     async def _heartbeat(self, ws: ClientConnection) -> None:
         while True:

@@ -21,8 +21,10 @@ import ccxt.async_support as ccxt
 
 from warden.adapters.exchange import normalize
 from warden.adapters.exchange.ccxt_exchange import CcxtExchange
+from warden.adapters.streams import frames
 from warden.adapters.streams.ccxt_guard import FrameGuard, fail_connections, is_private_url
 from warden.adapters.streams.events import Connection, PriceTick, StreamRejection
+from warden.adapters.streams.rejections import Rejections
 from warden.adapters.streams.supervision import Backoff, FeedHealth, supervise
 from warden.domain.values import PriceSource, Venue
 
@@ -60,6 +62,7 @@ class MarkPriceStream:
         self.health = FeedHealth(self.feed, gating=False)
         self.queue: asyncio.Queue[Tick] = asyncio.Queue(queue_size)
         self.running = False  # while someone iterates `ticks`
+        self.rejections = Rejections(self.feed, self.health, self._put)
 
     async def ticks(self) -> AsyncIterator[Tick]:
         """Ticks (and rejected frames) until the consumer stops iterating."""
@@ -86,11 +89,11 @@ class MarkPriceStream:
         self.health.heard()
 
     def screen(self, data: str | bytes) -> str | None:
-        return None
+        return frames.screen(self.exchange.config.venue, data)
 
     def reject(self, reason: str, data: str | bytes) -> None:
         text = data.decode("utf-8", "backslashreplace") if isinstance(data, bytes) else data
-        self._put(StreamRejection(self.feed, reason, text))
+        self.rejections.add(StreamRejection(self.feed, reason, text))
 
     # -- the session ------------------------------------------------------------------------------
     async def _session(self) -> None:
@@ -114,8 +117,10 @@ class MarkPriceStream:
             for name, ticker in tickers.items():
                 symbol = unified.get(name)
                 tick = parse_tick(self.exchange.venue, symbol, ticker) if symbol else None
-                self._put(tick or StreamRejection(self.feed, "ticker without a price",
-                                                  repr(ticker.get("info"))))
+                if tick is None:
+                    self.reject("report: a ticker without a price", repr(ticker.get("info")))
+                else:
+                    self._put(tick)
 
     async def _restarted(self, reason: str) -> None:
         self.health.set(Connection.RESTARTING, reason)

@@ -81,3 +81,27 @@ def test_a_version_1_position_snapshot_reads_its_pending_intent_as_an_enum():
 
     assert restored.pending_intent is Intent.STOP
     assert restored.state() == position.state()
+
+
+def test_a_version_1_rejected_frame_reads_with_its_size_and_counts_once():
+    """StreamFrameRejected v1 kept up to 4 KiB of the frame, one record per frame."""
+    from warden.domain.account import ExchangeAccount
+
+    store = open_store("memory://")
+    account = ExchangeAccount.register(venue="bybit", account="main", at=at(0))
+    account.record_rejected_frame(feed="ccxt-pro", reason="json: Expecting value", raw_text="}{ é",
+                                  size=5, sha256="ab", at=at(1))
+    store.save(account)
+    stored = store.recorder.select_events(account.id)[-1]
+    state = json.loads(stored.state)
+    for v2_only in ("class_version", "size", "sha256", "unrecorded"):
+        state.pop(v2_only)
+    store2 = open_store("memory://")
+    store2.recorder.insert_events([*store.recorder.select_events(account.id)[:-1],
+                                   StoredEvent(stored.originator_id, stored.originator_version,
+                                               stored.topic, json.dumps(state).encode())])
+
+    event = store2.history(account.id)[-1]
+
+    assert (event.raw_text, event.size, event.sha256, event.unrecorded) == ("}{ é", 5, "", {})
+    assert store2.repository.get(account.id).frames_rejected == 1
