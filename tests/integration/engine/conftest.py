@@ -97,8 +97,8 @@ async def ops_service(make_engine):
     running: list[tuple[WardenService, web.AppRunner]] = []
 
     async def build(streams: Callable[[list[CcxtExchange]], list] | None = None, *,
-                    exchange_options: dict | None = None, **service_options):
-        engine = await make_engine(start=False, exchange_options=exchange_options)
+                    exchange_options: dict | None = None, config: EngineConfig = FAST, **service_options):
+        engine = await make_engine(config, start=False, exchange_options=exchange_options)
         exchanges = list(engine.ctx.ports.values())
         feeds = streams(exchanges) if streams else [CcxtPrivateStream(x) for x in exchanges]
         service = WardenService(engine, feeds, exchanges, **{"tick_interval": 0.2, **service_options})
