@@ -51,7 +51,8 @@ class CcxtPrivateStream(PrivateStream):
         self.settle = settle  # lets the subscribe frames reach the venue before the snapshot
         self.verify_after = verify_after
         self._verifier: asyncio.Task[None] | None = None
-        self._broken = asyncio.Event()
+        self._failed = asyncio.Event()  # a watch failed: the connection broke or could not be made
+        self._next_attempt = asyncio.Event()  # set when the watchers may dial again
         self._authenticated = asyncio.Event()  # Bybit acknowledged the auth of this connection
         self._reason = ""
         FrameGuard.of(self.client).listen(self.owns, self)
@@ -68,29 +69,42 @@ class CcxtPrivateStream(PrivateStream):
     async def _run(self) -> None:
         self.status(Connection.CONNECTING)
         await self.exchange.unified_markets()
+        self._failed.clear()
         watchers = [
             asyncio.create_task(self._watch("position", self.client.watch_positions, self._position)),
             asyncio.create_task(self._watch("order", self.client.watch_orders, self._order)),
             asyncio.create_task(self._watch("execution", self.client.watch_my_trades, self._fill)),
         ]
         previous: object = None
+        failures = 0
         try:
             while True:
-                previous = await self._wait_connected(previous)
-                self._broken.clear()
-                if await self._authenticated_in_time():
+                previous = await self._connected(previous)
+                if previous is not None and await self._authenticated_in_time():
                     await asyncio.sleep(self.settle)
                     await self.resync()
                     self.status(Connection.CONNECTED)
-                    await self._broken.wait()
+                    failures = 0
+                    self._verify_soon()  # a push between the snapshot and the last watcher's return
+                    await self._failed.wait()
+                failures += 1
                 self.status(Connection.DISCONNECTED, self._reason)
-                self._authenticated.clear()
                 self.attempt += 1
+                await self.wait_backoff(failures)
+                self._release()
         finally:
             tasks = [*watchers, *([self._verifier] if self._verifier else [])]
             for task in tasks:
                 task.cancel()
             await asyncio.gather(*tasks, return_exceptions=True)
+
+    def _release(self) -> None:
+        """Let the watchers dial again, all at once: none may still sleep in a backoff of its own
+        while the others are connected, or the pushes it watches would pass unseen."""
+        self._failed.clear()
+        self._authenticated.clear()
+        self._next_attempt.set()
+        self._next_attempt = asyncio.Event()
 
     async def _authenticated_in_time(self) -> bool:
         """Bybit: the auth of the new connection was acknowledged (without it the subscriptions
@@ -103,17 +117,18 @@ class CcxtPrivateStream(PrivateStream):
             await asyncio.wait_for(self._authenticated.wait(), timeout)
             return True
         except TimeoutError:
+            fail_connections(self.client, self.owns, f"no answer to auth within {timeout:g}s")
             self._reason = f"no answer to auth within {timeout:g}s"
-            fail_connections(self.client, self.owns, self._reason)
             return False
 
     async def _reset(self) -> None:
         fail_connections(self.client, self.owns, f"{self.feed} session restarted")
         self._forget_listen_key()
 
-    async def _wait_connected(self, previous: object) -> object:
-        """The ccxt private websocket client once connected, and not the one that broke."""
-        while True:
+    async def _connected(self, previous: object) -> object | None:
+        """The ccxt private websocket client once connected (not the one that broke), or None when
+        a watch failed first: the dial itself failed (a REST outage keeps Binance from a listenKey)."""
+        while not self._failed.is_set():
             for url, client in list(self.client.clients.items()):
                 if not self.owns(url) or client is previous:
                     continue
@@ -121,23 +136,22 @@ class CcxtPrivateStream(PrivateStream):
                 if connected.done() and not connected.cancelled() and connected.exception() is None:
                     return client
             await asyncio.sleep(0.02)
+        return None
 
     async def _watch(self, name: str, watch: Callable[[], Awaitable[list[dict[str, Any]]]],
                      parse: Callable[[dict[str, Any]], Report | None]) -> None:
-        failures = 0
         while True:
+            attempt = self._next_attempt
             try:
                 items = await watch()
             except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
                 # AuthenticationError (an expired listenKey) lands here too: the next watch
                 # asks for a new key.
                 self._reason = f"{name}: {type(exc).__name__}: {exc}"
-                self._broken.set()
                 self._forget_listen_key()
-                failures += 1
-                await self.wait_backoff(failures)
+                self._failed.set()
+                await attempt.wait()  # the session backs off, then releases every watcher together
                 continue
-            failures = 0
             for item in items:
                 try:
                     report = parse(item)

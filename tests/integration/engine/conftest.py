@@ -84,8 +84,9 @@ def events_of(store: WardenStore, position_id) -> list[str]:
 async def ops_service(make_engine):
     """Build a running `WardenService` with its operator endpoints on a loopback port.
 
-    ``streams(exchanges)`` makes the private streams (ccxt.pro with defaults when omitted); the
-    fixture waits until every one is connected and returns (service, base URL)."""
+    ``streams(exchanges)`` makes the private streams (ccxt.pro with defaults when omitted); a
+    (stream, native stream) pair runs the two in compare mode. The fixture waits until every one is
+    connected and returns (service, base URL)."""
     from aiohttp import web
 
     from tests.integration.engine.test_service import eventually
@@ -100,8 +101,11 @@ async def ops_service(make_engine):
                     exchange_options: dict | None = None, config: EngineConfig = FAST, **service_options):
         engine = await make_engine(config, start=False, exchange_options=exchange_options)
         exchanges = list(engine.ctx.ports.values())
-        feeds = streams(exchanges) if streams else [CcxtPrivateStream(x) for x in exchanges]
-        service = WardenService(engine, feeds, exchanges, **{"tick_interval": 0.2, **service_options})
+        made = streams(exchanges) if streams else [CcxtPrivateStream(x) for x in exchanges]
+        pairs = [s if isinstance(s, tuple) else (s, None) for s in made]
+        service = WardenService(engine, [feed for feed, _ in pairs], exchanges,
+                                shadows={feed: shadow for feed, shadow in pairs if shadow is not None},
+                                **{"tick_interval": 0.2, **service_options})
         metrics = Metrics()
         metrics.attach(engine)
         runner = web.AppRunner(ops_app(service, metrics))
@@ -110,7 +114,7 @@ async def ops_service(make_engine):
         await site.start()
         running.append((service, runner))
         await service.start()
-        await eventually(lambda: not service.feeds_down())
+        await eventually(lambda: all(feed.up for feed in service.feeds().values()))
         return service, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
 
     yield build

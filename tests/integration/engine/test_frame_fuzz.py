@@ -22,7 +22,10 @@ import pytest
 from tests.frame_cases import Frame, frames
 from tests.integration.engine.conftest import FAST, signal
 from tests.integration.engine.test_service import eventually
+from warden.adapters.exchange.ccxt_exchange import CcxtExchange
 from warden.adapters.store import open_store
+from warden.adapters.streams.binance_native import BinanceNativeStream
+from warden.adapters.streams.bybit_native import BybitNativeStream
 from warden.adapters.streams.ccxt_private import CcxtPrivateStream
 from warden.domain.events import PositionReported, StreamFrameRejected
 from warden.domain.ids import account_id
@@ -63,6 +66,18 @@ def push(sim: Simulator, batch: list[Frame]) -> int:
     return queued
 
 
+def feeds(compare: bool):
+    """ccxt.pro on each venue; in compare mode with the native stream beside it."""
+    def make(ports: list[CcxtExchange]) -> list:
+        made = []
+        for port in ports:
+            feed = CcxtPrivateStream(port, settle=0.05)
+            native = BybitNativeStream if port.venue == "bybit" else BinanceNativeStream
+            made.append((feed, native(port.config, port)) if compare else feed)
+        return made
+    return make
+
+
 def rejected(service) -> int:
     return sum(feed.rejected_frames for feed in service.feeds().values())
 
@@ -78,16 +93,17 @@ def real_reports(store, venue: str, account: str) -> list[Decimal]:
     return [r.size for r in reports if r.symbol == REAL[0] and r.source is ReportSource.WEBSOCKET]
 
 
+@pytest.mark.parametrize("compare", [False, True], ids=["ccxtpro", "compare"])
 async def test_malformed_frames_are_refused_and_accounted_for_while_real_reports_go_through(
-        ops_service, sim: Simulator, store) -> None:
+        ops_service, sim: Simulator, store, compare: bool) -> None:
     started = time.monotonic()
-    service, base = await ops_service(lambda ports: [CcxtPrivateStream(x, settle=0.05) for x in ports],
-                                      config=replace(FAST, phantom_policy=PhantomPolicy.ALERT),
-                                      symbols_interval=0.2)
+    alert = replace(FAST, phantom_policy=PhantomPolicy.ALERT)
+    service, base = await ops_service(feeds(compare), config=alert, symbols_interval=0.2)
     for venue, _ in VENUES.values():  # a tracked position on each venue: both mark-price feeds run
         await service.engine.submit(signal(f"fuzz-{venue}", exchange=venue))
     await service.engine.idle()
-    await eventually(lambda: len(service.feeds()) == 4 and all(f.up for f in service.feeds().values()))
+    running = 6 if compare else 4  # private (and native) and mark-price feeds on both venues
+    await eventually(lambda: len(service.feeds()) == running and all(f.up for f in service.feeds().values()))
     before = rejected(service)
     records_before = accounted(store)[0]
 
@@ -113,12 +129,12 @@ async def test_malformed_frames_are_refused_and_accounted_for_while_real_reports
 
     assert not failures, f"{seed_note}\n" + "\n".join(failures[:20])
     assert rejected(service) - before == queued, seed_note
-    assert queued >= 2 * FRAMES  # each frame reached a private and a public feed
+    assert queued == (3 if compare else 2) * FRAMES  # each frame reached every feed of its venue
     await eventually(lambda: accounted(store)[1] >= queued, timeout=30)  # the last summaries flushed
     records, frames_in_log = accounted(store)
     assert frames_in_log == queued, seed_note
     elapsed = time.monotonic() - started
-    assert records - records_before <= 4 * (10 + elapsed + 1), f"{records} records in {elapsed:.0f} s"
+    assert records - records_before <= running * (10 + elapsed + 1), f"{records} records in {elapsed:.0f} s"
     for venue, account in VENUES.values():  # every real change between the garbage was reported
         sizes = real_reports(store, venue, account)
         assert sizes and sizes[-1] == changes * REAL[1], f"{venue}: {sizes} ({seed_note})"
