@@ -54,6 +54,9 @@ class WardenService:
         self._marks: dict[str, MarkPriceStream] = {}
         self.comparisons = {stream: Comparison(self._report, window=compare_window)
                             for stream in self.shadows}
+        # each stream of a compare pair -> (its comparison, whether it is the baseline)
+        self._sides = {**{s: (c, True) for s, c in self.comparisons.items()},
+                       **{self.shadows[s]: (c, False) for s, c in self.comparisons.items()}}
         self.discrepancies: list[Discrepancy] = []
         self.discrepancy_observers: list[Callable[[Discrepancy], None]] = []
         self.tick_interval, self.symbols_interval = tick_interval, symbols_interval
@@ -72,8 +75,7 @@ class WardenService:
             self._tasks.append(asyncio.create_task(self._consume(stream)))
         for stream, shadow in self.shadows.items():
             await shadow.start()
-            comparison = self.comparisons[stream]
-            self._tasks.append(asyncio.create_task(comparison.run(comparison.follow(shadow, baseline=False))))
+            self._tasks.append(asyncio.create_task(self.comparisons[stream].run(self._consume(shadow))))
         for exchange in self.exchanges:
             self._tasks.append(asyncio.create_task(self._follow_marks(exchange)))
         self._tasks.append(asyncio.create_task(self._tick()))
@@ -108,13 +110,18 @@ class WardenService:
         return sorted(name for name, feed in self.feeds().items() if feed.gating and not feed.up)
 
     async def _consume(self, stream: PrivateStream) -> None:
+        """Hand a feed's events to the engine; a compare-mode candidate's go to its comparison
+        only, except its rejected frames and state changes: those are recorded and logged too."""
         name = self._name(stream)
+        feeds_engine = stream in self.streams
+        side = self._sides.get(stream)
         async for event in stream.events():
             try:
-                await self._handle(stream, name, event)
-                self.stats.handled[type(event).__name__] += 1
-                if stream in self.comparisons:
-                    self.comparisons[stream].add(event, baseline=True)
+                if feeds_engine or isinstance(event, StreamRejection | StreamStatus):
+                    await self._handle(stream, name, event)
+                    self.stats.handled[type(event).__name__] += 1
+                if side is not None:
+                    side[0].add(event, baseline=side[1])
             except Exception:  # one bad input must not stop the feed
                 self.stats.failures[type(event).__name__] += 1
                 log.exception("failed to handle %s from %s", type(event).__name__, name)
