@@ -22,7 +22,7 @@ from warden.adapters.streams.base import PrivateStream
 from warden.adapters.streams.binance_native import BinanceNativeStream
 from warden.adapters.streams.bybit_native import BybitNativeStream
 from warden.adapters.streams.ccxt_private import CcxtPrivateStream
-from warden.adapters.streams.events import Connection, PositionSnapshot, StreamStatus
+from warden.adapters.streams.events import Connection, PositionSnapshot, StreamRejection, StreamStatus
 from warden.adapters.streams.supervision import Backoff
 from warden.domain.reports import FillReport, OrderReport, PositionReport
 from warden.domain.values import Side, Venue
@@ -162,3 +162,16 @@ async def test_an_expired_binance_listen_key_is_replaced_on_reconnect(sim: Simul
     finally:
         await stream.stop()
         await stream.port.close()
+
+
+async def test_a_text_frame_that_is_not_utf8_fails_the_connection_is_counted_and_the_feed_recovers(
+        sim: Simulator, feed) -> None:
+    stream, venue = feed
+    await until(stream, is_a(StreamStatus, state=Connection.CONNECTED))
+    # a lone surrogate, sent as its bytes in a text frame: the protocol says fail the connection
+    assert sim.control.push_raw(sim_account(venue), '{"topic": "\ud800"}', public=False) == 1
+    events = await until(stream, is_a(StreamStatus, state=Connection.CONNECTED))
+    [rejection] = [e for e in events if isinstance(e, StreamRejection)]
+    assert rejection.kind == "protocol" and stream.health.rejected_frames == 1
+    await trade(sim, venue, "utf-1")
+    await until(stream, position_of(QTY))
