@@ -17,6 +17,7 @@ stream and the mark-price stream of one account, so one guard serves several fee
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -87,8 +88,9 @@ class FrameGuard:
 
         def guarded(message: Any) -> None:
             owner = self._owner(ws.url)
-            if owner is None:
-                handle(message)
+            if owner is None:  # no feed follows this connection now; keep its receive loop alive
+                with contextlib.suppress(Exception):
+                    handle(message)
                 return
             owner.heard()
             if message.type is WSMsgType.ERROR:  # e.g. invalid UTF-8 in a text frame: ccxt reconnects
