@@ -14,9 +14,9 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections import Counter
 from collections.abc import Callable
 
+from warden.adapters.intake_limits import RecordBudget
 from warden.adapters.streams.events import StreamRejection
 from warden.adapters.streams.supervision import FeedHealth
 
@@ -28,42 +28,26 @@ class Rejections:
                  rate: float = 1.0, burst: int = 10,
                  monotonic: Callable[[], float] = time.monotonic) -> None:
         self.feed, self.health, self.emit = feed, health, emit
-        self.rate, self.burst, self.monotonic = rate, burst, monotonic
-        self.tokens, self.at = float(burst), monotonic()
-        self.unrecorded: Counter[str] = Counter()
-        self._flush: asyncio.TimerHandle | None = None
+        self.budget = RecordBudget(rate, burst, monotonic)
+        self._summary: asyncio.TimerHandle | None = None
 
     def add(self, rejection: StreamRejection) -> None:
         self.health.rejected_frames += 1
-        if self._take():
-            self.emit(rejection.compact(self._skipped()))
+        skipped = self.budget.admit(rejection.kind)
+        if skipped is None:
+            self._summarise_later()
         else:
-            self.unrecorded[rejection.kind] += 1
-            self._flush_later()
+            self.emit(rejection.compact(skipped))
 
-    def _take(self) -> bool:
-        now = self.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.at) * self.rate)
-        self.at = now
-        if self.tokens < 1:
-            return False
-        self.tokens -= 1
-        return True
-
-    def _skipped(self) -> dict[str, int]:
-        skipped, self.unrecorded = dict(self.unrecorded), Counter()
-        return skipped
-
-    def _flush_later(self) -> None:
-        if self._flush is None:
-            self._flush = asyncio.get_running_loop().call_later((1 - self.tokens) / self.rate,
-                                                                 self._summarise)
+    def _summarise_later(self) -> None:
+        if self._summary is None:
+            delay = 1 / self.budget.bucket.rate  # when the budget has a record again
+            self._summary = asyncio.get_running_loop().call_later(delay, self._summarise)
 
     def _summarise(self) -> None:
-        self._flush = None
-        if not self.unrecorded:
-            return
-        if not self._take():
-            self._flush_later()
-            return
-        self.emit(StreamRejection(self.feed, SUMMARY, "", None, "", self._skipped()))
+        self._summary = None
+        skipped = self.budget.flush()
+        if skipped is not None:
+            self.emit(StreamRejection(self.feed, SUMMARY, "", None, "", skipped))
+        elif self.budget.unrecorded:
+            self._summarise_later()
