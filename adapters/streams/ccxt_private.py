@@ -134,6 +134,7 @@ class CcxtPrivateStream(PrivateStream):
                     continue
                 connected = client.connected
                 if connected.done() and not connected.cancelled() and connected.exception() is None:
+                    self.heard()  # the first heartbeat is a keepalive away; the connection is news
                     return client
             await asyncio.sleep(0.02)
         return None

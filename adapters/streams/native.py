@@ -96,6 +96,7 @@ class NativeStream(PrivateStream):
             self.attempt += 1
 
     async def _connection(self, ws: ClientConnection) -> None:
+        self.heard()  # the first heartbeat is a keepalive away; the connection is news
         reader = asyncio.create_task(self._read(ws))
         tasks = [reader]
         try:
