@@ -164,6 +164,8 @@ class Position(PositionState, Aggregate):
     def request_stop(self, *, price: Decimal, reference_price: Decimal, purpose: StopPurpose,
                      at: datetime, client_order_id: str | None = None) -> None:
         self._check_stop(price, reference_price)
+        if self.pending_intent is Intent.SCALE_IN:
+            raise PositionBusy(f"{self.symbol}: a scale-in is pending; its fill resizes the stop")
         self.trigger_event(ev.StopLossRequested, timestamp=at, price=price,
                            reference_price=reference_price, purpose=purpose,
                            client_order_id=client_order_id)

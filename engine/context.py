@@ -56,6 +56,9 @@ class EngineConfig:
     trailing: TrailingStopPolicy = field(default_factory=TrailingStopPolicy)
     aged: AgedExitPolicy = field(default_factory=AgedExitPolicy)
     phantom_policy: PhantomPolicy = PhantomPolicy.ADOPT
+    # a signal for a symbol with an open position: False refuses it (one venue position, one
+    # warden position); True adds a same-side signal to the open position
+    scale_in: bool = False
     stop_attempts: int = 3  # placements of one stop before the position is rolled back
     fill_timeout_s: float = 5.0  # budget of one run of the execution price chain
     fill_rounds: int = 3  # runs of the chain before the position is checked on the exchange

@@ -29,12 +29,7 @@ class ExchangeFailure(Exception):
 
 
 class Rejected(ExchangeFailure):
-    """The venue refused the request. Do not resend it unchanged.
-
-    ``restored_stop`` is set when a stop move was refused after the old stop had been cancelled
-    and the old stop was placed again (a new order id)."""
-
-    restored_stop: object | None = None
+    """The venue refused the request. Do not resend it unchanged."""
 
 
 class Retryable(ExchangeFailure):

@@ -67,7 +67,7 @@ async def test_a_close_missed_while_disconnected_is_repaired_by_the_resync(sim, 
     await sim.control.drop_websockets("binance")
 
     await eventually(lambda: outcome.position_id not in service.engine.positions)
-    assert store.repository.get(outcome.position_id).close_reason is CloseReason.CLOSED_EXTERNALLY
+    assert store.repository.get(outcome.position_id).close_reason is CloseReason.MANUAL
     await eventually(lambda: service.stats.feeds["binanceusdm/binance/ccxt-pro"].reconnects >= 1)
 
 
