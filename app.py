@@ -150,6 +150,15 @@ def import_command(log_file, store_url: str | None) -> None:
 
 
 CONFIG_HELP = "TOML configuration (docs/configuration.md). Default: $WARDEN_CONFIG, else built-in defaults."
+EXIT_INVALID_CONFIG, EXIT_CANNOT_START = 2, 1
+
+
+class Refused(click.ClickException):
+    """`warden run` cannot go on: one line on stderr, and the exit code says which kind."""
+
+    def __init__(self, message: str, exit_code: int) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
 
 
 def _config(path: str | None):
@@ -158,18 +167,22 @@ def _config(path: str | None):
     try:
         return load_config(path or os.environ.get("WARDEN_CONFIG"), os.environ)
     except ConfigError as e:
-        raise click.ClickException(f"invalid configuration: {e}") from None
+        raise Refused(f"invalid configuration: {e}", EXIT_INVALID_CONFIG) from None
 
 
 @main.command()
-@click.option("--config", "config_path", type=click.Path(exists=True, dir_okay=False), help=CONFIG_HELP)
-@click.option("--log-level", default="INFO", show_default=True)
+@click.option("--config", "config_path", type=click.Path(dir_okay=False), help=CONFIG_HELP)
+@click.option("--log-level", default="INFO", show_default=True,
+              type=click.Choice(["DEBUG", "INFO", "WARNING", "ERROR"], case_sensitive=False))
 def run(config_path: str | None, log_level: str) -> None:
     """Run warden as a service until SIGTERM/SIGINT.
 
-    Takes the instance lock of every configured account, reconciles them, resumes unfinished
+    Checks that it can listen on every configured address and reach the store and every exchange,
+    takes the instance lock of every configured account, reconciles them, resumes unfinished
     intents, then accepts signed signals on the intake and serves /healthz and /metrics. Logs are
-    JSON lines on stderr; one JSON line with the URLs is printed on stdout once ready.
+    JSON lines on stderr; one JSON line with the URLs is printed on stdout once ready. When it
+    cannot start, the last line on stderr says why and the exit code is 2 (invalid configuration)
+    or 1 (docs/configuration.md, "When warden cannot start").
 
     \b
     Example:
@@ -178,17 +191,24 @@ def run(config_path: str | None, log_level: str) -> None:
     """
     import asyncio
     import json
+    import logging
 
     from warden.adapters.instance_lock import LockHeld
-    from warden.adapters.logs import configure_logging
+    from warden.adapters.logs import configure_logging, redact, secret_forms
     from warden.adapters.runtime import run_until_signalled, secrets_of
+    from warden.adapters.startup import StartupError, one_line
 
     config = _config(config_path)
-    configure_logging(log_level, secrets_of(config))
+    secrets = secrets_of(config)
+    configure_logging(log_level, secrets)
     try:
         asyncio.run(run_until_signalled(config, ready=lambda urls: click.echo(json.dumps(urls), nl=True)))
-    except LockHeld as e:
-        raise click.ClickException(str(e)) from None
+    except (StartupError, LockHeld) as e:
+        raise Refused(f"cannot start: {redact(str(e), secret_forms(secrets))}", EXIT_CANNOT_START) from None
+    except Exception as e:  # a defect: its traceback goes to the log, the cause to the last line
+        logging.getLogger("warden.run").exception("warden failed")
+        raise Refused(redact(f"failed: {type(e).__name__}: {one_line(e)}", secret_forms(secrets)),
+                      EXIT_CANNOT_START) from None
 
 
 def _view(store_url: str | None):

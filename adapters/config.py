@@ -1,350 +1,334 @@
-"""warden's configuration: a TOML file, environment overrides, secrets from the environment or files.
+"""warden's configuration, on pydantic-settings: a TOML file, environment overrides, secrets from the
+environment or files.
 
-`load_config(path, env)` reads the file (None: every default), applies ``WARDEN_<SECTION>__<KEY>``
-overrides from ``env`` and returns a frozen `WardenConfig`; anything wrong raises `ConfigError`
+`load_config(path, env)` reads the file (None: every default) with pydantic-settings' TOML source,
+lays the ``WARDEN_<SECTION>__<KEY>`` overrides from ``env`` over it with its environment source, and
+validates the result into a frozen `WardenConfig`; anything wrong raises `ConfigError`, one line
 naming the key. Secrets (exchange keys, the webhook secret, the database password) are never read
 from the TOML: a key is given as ``*_env`` (a variable name) or ``*_file`` (a path) and the value is
-held in a `Secret`, whose ``repr``/``str`` is ``***``. The last functions build the objects the
-engine and the exchange port take. See docs/configuration.md.
+held in a `SecretStr`. The policy defaults are the domain's (`domain.policies.DEFAULT_POLICIES`),
+the engine's are `EngineConfig`'s. See docs/configuration.md.
 """
 
 from __future__ import annotations
 
-import re
-import tomllib
 from collections.abc import Mapping
-from dataclasses import dataclass, field
 from decimal import Decimal
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any, Literal
 from urllib.parse import quote, urlsplit
 
-from warden.adapters.config_values import (
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from warden.adapters.config_sources import environment_source, overlay, refuse_inline_secrets, toml_source
+from warden.adapters.config_types import (
     ConfigError,
-    Secret,
-    Table,
-    read_bool,
-    read_choice,
-    read_decimal,
-    read_int,
-    read_seconds,
-    read_text,
-    read_url,
+    Int,
+    Number,
+    Percent,
+    Seconds,
+    Text,
+    Url,
+    describe,
+    invalid,
+    resolve_secret,
+    secrets_from,
 )
 from warden.adapters.exchange.config import KNOWN_ENDPOINTS, ExchangeConfig
 from warden.adapters.store import DEFAULT_STORE_URL
-from warden.domain.policies import AgedExitPolicy, AgedPhase, InitialStopPolicy, TrailingStopPolicy
-from warden.domain.values import Venue
-from warden.engine.context import EngineConfig, PhantomPolicy
+from warden.domain.policies import (
+    DEFAULT_POLICIES,
+    AgedExitPolicy,
+    AgedPhase,
+    InitialStopPolicy,
+    Policies,
+    TrailingStopPolicy,
+)
+from warden.domain.values import PhantomPolicy, Venue
+from warden.engine.context import EngineConfig
+
+__all__ = ["ConfigError", "IntakeSettings", "WardenConfig", "engine_config", "exchange_config",
+           "load_config", "load_intake_settings"]
 
 ENV_PREFIX = "WARDEN_"
 DEFAULT_INTAKE_SECRET_ENV = "WARDEN_INTAKE_SECRET"
-_SECRET_WORDS = re.compile(r"(^|_)(password|passwd|secret|token|api_?key|apikey|passphrase|private_key)$")
-_VENUES = {"bybit": Venue.BYBIT, "binanceusdm": Venue.BINANCE, "binance": Venue.BINANCE}
-_STREAMS = ("ccxtpro", "native", "compare")
+YEAR = 365 * 86400
+Port = Int(0, 65535)
+Attempts = Int(1, 20)
+Endpoint = Literal[tuple(KNOWN_ENDPOINTS)]
+_EXCHANGE_SECRETS = "the exchange key and secret go in api_key_env/secret_env or api_key_file/secret_file"
+_ENGINE = EngineConfig()
 
 
-@dataclass(frozen=True)
-class PolicySettings:
-    initial_stop_percent: Decimal = Decimal(2)
-    trailing_activation_percent: Decimal = Decimal("1.5")
-    trailing_callback_percent: Decimal = Decimal("0.5")
-    trailing_min_step_ticks: int = 1
-    trailing_min_interval_seconds: Decimal = Decimal(1)
-    aged_max_age_seconds: int = 6 * 3600
-    aged_phases: tuple[AgedPhase, ...] = AgedExitPolicy().phases
-    aged_hard_limit_seconds: int = 2 * 3600
-    phantom_policy: PhantomPolicy = PhantomPolicy.ADOPT
+class Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, hide_input_in_errors=True)
 
 
-@dataclass(frozen=True)
-class EngineSettings:
-    stop_attempts: int = 3
-    fill_timeout_s: float = 5.0
-    fill_rounds: int = 3
-    reconcile_interval_s: float = 30.0
+# ----- [policy] -------------------------------------------------------------------------------
+class AgedPhaseSettings(Section):
+    after_seconds: Int(0, YEAR)
+    accept_loss_percent: Number(ge=-100, lt=100)
+
+
+_STOP, _TRAIL, _AGED = DEFAULT_POLICIES.initial_stop, DEFAULT_POLICIES.trailing, DEFAULT_POLICIES.aged
+
+
+class PolicySettings(Section):
+    """``[policy]``, and an account's ``[exchanges.policy]`` (which inherits every key it omits)."""
+
+    initial_stop_percent: Percent = _STOP.percent
+    trailing_activation_percent: Percent = _TRAIL.activation_percent
+    trailing_callback_percent: Percent = _TRAIL.callback_percent
+    trailing_min_step_ticks: Int(1, 1_000_000) = _TRAIL.min_step_ticks
+    trailing_min_interval_seconds: Number(ge=0, le=86400) = _TRAIL.min_interval_seconds
+    aged_max_age_seconds: Int(1, YEAR) = _AGED.max_age_seconds
+    aged_phases: tuple[AgedPhaseSettings, ...] = tuple(
+        AgedPhaseSettings(after_seconds=p.after_seconds, accept_loss_percent=p.accept_loss_percent)
+        for p in _AGED.phases)
+    aged_hard_limit_seconds: Int(1, YEAR) = _AGED.hard_limit_seconds
+    phantom_policy: PhantomPolicy = DEFAULT_POLICIES.phantom
+    scale_in: bool = DEFAULT_POLICIES.scale_in
+
+    @field_validator("aged_phases")
+    @classmethod
+    def _increasing(cls, phases: tuple[AgedPhaseSettings, ...]) -> tuple[AgedPhaseSettings, ...]:
+        starts = [p.after_seconds for p in phases]
+        if starts != sorted(set(starts)):
+            raise invalid("after_seconds must strictly increase")
+        return phases
+
+    def policies(self) -> Policies:
+        return Policies(
+            InitialStopPolicy(self.initial_stop_percent),
+            TrailingStopPolicy(self.trailing_activation_percent, self.trailing_callback_percent,
+                               self.trailing_min_step_ticks, self.trailing_min_interval_seconds),
+            AgedExitPolicy(self.aged_max_age_seconds,
+                           tuple(AgedPhase(p.after_seconds, p.accept_loss_percent) for p in self.aged_phases),
+                           self.aged_hard_limit_seconds),
+            self.phantom_policy, self.scale_in)
+
+
+# ----- [engine], [store] ----------------------------------------------------------------------
+class EngineSettings(Section):
+    stop_attempts: Attempts = _ENGINE.stop_attempts
+    fill_timeout_s: Seconds(0.1, 600) = _ENGINE.fill_timeout_s
+    fill_rounds: Attempts = _ENGINE.fill_rounds
+    reconcile_interval_s: Seconds(0.1, 86400) = _ENGINE.reconcile_interval_s
     standby: bool = False  # a second instance waits to take over instead of exiting
+    startup_budget_s: Seconds(1, 3600) = 60.0  # retrying an unreachable store or exchange at start
 
 
-@dataclass(frozen=True)
-class StoreSettings:
-    url: str = DEFAULT_STORE_URL
-    password: Secret | None = None
+def _store_url(url: str) -> str:
+    parts = urlsplit(url)
+    if parts.scheme == "sqlite" and not (parts.netloc + parts.path).strip("/"):
+        raise invalid("sqlite needs a file path: sqlite:///PATH")
+    if parts.scheme.startswith("postgres") and not parts.path.strip("/"):
+        raise invalid("postgresql needs a database name: postgresql://USER@HOST:PORT/DB")
+    return url
+
+
+StoreUrl = Annotated[Url(("memory", "sqlite", "postgres", "postgresql"),
+                         "give it with store.password_env or store.password_file", needs_host=False),
+                     AfterValidator(_store_url)]
+
+
+class StoreSettings(Section):
+    url: StoreUrl = DEFAULT_STORE_URL
+    password_env: Text | None = None
+    password_file: Text | None = None
+    password: SecretStr | None = None
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_password(cls, data: Any) -> Any:
+        return resolve_secret(data, "password", required=False)
+
+    @model_validator(mode="after")
+    def _checked(self) -> StoreSettings:
+        if self.password is not None and not self.url.startswith("postgres"):
+            raise invalid("only a postgresql store takes a password",
+                          "password_file" if self.password_file else "password_env")
+        return self
 
     def url_with_password(self) -> str:
         """The URL to open the store with (the password put back in); never log it."""
         if self.password is None:
             return self.url
         parts = urlsplit(self.url)
-        netloc = f"{parts.username or 'postgres'}:{quote(self.password.reveal(), safe='')}@" + \
+        netloc = f"{parts.username or 'postgres'}:{quote(self.password.get_secret_value(), safe='')}@" + \
             parts.netloc.rpartition("@")[2]
         return parts._replace(netloc=netloc).geturl()
 
 
-@dataclass(frozen=True)
-class ExchangeSettings:
+# ----- [[exchanges]] --------------------------------------------------------------------------
+class ExchangeSettings(Section):
     venue: Venue
-    account: str
-    rest_url: str
-    ws_url: str
-    api_key: Secret
-    secret: Secret
-    stream: str = "ccxtpro"
-    endpoint: str | None = None
-    request_timeout_s: float = 10.0
-    recv_window_ms: int = 10_000
-    ws_keepalive_s: float = 18.0
-    policy: PolicySettings = field(default_factory=PolicySettings)
+    account: Text = "main"
+    endpoint: Endpoint | None = None
+    rest_url: Url(("http", "https"), _EXCHANGE_SECRETS) | None = None
+    ws_url: Url(("ws", "wss"), _EXCHANGE_SECRETS) | None = None
+    stream: Literal["ccxtpro", "native", "compare"] = "ccxtpro"
+    api_key_env: Text | None = None
+    api_key_file: Text | None = None
+    secret_env: Text | None = None
+    secret_file: Text | None = None
+    api_key: SecretStr
+    secret: SecretStr
+    request_timeout_s: Seconds(0.1, 300) = 10.0
+    recv_window_ms: Int(1, 60_000) = 10_000
+    ws_keepalive_s: Seconds(1, 300) = 18.0
+    policy: PolicySettings = Field(default_factory=PolicySettings)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any) -> Any:
+        if not isinstance(data, dict):
+            return data
+        if isinstance(data.get("venue"), str):  # "binance" is an alias, any case
+            venue = data["venue"].strip().lower()
+            data = {**data, "venue": "binanceusdm" if venue == "binance" else venue}
+        if data.get("endpoint") in KNOWN_ENDPOINTS:  # fills in the URLs not given
+            rest, ws = KNOWN_ENDPOINTS[data["endpoint"]]
+            data = {"rest_url": rest, "ws_url": ws, **data}
+        for name in ("api_key", "secret"):
+            data = resolve_secret(data, name, required=True)
+        return data
+
+    @model_validator(mode="after")
+    def _consistent(self) -> ExchangeSettings:
+        if self.endpoint is not None and (self.venue is Venue.BYBIT) != self.endpoint.startswith("bybit"):
+            raise invalid(f"{self.endpoint!r} is not a {self.venue.value} endpoint", "endpoint")
+        for key in ("rest_url", "ws_url"):
+            if getattr(self, key) is None:
+                raise invalid(f"required unless endpoint names a known one ({', '.join(KNOWN_ENDPOINTS)})",
+                              key)
+        if self.stream != "ccxtpro" and self.venue is not Venue.BYBIT:
+            raise invalid(f"{self.stream!r} exists for bybit only; use \"ccxtpro\"", "stream")
+        return self
 
 
-@dataclass(frozen=True)
-class IntakeSettings:
-    host: str = "127.0.0.1"
-    port: int = 8787
-    secret: Secret | None = None  # None: no webhook secret configured, the intake cannot run
-    max_body_bytes: int = 64 * 1024
-    skew_seconds: int = 30
-    rate_per_second: Decimal = Decimal(20)
-    rate_burst: int = 40
+# ----- [intake], [metrics], [health] ------------------------------------------------------------
+class IntakeSettings(Section):
+    host: Text = "127.0.0.1"
+    port: Port = 8787
+    secret_env: Text | None = None
+    secret_file: Text | None = None
+    secret: SecretStr | None = None  # None: no webhook secret configured, the intake cannot run
+    max_body_bytes: Int(64, 16 * 1024 * 1024) = 64 * 1024
+    skew_seconds: Int(1, 3600) = 30
+    rate_per_second: Number(ge=Decimal("0.01"), le=100_000) = Decimal(20)
+    rate_burst: Int(1, 100_000) = 40
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_secret(cls, data: Any) -> Any:
+        return resolve_secret(data, "secret", required=False, default_env=DEFAULT_INTAKE_SECRET_ENV)
 
 
-@dataclass(frozen=True)
-class Listen:
-    host: str = "127.0.0.1"
-    port: int = 0
+class Listen(Section):
+    host: Text = "127.0.0.1"
+    port: Port = 0
 
 
-@dataclass(frozen=True)
-class WardenConfig:
-    store: StoreSettings = field(default_factory=StoreSettings)
+# ----- the whole ------------------------------------------------------------------------------
+class WardenConfig(BaseSettings):
+    """Validated by `load_config`; built directly (``WardenConfig()``) it reads nothing: defaults."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, env_nested_delimiter="__", case_sensitive=False,
+                                      extra="forbid", frozen=True, hide_input_in_errors=True)
+
+    store: StoreSettings = Field(default_factory=StoreSettings)
+    policy: PolicySettings = Field(default_factory=PolicySettings)
     exchanges: tuple[ExchangeSettings, ...] = ()
-    policy: PolicySettings = field(default_factory=PolicySettings)
-    engine: EngineSettings = field(default_factory=EngineSettings)
-    intake: IntakeSettings = field(default_factory=IntakeSettings)
-    metrics: Listen = field(default_factory=lambda: Listen(port=9108))
-    health: Listen = field(default_factory=lambda: Listen(port=8788))
+    engine: EngineSettings = Field(default_factory=EngineSettings)
+    intake: IntakeSettings = Field(default_factory=IntakeSettings)
+    metrics: Listen = Field(default_factory=lambda: Listen(port=9108))
+    health: Listen = Field(default_factory=lambda: Listen(port=8788))
+
+    @classmethod
+    def settings_customise_sources(cls, settings_cls: type[BaseSettings], init_settings: Any,
+                                   *_: Any, **__: Any) -> tuple[Any, ...]:
+        return (init_settings,)  # the file and the environment are read by `load_config`, explicitly
+
+    @model_validator(mode="before")
+    @classmethod
+    def _inherit_policy(cls, data: Any) -> Any:
+        """Each account's ``[exchanges.policy]`` starts from ``[policy]``."""
+        if not isinstance(data, dict) or not isinstance(data.get("exchanges"), list):
+            return data
+        base = data.get("policy", {})
+        if not isinstance(base, dict):
+            return data
+        return {**data, "exchanges": [
+            {**e, "policy": {**base, **e.get("policy", {})}}
+            if isinstance(e, dict) and isinstance(e.get("policy", {}), dict) else e
+            for e in data["exchanges"]]}
+
+    @model_validator(mode="after")
+    def _accounts_unique(self) -> WardenConfig:
+        seen: set[tuple[Venue, str]] = set()
+        for i, ex in enumerate(self.exchanges):
+            if (ex.venue, ex.account) in seen:
+                raise invalid(f"{ex.venue.value}/{ex.account} is configured twice", f"exchanges[{i}].account")
+            seen.add((ex.venue, ex.account))
+        return self
 
 
-# ----- sections ---------------------------------------------------------------------------------
-_PERCENT = read_decimal(Decimal(0), Decimal(100), strict_low=True)
-
-
-def _policy(t: Table, base: PolicySettings) -> PolicySettings:
-    phases = t.get("aged_phases", None, _phases)
-    policy = PolicySettings(
-        initial_stop_percent=t.get("initial_stop_percent", base.initial_stop_percent, _PERCENT),
-        trailing_activation_percent=t.get("trailing_activation_percent",
-                                          base.trailing_activation_percent, _PERCENT),
-        trailing_callback_percent=t.get("trailing_callback_percent", base.trailing_callback_percent,
-                                        _PERCENT),
-        trailing_min_step_ticks=t.get("trailing_min_step_ticks", base.trailing_min_step_ticks, read_int(1)),
-        trailing_min_interval_seconds=t.get("trailing_min_interval_seconds",
-                                            base.trailing_min_interval_seconds, read_decimal(Decimal(0))),
-        aged_max_age_seconds=t.get("aged_max_age_seconds", base.aged_max_age_seconds, read_int(1)),
-        aged_phases=base.aged_phases if phases is None else phases,
-        aged_hard_limit_seconds=t.get("aged_hard_limit_seconds", base.aged_hard_limit_seconds, read_int(1)),
-        phantom_policy=t.get("phantom_policy", base.phantom_policy,
-                             read_choice({p.value: p for p in PhantomPolicy})))
-    t.done()
-    return policy
-
-
-def _phases(key: str, value: Any) -> tuple[AgedPhase, ...]:
-    if not isinstance(value, list):
-        raise ConfigError(f"{key}: expected an array of {{after_seconds, accept_loss_percent}} tables")
-    phases = []
-    for i, item in enumerate(value):
-        t = Table(item, f"{key}[{i}]", {})
-        loss = read_decimal(Decimal(-100), Decimal(100))
-        phases.append(AgedPhase(t.get("after_seconds", None, read_int(0)),
-                                t.get("accept_loss_percent", None, loss)))
-        if None in (phases[-1].after_seconds, phases[-1].accept_loss_percent):
-            raise ConfigError(f"{key}[{i}]: needs after_seconds and accept_loss_percent")
-        t.done()
-    if [p.after_seconds for p in phases] != sorted({p.after_seconds for p in phases}):
-        raise ConfigError(f"{key}: after_seconds must strictly increase")
-    return tuple(phases)
-
-
-def _exchange(t: Table, policy: PolicySettings) -> ExchangeSettings:
-    venue = t.get("venue", None, read_choice(_VENUES))
-    if venue is None:
-        raise ConfigError(f"{t.key('venue')}: required")
-    endpoint = t.get("endpoint", None, read_choice({name: name for name in KNOWN_ENDPOINTS}))
-    rest = t.get("rest_url", None, read_url(("http", "https")))
-    ws = t.get("ws_url", None, read_url(("ws", "wss")))
-    if endpoint is not None:
-        if (venue is Venue.BYBIT) != endpoint.startswith("bybit"):
-            raise ConfigError(f"{t.key('endpoint')}: {endpoint!r} is not a {venue.value} endpoint")
-        rest, ws = rest or KNOWN_ENDPOINTS[endpoint][0], ws or KNOWN_ENDPOINTS[endpoint][1]
-    if rest is None or ws is None:
-        missing = "rest_url" if rest is None else "ws_url"
-        raise ConfigError(f"{t.key(missing)}: required unless endpoint names a known one "
-                          f"({', '.join(KNOWN_ENDPOINTS)})")
-    stream = t.get("stream", "ccxtpro", read_choice({s: s for s in _STREAMS}))
-    if stream != "ccxtpro" and venue is not Venue.BYBIT:
-        raise ConfigError(f"{t.key('stream')}: {stream!r} exists for bybit only; use \"ccxtpro\"")
-    settings = ExchangeSettings(
-        venue=venue, account=t.get("account", "main", read_text), rest_url=rest, ws_url=ws,
-        api_key=t.secret("api_key", required=True), secret=t.secret("secret", required=True),
-        stream=stream, endpoint=endpoint,
-        request_timeout_s=t.get("request_timeout_s", 10.0, read_seconds),
-        recv_window_ms=t.get("recv_window_ms", 10_000, read_int(1, 60_000)),
-        ws_keepalive_s=t.get("ws_keepalive_s", 18.0, read_seconds),
-        policy=_policy(t.table("policy"), policy))
-    t.done()
-    return settings
-
-
-def _store(t: Table) -> StoreSettings:
-    url = t.get("url", t.env.get(f"{ENV_PREFIX}STORE") or DEFAULT_STORE_URL, read_text)
-    parts = urlsplit(url)
-    if parts.scheme not in ("memory", "sqlite", "postgres", "postgresql"):
-        raise ConfigError(f"{t.key('url')}: expected memory://, sqlite:///PATH or postgresql://..., "
-                          f"got a {parts.scheme or 'schemeless'} URL")
-    if parts.password is not None:  # never echo it back: the URL is not shown
-        raise ConfigError(f"{t.key('url')}: contains a password; give it with "
-                          f"{t.key('password_env')} or {t.key('password_file')}")
-    password = t.secret("password", required=False)
-    if password is not None and not parts.scheme.startswith("postgres"):
-        raise ConfigError(f"{t.key('password_env')}: only a postgresql store takes a password")
-    t.done()
-    return StoreSettings(url, password)
-
-
-def _intake(t: Table) -> IntakeSettings:
-    settings = IntakeSettings(
-        host=t.get("host", "127.0.0.1", read_text), port=t.get("port", 8787, read_int(0, 65535)),
-        secret=t.secret("secret", required=False, default_env=DEFAULT_INTAKE_SECRET_ENV),
-        max_body_bytes=t.get("max_body_bytes", 64 * 1024, read_int(64, 16 * 1024 * 1024)),
-        skew_seconds=t.get("skew_seconds", 30, read_int(1, 3600)),
-        rate_per_second=t.get("rate_per_second", Decimal(20), read_decimal(Decimal(0), strict_low=True)),
-        rate_burst=t.get("rate_burst", 40, read_int(1)))
-    t.done()
-    return settings
-
-
-def _listen(t: Table, port: int) -> Listen:
-    listen = Listen(t.get("host", "127.0.0.1", read_text), t.get("port", port, read_int(0, 65535)))
-    t.done()
-    return listen
-
-
-def _engine(t: Table) -> EngineSettings:
-    settings = EngineSettings(t.get("stop_attempts", 3, read_int(1, 20)),
-                              t.get("fill_timeout_s", 5.0, read_seconds),
-                              t.get("fill_rounds", 3, read_int(1, 20)),
-                              t.get("reconcile_interval_s", 30.0, read_seconds),
-                              t.get("standby", False, read_bool))
-    t.done()
-    return settings
-
-
-# ----- loading ----------------------------------------------------------------------------------
-def _read(path: str | Path | None) -> dict[str, Any]:
-    if path is None:
-        return {}
-    try:
-        with open(path, "rb") as f:
-            return tomllib.load(f)
-    except OSError as e:
-        raise ConfigError(f"{path}: cannot read: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:  # the message quotes no values, only a position
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
-
-
-def _refuse_inline_secrets(data: Any, path: str = "") -> None:
-    items = data.items() if isinstance(data, dict) else enumerate(data) if isinstance(data, list) else ()
-    for key, value in items:
-        where = f"{path}[{key}]" if isinstance(key, int) else f"{path}.{key}" if path else key
-        if isinstance(key, str) and _SECRET_WORDS.search(key.lower()):
-            raise ConfigError(f"{where}: secrets are never read from the configuration; "
-                              f"name a variable with {key}_env or a file with {key}_file")
-        _refuse_inline_secrets(value, where)
-
-
-def _apply_env(data: dict[str, Any], env: Mapping[str, str]) -> None:
-    """``WARDEN_INTAKE__PORT=9000`` sets ``intake.port``; ``WARDEN_EXCHANGES__0__REST_URL`` the
-    first exchange's ``rest_url``. Values stay strings and are read like the TOML's."""
-    for name in sorted(env):
-        if not name.startswith(ENV_PREFIX) or "__" not in name:
-            continue
-        parts = [p.lower() for p in name.removeprefix(ENV_PREFIX).split("__")]
-        node: Any = data
-        for i, part in enumerate(parts[:-1]):
-            if isinstance(node, list):
-                if not part.isdigit() or int(part) >= len(node):
-                    raise ConfigError(f"{name}: there is no {'.'.join(parts[:i])}[{part}] in the file")
-                node = node[int(part)]
-            elif isinstance(node, dict):
-                node = node.setdefault(part, {})
-            if not isinstance(node, dict | list):
-                raise ConfigError(f"{name}: {'.'.join(parts[:i + 1])} is not a table")
-        if not isinstance(node, dict):
-            raise ConfigError(f"{name}: {'.'.join(parts[:-1])} is not a table")
-        node[parts[-1]] = env[name]
+# ----- loading --------------------------------------------------------------------------------
+def _raw(path: str | Path | None, env: Mapping[str, str]) -> dict[str, Any]:
+    """The file, under the environment's overrides, over ``$WARDEN_STORE`` as the store's default."""
+    data = {"store": {"url": env["WARDEN_STORE"]}} if env.get("WARDEN_STORE") else {}
+    overrides = environment_source(WardenConfig, env)
+    data = overlay(overlay(data, toml_source(WardenConfig, path)), overrides, prefix=ENV_PREFIX)
+    refuse_inline_secrets(data)
+    for section in ("store", "intake"):  # validated with the environment even when absent
+        data.setdefault(section, {})
+    return data
 
 
 def load_config(path: str | Path | None, env: Mapping[str, str]) -> WardenConfig:
     """The configuration in ``path`` (None: all defaults) with ``env``'s overrides and secrets."""
-    data = _read(path)
-    _apply_env(data, env)
-    _refuse_inline_secrets(data)
-    root = Table(data, "", env)
-    policy = _policy(root.table("policy"), PolicySettings())
-    raw_exchanges = data.get("exchanges", [])
-    root.used.add("exchanges")
-    if not isinstance(raw_exchanges, list):
-        raise ConfigError("exchanges: expected an array of tables ([[exchanges]])")
-    exchanges = tuple(_exchange(Table(e, f"exchanges[{i}]", env), policy)
-                      for i, e in enumerate(raw_exchanges))
-    seen: set[tuple[Venue, str]] = set()
-    for i, ex in enumerate(exchanges):
-        if (ex.venue, ex.account) in seen:
-            raise ConfigError(f"exchanges[{i}].account: {ex.venue.value}/{ex.account} is configured twice")
-        seen.add((ex.venue, ex.account))
-    config = WardenConfig(store=_store(root.table("store")), exchanges=exchanges, policy=policy,
-                          engine=_engine(root.table("engine")), intake=_intake(root.table("intake")),
-                          metrics=_listen(root.table("metrics"), 9108),
-                          health=_listen(root.table("health"), 8788))
-    root.done()
-    return config
+    try:
+        with secrets_from(env):
+            return WardenConfig.model_validate(_raw(path, env))
+    except ValidationError as e:
+        raise ConfigError(describe(e, WardenConfig)) from None
 
 
 def load_intake_settings(path: str | Path | None, env: Mapping[str, str]) -> IntakeSettings:
     """Only ``[intake]`` (what `warden signal` needs): exchange secrets need not be present."""
-    data = _read(path)
-    _apply_env(data, env)
-    _refuse_inline_secrets(data)
-    return _intake(Table(data.get("intake", {}), "intake", env))
+    try:
+        with secrets_from(env):
+            return IntakeSettings.model_validate(_raw(path, env)["intake"])
+    except ValidationError as e:
+        raise ConfigError(describe(e, IntakeSettings, at=("intake",))) from None
 
 
 # ----- what the engine and the exchange port take -----------------------------------------------
-def initial_stop_policy(p: PolicySettings) -> InitialStopPolicy:
-    return InitialStopPolicy(p.initial_stop_percent)
-
-
-def trailing_policy(p: PolicySettings) -> TrailingStopPolicy:
-    return TrailingStopPolicy(p.trailing_activation_percent, p.trailing_callback_percent,
-                              p.trailing_min_step_ticks, p.trailing_min_interval_seconds)
-
-
-def aged_policy(p: PolicySettings) -> AgedExitPolicy:
-    return AgedExitPolicy(p.aged_max_age_seconds, p.aged_phases, p.aged_hard_limit_seconds)
-
-
 def engine_config(config: WardenConfig, exchange: ExchangeSettings | None = None) -> EngineConfig:
     """The engine's policies: the top-level ``[policy]``, or one account's (with its overrides)."""
-    p, e = (exchange.policy if exchange else config.policy), config.engine
-    return EngineConfig(initial_stop=initial_stop_policy(p), trailing=trailing_policy(p),
-                        aged=aged_policy(p), phantom_policy=p.phantom_policy,
-                        stop_attempts=e.stop_attempts, fill_timeout_s=e.fill_timeout_s,
-                        fill_rounds=e.fill_rounds, reconcile_interval_s=e.reconcile_interval_s)
+    p, e = (exchange.policy if exchange else config.policy).policies(), config.engine
+    return EngineConfig(initial_stop=p.initial_stop, trailing=p.trailing, aged=p.aged,
+                        phantom_policy=p.phantom, scale_in=p.scale_in,
+                        stop_attempts=e.stop_attempts,
+                        fill_timeout_s=e.fill_timeout_s, fill_rounds=e.fill_rounds,
+                        reconcile_interval_s=e.reconcile_interval_s)
 
 
 def exchange_config(exchange: ExchangeSettings) -> ExchangeConfig:
     return ExchangeConfig(venue=exchange.venue, account=exchange.account,
-                          api_key=exchange.api_key.reveal(), secret=exchange.secret.reveal(),
+                          api_key=exchange.api_key.get_secret_value(),
+                          secret=exchange.secret.get_secret_value(),
                           rest_url=exchange.rest_url, ws_url=exchange.ws_url,
                           request_timeout_s=exchange.request_timeout_s,
                           recv_window_ms=exchange.recv_window_ms, ws_keepalive_s=exchange.ws_keepalive_s)

@@ -12,12 +12,15 @@ from __future__ import annotations
 import asyncio
 import fcntl
 import hashlib
+import logging
 import os
 from collections.abc import Iterable
 from pathlib import Path
 from typing import Any
 
 from warden.adapters.store import StoreConfig
+
+log = logging.getLogger("warden.lock")
 
 
 class LockHeld(RuntimeError):
@@ -45,11 +48,16 @@ class InstanceLock:
 
     async def acquire(self, *, standby: bool, poll_s: float = 1.0) -> None:
         """Take the locks now, or (``standby``) wait until the active instance is gone."""
+        names = ", ".join(f"{v}/{a}" for v, a in self.accounts)
+        waiting = False
         while not self.try_acquire():
             if not standby:
-                names = ", ".join(f"{v}/{a}" for v, a in self.accounts)
                 raise LockHeld(f"another warden instance is active for {names}; "
-                               "start it with standby enabled to take over when that one stops")
+                               "start it with engine.standby = true to take over when that one stops")
+            if not waiting:
+                log.info("another warden instance is active for %s; waiting as a standby", names,
+                         extra={"event": "standby"})
+                waiting = True
             await asyncio.sleep(poll_s)
 
     def release(self) -> None:

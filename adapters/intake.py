@@ -16,9 +16,10 @@ import hmac
 import json
 import logging
 import re
+import socket
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Protocol
@@ -105,7 +106,7 @@ class Intake:
         if settings.secret is None:
             raise ValueError("the intake needs a webhook secret (intake.secret_env or intake.secret_file)")
         self.sink, self.settings, self.now = sink, settings, now
-        self._key = settings.secret.reveal().encode()
+        self._key = settings.secret.get_secret_value().encode()
         self.bucket = TokenBucket(float(settings.rate_per_second), settings.rate_burst, monotonic)
         self.nonces, self.signal_ids = Expiring(), Expiring()
         self.accepted = 0
@@ -128,12 +129,15 @@ class Intake:
         app.router.add_post("/signals", self.handle)
         return app
 
-    async def serve(self) -> str:
-        """Listen on the configured host and port (0: any free port); returns the signals URL."""
+    async def serve(self, sockets: Sequence[socket.socket] = ()) -> str:
+        """Listen on ``sockets`` (bound at startup), else on the configured host and port (0: any
+        free port); returns the signals URL."""
         self._runner = web.AppRunner(self.app(), access_log=None)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.settings.host, self.settings.port)
-        await site.start()
+        sites = [web.SockSite(self._runner, sock) for sock in sockets] or \
+            [web.TCPSite(self._runner, self.settings.host, self.settings.port)]
+        for site in sites:
+            await site.start()
         host, port = self._runner.addresses[0][:2]
         self.url = f"http://{host}:{port}/signals"
         return self.url

@@ -1,8 +1,9 @@
 """Structured JSON logs: one object per line, secrets redacted, position id and event on every
 line that concerns a position.
 
-`configure_logging` installs the formatter and a filter that replaces every configured secret
-value with ``***`` wherever it would appear (message, arguments, exception text).
+`configure_logging` installs `JsonFormatter`, which replaces every configured secret value with
+``***`` wherever it would appear (message, arguments, context fields, a logged exception's
+traceback, which it prints whole).
 `EventLogger` is an engine listener that logs each recorded event with its position id.
 """
 
@@ -14,13 +15,36 @@ import sys
 from collections.abc import Iterable
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 from warden.projections.timeline import details
 
 CONTEXT_FIELDS = ("position_id", "event", "venue", "account", "symbol", "status")
 
 
+def secret_forms(secrets: Iterable[str]) -> list[str]:
+    """What to look for: each secret as it is and as it would appear inside a URL, longest first
+    (a longer one may contain a shorter). Values under 4 characters are not secrets worth the name."""
+    found = {s for s in secrets if s and len(s) >= 4}
+    found |= {quote(s, safe="") for s in found}
+    return sorted(found, key=len, reverse=True)
+
+
+def redact(text: str, forms: Iterable[str]) -> str:
+    for secret in forms:
+        text = text.replace(secret, "***")
+    return text
+
+
 class JsonFormatter(logging.Formatter):
+    """One JSON object per record. Every configured secret is replaced by ``***`` in every field,
+    the traceback of a logged exception included (``"error"``); a record keeps its ``exc_info``,
+    so other handlers still see the exception."""
+
+    def __init__(self, secrets: Iterable[str] = ()) -> None:
+        super().__init__()
+        self.secrets = secret_forms(secrets)
+
     def format(self, record: logging.LogRecord) -> str:
         line: dict[str, Any] = {
             "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
@@ -33,32 +57,17 @@ class JsonFormatter(logging.Formatter):
                 line[name] = str(getattr(record, name))
         if record.exc_info:
             line["error"] = self.formatException(record.exc_info)
-        return json.dumps(line, ensure_ascii=False)
-
-
-class RedactSecrets(logging.Filter):
-    def __init__(self, secrets: Iterable[str]) -> None:
-        super().__init__()
-        self.secrets = [s for s in secrets if s and len(s) >= 4]
-
-    def redact(self, text: str) -> str:
-        for secret in self.secrets:
-            text = text.replace(secret, "***")
-        return text
-
-    def filter(self, record: logging.LogRecord) -> bool:
-        record.msg = self.redact(record.getMessage())
-        record.args = None
-        if record.exc_info and record.exc_info[1] is not None:
-            record.exc_text = self.redact(logging.Formatter().formatException(record.exc_info))
-            record.exc_info = None
-        return True
+        elif record.exc_text:
+            line["error"] = record.exc_text
+        if record.stack_info:
+            line["stack"] = self.formatStack(record.stack_info)
+        return json.dumps({key: redact(value, self.secrets) for key, value in line.items()},
+                          ensure_ascii=False)
 
 
 def configure_logging(level: str = "INFO", secrets: Iterable[str] = (), stream: Any = None) -> None:
     handler = logging.StreamHandler(stream or sys.stderr)
-    handler.setFormatter(JsonFormatter())
-    handler.addFilter(RedactSecrets(secrets))
+    handler.setFormatter(JsonFormatter(secrets))
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())

@@ -1,8 +1,10 @@
 """Building and running the service from a `WardenConfig`: what ``warden run`` does.
 
-Order matters: take the instance lock (or wait as a standby), open the store and bring the read
-model up to date, start the engine (it reconciles every account and resumes unfinished intents
-before accepting signals), then open the intake and the operator endpoints. On SIGTERM/SIGINT the
+Order matters: bind every listening address, reach the store, take the instance lock (or wait as
+a standby), bring the read model up to date, reach every exchange, start the engine (it reconciles
+every account and resumes unfinished intents before accepting signals), then serve the operator
+endpoints and the intake on the addresses bound first. Whatever cannot be had fails startup with
+one line (`adapters/startup.py`) before anything trades. On SIGTERM/SIGINT, at any point, the
 reverse: close the intake, stop the feeds, let in-flight sagas finish or park as intents, keep
 every stop on the exchange, release the lock, exit 0.
 """
@@ -10,10 +12,13 @@ every stop on the exchange, release the lock, exit 0.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import signal
+import socket
 from collections.abc import Callable
+from contextlib import AsyncExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -26,9 +31,10 @@ from warden.adapters.intake import Intake
 from warden.adapters.logs import EventLogger
 from warden.adapters.metrics import Metrics
 from warden.adapters.ops_http import ops_app
-from warden.adapters.readmodel_sql import open_readmodel
+from warden.adapters.readmodel_sql import ReadModelDB, open_readmodel
 from warden.adapters.service import WardenService
-from warden.adapters.store import open_store
+from warden.adapters.startup import Budget, in_thread, listen, reach_exchange, reach_store
+from warden.adapters.store import WardenStore, open_store
 from warden.adapters.streams.base import PrivateStream
 from warden.adapters.streams.bybit_native import BybitNativeStream
 from warden.adapters.streams.ccxt_private import CcxtPrivateStream
@@ -43,6 +49,7 @@ log = logging.getLogger("warden.run")
 
 
 CRASH_ENV = "WARDEN_CRASH_AT"
+SHUTDOWN_GRACE_S = 10.0  # for in-flight sagas to finish before they are parked as intents
 
 
 def crash_checkpoint(step: str | None) -> Callable[[str], None]:
@@ -55,20 +62,18 @@ def crash_checkpoint(step: str | None) -> Callable[[str], None]:
 
 
 def secrets_of(config: WardenConfig) -> list[str]:
-    """Every secret value, for the log redaction filter."""
+    """Every secret value, for the log redaction."""
     found = [config.intake.secret, config.store.password]
     for account in config.exchanges:
         found += [account.api_key, account.secret]
-    return [s.reveal() for s in found if s is not None]
+    return [s.get_secret_value() for s in found if s is not None]
 
 
 @dataclass
 class Running:
     service: WardenService
-    intake: Intake | None
-    ops: list[web.AppRunner]
-    lock: InstanceLock
     urls: dict[str, str]
+    shutdown: AsyncExitStack  # undoes start, last step first
 
 
 def _streams(account: Any, port: CcxtExchange) -> tuple[PrivateStream, PrivateStream | None]:
@@ -80,63 +85,129 @@ def _streams(account: Any, port: CcxtExchange) -> tuple[PrivateStream, PrivateSt
     return CcxtPrivateStream(port), None
 
 
-async def start(config: WardenConfig, *, crash_at: str | None = None) -> Running:
+async def start(config: WardenConfig, *, crash_at: str | None = None,
+                step: Callable[[str], None] = lambda _: None) -> Running:
+    """Everything up and serving, or a `StartupError` (`LockHeld`) with everything undone: also when
+    cancelled (SIGTERM) at any step. ``step`` is told what is being done, for that message."""
+    async with AsyncExitStack() as undo:
+        budget = Budget(config.engine.startup_budget_s)
+        step("binding the listening addresses")
+        listening = {name: listen(name, where.host, where.port) for name, where in _addresses(config)}
+        for sock in (sock for sockets in listening.values() for sock in sockets):
+            undo.callback(sock.close)
+        store, db = await _open_store(config, undo, budget, step)
+        engine, runners = await _engine(config, store, db, undo, budget, step, crash_at)
+        metrics = Metrics()
+        metrics.attach(engine)
+        service = _service(config, engine, runners, metrics)
+        step("reconciling and resuming")
+        undo.push_async_callback(service.stop, grace=SHUTDOWN_GRACE_S)
+        await service.start()
+        urls = {"store": store.config.display}
+        for name in ("health", "metrics"):
+            urls[name] = await _serve_ops(name, service, metrics, listening[name], undo)
+        if "intake" in listening:  # served last and closed first: no signal without a running engine
+            intake = Intake(engine, config.intake)
+            undo.push_async_callback(intake.close)
+            urls["intake"] = await intake.serve(listening["intake"])
+        return Running(service, urls, undo.pop_all())
+    raise AssertionError("unreachable")  # the block returns or raises
+
+
+def _addresses(config: WardenConfig) -> list[tuple[str, Any]]:
+    """Where warden listens; the intake only with a webhook secret (without one it cannot run)."""
+    found = [("health", config.health), ("metrics", config.metrics)]
+    return [*found, ("intake", config.intake)] if config.intake.secret is not None else found
+
+
+async def _open_store(config: WardenConfig, undo: AsyncExitStack, budget: Budget,
+                      step: Callable[[str], None]) -> tuple[WardenStore, ReadModelDB]:
+    """The store reached, this instance's lock taken (a standby waits here), the read model current."""
     url = config.store.url_with_password()
+    step("reaching the store")
+    await reach_store(url, config.store.url, budget)
     lock = InstanceLock(url, [(a.venue.value, a.account) for a in config.exchanges])
+    step("waiting for the instance lock")
     await lock.acquire(standby=config.engine.standby)
-    store = open_store(url)
-    db = open_readmodel(url)
-    runners = [ProjectionRunner(store, db, PositionsView(store)), ProjectionRunner(store, db, AccountsView())]
+    undo.callback(lock.release)
+    budget.restart()  # a standby's wait is not startup time
+    return open_store(url), open_readmodel(url)
+
+
+async def _engine(config: WardenConfig, store: WardenStore, db: ReadModelDB, undo: AsyncExitStack,
+                  budget: Budget, step: Callable[[str], None],
+                  crash_at: str | None) -> tuple[Engine, list[ProjectionRunner]]:
+    """The engine over every account's exchange port, each exchange reached first."""
+    runners = [ProjectionRunner(store, db, view) for view in (PositionsView(store), AccountsView())]
+    step("bringing the read model up to date")
     for runner in runners:
         runner.setup()
-        runner.catch_up()
+        await in_thread(runner.catch_up)  # a long log must not keep a SIGTERM waiting
     ports = {(a.venue.value, a.account): CcxtExchange(exchange_config(a)) for a in config.exchanges}
+    for port in ports.values():
+        undo.push_async_callback(port.close)
     engine = Engine(store, ports, config=engine_config(config), checkpoint=crash_checkpoint(crash_at),
                     open_position_ids=lambda: [row.id for row in open_positions(db)],
                     account_configs={(a.venue.value, a.account): engine_config(config, a)
                                      for a in config.exchanges})
+    for i, a in enumerate(config.exchanges):
+        name = f"exchanges[{i}] ({a.venue.value}/{a.account})"
+        step(f"reaching {name}")
+        # what the engine loads first; handed over so that it starts from a venue that answered
+        engine.ctx.instruments[a.venue.value] = await reach_exchange(
+            name, ports[a.venue.value, a.account], a.rest_url, budget)
     engine.ctx.listeners.append(EventLogger())
-    metrics = Metrics()
-    metrics.attach(engine)
+    return engine, runners
+
+
+def _service(config: WardenConfig, engine: Engine, runners: list[ProjectionRunner],
+             metrics: Metrics) -> WardenService:
+    ports = engine.ctx.ports
     pairs = [_streams(a, ports[a.venue.value, a.account]) for a in config.exchanges]
     service = WardenService(engine, [feed for feed, _ in pairs], list(ports.values()),
                             supervisor=Supervisor(runners),
                             shadows={feed: shadow for feed, shadow in pairs if shadow is not None})
     service.discrepancy_observers.append(lambda d: metrics.discrepancies.labels(d.kind.value).inc())
-    await service.start()
-    urls: dict[str, str] = {"store": store.config.display}
-    intake = Intake(engine, config.intake) if config.intake.secret is not None else None
-    if intake is not None:
-        urls["intake"] = await intake.serve()
-    ops = []
-    for name, listen in (("health", config.health), ("metrics", config.metrics)):
-        runner = web.AppRunner(ops_app(service, metrics), access_log=None)
-        await runner.setup()
-        await web.TCPSite(runner, listen.host, listen.port).start()
-        host, port = runner.addresses[0][:2]
-        urls[name] = f"http://{host}:{port}/{'healthz' if name == 'health' else 'metrics'}"
-        ops.append(runner)
-    return Running(service, intake, ops, lock, urls)
+    return service
 
 
-async def stop(running: Running, grace: float = 10.0) -> None:
-    if running.intake is not None:
-        await running.intake.close()  # no new signals first
-    await running.service.stop(grace=grace)
-    for port in running.service.engine.ctx.ports.values():
-        await port.close()
-    for runner in running.ops:
-        await runner.cleanup()
-    running.lock.release()
+async def _serve_ops(name: str, service: WardenService, metrics: Metrics, sockets: list[socket.socket],
+                     undo: AsyncExitStack) -> str:
+    runner = web.AppRunner(ops_app(service, metrics), access_log=None)
+    await runner.setup()
+    undo.push_async_callback(runner.cleanup)
+    for sock in sockets:
+        await web.SockSite(runner, sock).start()
+    host, port = runner.addresses[0][:2]
+    return f"http://{host}:{port}/{'healthz' if name == 'health' else 'metrics'}"
+
+
+async def stop(running: Running) -> None:
+    """Close the intake, stop the feeds and the engine (every stop stays on the exchange), release
+    the lock: the reverse of `start`."""
+    await running.shutdown.aclose()
 
 
 async def run_until_signalled(config: WardenConfig, ready: Any = None) -> None:
-    """Run until SIGTERM or SIGINT, then shut down cleanly."""
+    """Run until SIGTERM or SIGINT, then shut down cleanly. A signal during startup stops it at
+    once, undoing what was done; a startup that fails raises `StartupError` or `LockHeld`."""
     stopping = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
-    running = await start(config, crash_at=os.environ.get(CRASH_ENV))
+    doing = ["starting"]
+    starting = asyncio.create_task(start(config, crash_at=os.environ.get(CRASH_ENV), step=doing.append))
+    signalled = asyncio.create_task(stopping.wait())
+    await asyncio.wait({starting, signalled}, return_when=asyncio.FIRST_COMPLETED)
+    if not starting.done():
+        starting.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await starting
+        log.info("warden stopped by a signal before it was ready, while %s", doing[-1],
+                 extra={"event": "stopping"})
+        return
+    signalled.cancel()
+    running = starting.result()
     log.info("warden is running", extra={"event": "ready"})
     if ready is not None:
         ready(running.urls)

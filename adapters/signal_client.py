@@ -18,8 +18,9 @@ from typing import Any
 
 import aiohttp
 import click
+from pydantic import SecretStr
 
-from warden.adapters.config import ConfigError, Secret, load_intake_settings
+from warden.adapters.config import ConfigError, load_intake_settings
 from warden.adapters.intake import NONCE, SIGNATURE, TIMESTAMP, sign
 
 
@@ -44,12 +45,12 @@ class Answer:
         return "  ".join(parts)
 
 
-def signed_headers(secret: Secret, body: bytes, *, timestamp: int | None = None,
+def signed_headers(secret: SecretStr, body: bytes, *, timestamp: int | None = None,
                    nonce: str | None = None) -> dict[str, str]:
     stamp = str(int(time.time()) if timestamp is None else timestamp)
     nonce = nonce or secrets.token_hex(16)
     return {"Content-Type": "application/json", TIMESTAMP: stamp, NONCE: nonce,
-            SIGNATURE: sign(secret.reveal().encode(), stamp, nonce, body)}
+            SIGNATURE: sign(secret.get_secret_value().encode(), stamp, nonce, body)}
 
 
 def _label(body: bytes, index: int) -> str:
@@ -60,7 +61,7 @@ def _label(body: bytes, index: int) -> str:
     return signal_id if isinstance(signal_id, str) and signal_id else f"line {index}"
 
 
-async def post_signals(url: str, secret: Secret, bodies: Iterable[bytes], *,
+async def post_signals(url: str, secret: SecretStr, bodies: Iterable[bytes], *,
                        timeout_s: float = 10.0) -> list[Answer]:
     """Post each body in turn (a fresh timestamp and nonce each) and collect the answers."""
     answers = []

@@ -1,7 +1,9 @@
 """Pure policies: the initial stop, the trailing stop and the aged exit.
 
 Each is a frozen dataclass of documented parameters with methods that take prices and return a
-decision. None reads a clock: ages arrive in seconds, prices as `Decimal`.
+decision. None reads a clock: ages arrive in seconds, prices as `Decimal`. `Policies` bundles what
+one account is guarded by, the `PhantomPolicy` included; the defaults written here are warden's
+defaults, and the configuration and the engine take theirs from here.
 """
 
 from __future__ import annotations
@@ -13,7 +15,15 @@ from decimal import Decimal
 from warden.domain.errors import InvalidStop
 from warden.domain.instrument import Instrument
 from warden.domain.reports import ClosingOrder
-from warden.domain.values import HUNDRED, ZERO, CloseBasis, CloseReason, OrderOrigin, Side
+from warden.domain.values import (
+    HUNDRED,
+    ZERO,
+    CloseBasis,
+    CloseReason,
+    OrderOrigin,
+    PhantomPolicy,
+    Side,
+)
 
 
 @dataclass(frozen=True)
@@ -136,6 +146,22 @@ class AgedExitPolicy:
         # A limit exit sells (long) or buys (short): round it toward the better price for us.
         limit = instrument.round_price(worst, up=side is Side.LONG)
         return AgedDecision(current, max(limit, instrument.min_price) if limit > ZERO else None)
+
+
+@dataclass(frozen=True)
+class Policies:
+    """The policies one account is guarded by."""
+
+    initial_stop: InitialStopPolicy = field(default_factory=InitialStopPolicy)
+    trailing: TrailingStopPolicy = field(default_factory=TrailingStopPolicy)
+    aged: AgedExitPolicy = field(default_factory=AgedExitPolicy)
+    phantom: PhantomPolicy = PhantomPolicy.ADOPT
+    # a signal for a symbol that already has an open position: refused (False: one venue
+    # position, one warden position) or, on the same side, added to that position (True)
+    scale_in: bool = False
+
+
+DEFAULT_POLICIES = Policies()
 
 
 STOP_HIT_TOLERANCE = Decimal("0.005")  # an exit within 0.5% of a price was that price

@@ -10,14 +10,14 @@ from __future__ import annotations
 import asyncio
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
 from warden.adapters.store import WardenStore
 from warden.domain.instrument import Instrument
-from warden.domain.policies import AgedExitPolicy, InitialStopPolicy, TrailingStopPolicy
+from warden.domain.policies import DEFAULT_POLICIES, AgedExitPolicy, InitialStopPolicy, TrailingStopPolicy
 from warden.domain.position import Position
 from warden.domain.values import PhantomPolicy
 from warden.engine.ports import ExchangePort
@@ -52,13 +52,11 @@ class OffsetClock(SystemClock):
 
 @dataclass(frozen=True)
 class EngineConfig:
-    initial_stop: InitialStopPolicy = field(default_factory=InitialStopPolicy)
-    trailing: TrailingStopPolicy = field(default_factory=TrailingStopPolicy)
-    aged: AgedExitPolicy = field(default_factory=AgedExitPolicy)
-    phantom_policy: PhantomPolicy = PhantomPolicy.ADOPT
-    # a signal for a symbol with an open position: False refuses it (one venue position, one
-    # warden position); True adds a same-side signal to the open position
-    scale_in: bool = False
+    initial_stop: InitialStopPolicy = DEFAULT_POLICIES.initial_stop
+    trailing: TrailingStopPolicy = DEFAULT_POLICIES.trailing
+    aged: AgedExitPolicy = DEFAULT_POLICIES.aged
+    phantom_policy: PhantomPolicy = DEFAULT_POLICIES.phantom
+    scale_in: bool = DEFAULT_POLICIES.scale_in  # see `Policies.scale_in`
     stop_attempts: int = 3  # placements of one stop before the position is rolled back
     fill_timeout_s: float = 5.0  # budget of one run of the execution price chain
     fill_rounds: int = 3  # runs of the chain before the position is checked on the exchange

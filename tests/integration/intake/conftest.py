@@ -12,9 +12,10 @@ from typing import Any
 
 import aiohttp
 import pytest
+from pydantic import SecretStr
 
 from tests.integration.engine.conftest import clock, make_engine, sim, store  # noqa: F401 (fixtures)
-from warden.adapters.config import IntakeSettings, Secret
+from warden.adapters.config import IntakeSettings
 from warden.adapters.intake import NONCE, SIGNATURE, TIMESTAMP, Intake, sign
 from warden.adapters.store import WardenStore
 from warden.engine.core import Engine
@@ -51,7 +52,7 @@ class Client:
 
 
 def settings(**overrides: Any) -> IntakeSettings:
-    base = {"host": "127.0.0.1", "port": 0, "secret": Secret(CANARY), "rate_per_second": Decimal(1000),
+    base = {"host": "127.0.0.1", "port": 0, "secret": SecretStr(CANARY), "rate_per_second": Decimal(1000),
             "rate_burst": 1000}
     return IntakeSettings(**{**base, **overrides})
 
