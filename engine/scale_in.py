@@ -75,6 +75,7 @@ class ScaleIn:
         ctx = self.ctx
         if p.pending_intent is not Intent.SCALE_IN:
             return
+        ctx.checkpoint("scale-in-requested")
         try:
             order = await self.saga.send_order(p, p.scale_in_quantity, p.scale_in_client_order_id,
                                                resumed=resumed)
@@ -83,6 +84,7 @@ class ScaleIn:
                               raw={"error": str(e)})
             ctx.save(p)
             return
+        ctx.checkpoint("scale-in-sent")
         price = await self._price(p, order)
         if price is None:
             p.reject_scale_in(reason="no fill found for the added order", code=None, at=ctx.now(),

@@ -129,3 +129,20 @@ async def test_a_stop_cancelled_by_hand_is_put_back_at_the_next_reconcile(sim, m
     assert [s.stop_price for s in await port.fetch_stops("BTCUSDT")] == [position.stop_price]
     purposes = [e.purpose for e in store.history(position.id) if type(e).__name__ == "StopLossRequested"]
     assert purposes == [StopPurpose.INITIAL, StopPurpose.RESTORE]
+
+
+async def test_a_snapshot_is_recorded_only_when_it_changes_something(sim, make_engine, store):
+    engine = await make_engine()  # start() reconciled both accounts: flat, nothing to record
+    await engine.submit(signal("snap"))
+    await engine.idle()
+
+    for _ in range(3):
+        sim.control.step(count=1, symbols=["BTCUSDT"])  # the mark moves: not a change of position
+        await engine.reconciler.snapshot("bybit", "bybit")
+    sim.control.open_position("bybit", "BTCUSDT", "buy", "0.005")  # the size changes
+    await engine.reconciler.snapshot("bybit", "bybit")
+    await engine.reconciler.snapshot("bybit", "bybit")
+
+    snapshots = account_events(store, "PositionsSnapshotted")
+    assert [[(r.symbol, r.size) for r in s.reports] for s in snapshots] == [
+        [("BTCUSDT", Decimal("0.010"))], [("BTCUSDT", Decimal("0.015"))]]
