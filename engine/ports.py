@@ -38,6 +38,7 @@ class ExchangePort(abc.ABC):
 
     venue: str
     account: str
+    stop_mode: StopMode = StopMode.CONDITIONAL  # how this account's stops are held
 
     @abc.abstractmethod
     async def load_instruments(self) -> dict[str, Instrument]:

@@ -40,7 +40,7 @@ class StopKeeper:
         """The client id of the next stop order: derived from the position and the version its
         request will have, so the venue's listing tells which stop a request made. None where the
         stop is the position's own (a Bybit position stop has no order id)."""
-        if getattr(self.ctx.port(p), "stop_mode", StopMode.CONDITIONAL) is StopMode.POSITION:
+        if self.ctx.port(p).stop_mode is StopMode.POSITION:
             return None
         return client_order_id(p.id, "stop", attempt=p.version + 1)
 
