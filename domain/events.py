@@ -231,6 +231,8 @@ class ScaleInRequested(PositionEvent):
     """Intent: signal ``signal_id`` adds ``quantity`` to this open position (``scale_in`` policy);
     a market order with ``client_order_id`` is about to be sent."""
 
+    class_version = 1
+
     signal_id: str
     quantity: Decimal
     client_order_id: str
@@ -240,6 +242,8 @@ class ScaleInRequested(PositionEvent):
 class ScaleInFilled(PositionEvent):
     """The added quantity executed at a real price: the position's quantity grows and its entry
     becomes the volume-weighted average."""
+
+    class_version = 1
 
     signal_id: str
     price: Decimal
@@ -252,6 +256,8 @@ class ScaleInFilled(PositionEvent):
 
 class ScaleInRejected(PositionEvent):
     """The venue refused the added order (or it never filled): the position is unchanged."""
+
+    class_version = 1
 
     signal_id: str
     reason: str

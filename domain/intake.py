@@ -66,6 +66,8 @@ class SignalClaim(Aggregate):
     the same signal twice and a repeat reads as a duplicate, never as a second scale-in."""
 
     class Claimed(Aggregate.Created):
+        class_version = 1
+
         signal_id: str
         position_id: UUID  # the open position the signal added to
 

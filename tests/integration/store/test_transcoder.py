@@ -47,8 +47,13 @@ def domain_events() -> list:
                       "1007", None, OrderOrigin.POSITION_STOP, "StopLoss", Decimal("58800.0"),
                       Decimal("0.010"), Decimal("58795.5"), Decimal("0.33"),
                       raw={"stopOrderType": "StopLoss", "_type_": "x"}))
+    scaled = protected(Side.SHORT, signal_id="s4")
+    scaled.request_scale_in(signal_id="s5", quantity=Decimal("0.020"), client_order_id="wadd9",
+                            at=at(6), raw={"signal_id": "s5"})
+    scaled.fill_scale_in(price=Decimal("59950.5"), quantity=Decimal("0.020"),
+                         source=PriceSource.EXECUTIONS, order_id="77", fee=Decimal("0.6"), at=at(7))
     return [*position.collect_events(), *sats.collect_events(), *account.collect_events(),
-            *stopped.collect_events()]
+            *stopped.collect_events(), *scaled.collect_events()]
 
 
 @pytest.mark.parametrize("index", range(len(domain_events())))
