@@ -1,8 +1,10 @@
 # The two entry points of the README. Each does its own setup: a virtualenv in .venv and an
-# editable install of the project, redone only when pyproject.toml changes.
+# editable install of the project, redone only when pyproject.toml changes. `make test` also
+# needs Debian's Chromium for the report's browser test: installed with apt-get when missing.
 PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
+CHROMIUM := /usr/bin/chromium
 
 .PHONY: demo test lint
 
@@ -14,10 +16,16 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $@
 
+# The system's browser and driver (tests/e2e/test_report_browser.py), never a browser download.
+$(CHROMIUM):
+	@if [ "$$(id -u)" = 0 ]; then SUDO=; elif command -v sudo >/dev/null; then SUDO="sudo -n"; else \
+	  echo "make test needs Chromium: run 'apt-get install chromium chromium-driver' as root" >&2; exit 1; fi; \
+	$$SUDO apt-get update -qq && DEBIAN_FRONTEND=noninteractive $$SUDO apt-get install -y -qq chromium chromium-driver
+
 demo: $(VENV)/.installed
 	$(BIN)/warden demo
 
-test: $(VENV)/.installed
+test: $(VENV)/.installed $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 

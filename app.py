@@ -94,14 +94,10 @@ def replay(position_id: str, log_file, store_url: str | None, until: datetime | 
       warden replay 3f2a9c --log last-night.jsonl --at 2026-03-01T12:05:00Z
       warden replay 3f2a9c --version 4
     """
-    if log_file and store_url:
-        raise click.UsageError("give either --log or --store, not both")
-    store = _store("memory://" if log_file else store_url)
+    store = _open_log(log_file, store_url)
     try:
-        if log_file:
-            import_log(store, log_file)
         aggregate_id = resolve_id(store, position_id)
-    except (EventLogError, UnknownAggregate) as e:
+    except UnknownAggregate as e:
         raise click.ClickException(str(e)) from None
     if until is not None and until.tzinfo is None:
         from datetime import UTC
@@ -111,6 +107,147 @@ def replay(position_id: str, log_file, store_url: str | None, until: datetime | 
         raise click.ClickException(f"{aggregate_id} has no events at or before {until}")
     click.echo(f"{aggregate_id}\n{timeline.render()}\n\nstate after version {timeline.rows[-1].version}:")
     click.echo(timeline.render_state())
+
+
+def _open_log(log_file, store_url: str | None) -> WardenStore:
+    """The store to read: ``store_url``'s, or an in-memory one holding the JSONL file ``log_file``."""
+    if log_file and store_url:
+        raise click.UsageError("give either --log or --store, not both")
+    store = _store("memory://" if log_file else store_url)
+    if log_file:
+        try:
+            import_log(store, log_file)
+        except EventLogError as e:
+            raise click.ClickException(f"{log_file.name}: {e}") from None
+    return store
+
+
+def _recorded(log_file, store_url: str | None):
+    """The whole log, sorted for looking back (projections/recorded.py)."""
+    from warden.projections.recorded import read_recorded
+
+    return read_recorded(_open_log(log_file, store_url).all_events())
+
+
+def _positions(log, refs: tuple[str, ...]):
+    from warden.projections.recorded import UnknownPosition
+
+    try:
+        return log.select(refs)
+    except UnknownPosition as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _source(log_file, store_url: str | None) -> str:
+    return log_file.name if log_file else _store(store_url).config.display
+
+
+LOG_HELP = "Read an exported JSONL event log instead of a store."
+
+
+@main.command()
+@click.argument("refs", nargs=-1, metavar="[POSITION]...")
+@click.option("--log", "log_file", type=click.File("r", encoding="utf8"), help=LOG_HELP)
+@click.option("--store", "store_url", help=STORE_HELP)
+@click.option("--out", "-o", "out", type=click.Path(dir_okay=False), default="report.html",
+              show_default=True, help="The HTML file to write.")
+def report(refs: tuple[str, ...], log_file, store_url: str | None, out: str) -> None:
+    """Write a self-contained HTML report (it opens offline) of positions in a log.
+
+    Per position: the price over time, the entry, the stop as a step line with every move, the
+    liquidation price where the venue reported one, markers for fills, refused fills and
+    rejections, phantoms, snapshots and rejected frames, trailing and aged steps and the close
+    (details on hover), and the table of its decisions. POSITION is an id or a unique prefix;
+    give several, or none for every position in the log.
+
+    \b
+    Examples:
+      warden report --log examples/trailing-stop.jsonl -o trailing.html
+      warden report 3f2a9c 77b01e --store sqlite:///var/demo.sqlite3
+    """
+    from warden.projections.chart import chart_for
+    from warden.projections.report import render_report
+
+    log = _recorded(log_file, store_url)
+    charts = [chart_for(position, log) for position in _positions(log, refs)]
+    source = _source(log_file, store_url)
+    page = render_report(charts, title=f"warden report: {source}",
+                         notes=[f"{len(charts)} position(s); times in UTC; hover a point for its details."])
+    Path(out).write_text(page, encoding="utf8")
+    click.echo(f"wrote {out} ({len(charts)} position(s))")
+
+
+def _policy(policy_file: str | None, settings: tuple[str, ...]):
+    """The base policy and the what-if one (the base with ``--set`` applied), and what changed."""
+    from warden.adapters.config import ConfigError, load_policy_settings
+
+    overrides = {}
+    for setting in settings:
+        key, sep, value = setting.partition("=")
+        if not sep or not key.strip():
+            raise click.UsageError(f"--set {setting!r}: expected KEY=VALUE")
+        overrides[key.strip()] = value.strip()
+    try:
+        base = load_policy_settings(policy_file, {})
+        changed = load_policy_settings(policy_file, overrides)
+    except ConfigError as e:
+        raise click.ClickException(f"invalid policy: {e}") from None
+    changes = [f"{name} {_show(getattr(base, name))} -> {_show(getattr(changed, name))}"
+               for name in type(base).model_fields if getattr(base, name) != getattr(changed, name)]
+    return changed, changes
+
+
+def _show(value) -> str:
+    from warden.projections.timeline import show
+
+    return show(value) if not isinstance(value, tuple) else f"[{len(value)} phases]"
+
+
+@main.command()
+@click.argument("refs", nargs=-1, metavar="[POSITION]...")
+@click.option("--log", "log_file", type=click.File("r", encoding="utf8"), help=LOG_HELP)
+@click.option("--store", "store_url", help=STORE_HELP)
+@click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
+              help="Replace one policy parameter (a key of [policy], docs/configuration.md); repeatable.")
+@click.option("--policy", "policy_file", type=click.Path(exists=True, dir_okay=False),
+              help="A TOML file whose [policy] table is the base (warden.toml works). Default: built-in.")
+@click.option("--html", "html_file", type=click.Path(dir_okay=False),
+              help="Also write the report with the what-if stop trail over the recorded one.")
+def whatif(refs: tuple[str, ...], log_file, store_url: str | None, settings: tuple[str, ...],
+           policy_file: str | None, html_file: str | None) -> None:
+    """Run a log's recorded prices and fills through the policies with other parameters.
+
+    Prints per position and in total, recorded against what-if: stop moves, exit price and
+    reason, PnL, and the first decision that differs. No exchange is involved: stops are placed
+    as asked and a stop hit fills at the stop price (limits: docs/debugging.md). POSITION is an
+    id or a unique prefix; none means every position that was filled.
+
+    \b
+    Examples:
+      warden whatif --log last-night.jsonl --policy warden.toml --set trailing_callback_percent=0.3
+      warden whatif 3f2a9c --store sqlite:///var/demo.sqlite3 --set aged_max_age_seconds=7200 --html w.html
+    """
+    from warden.adapters.config import policy_config
+    from warden.projections.whatif import compare
+    from warden.projections.whatif_render import render_text
+
+    policy, changes = _policy(policy_file, settings)
+    log = _recorded(log_file, store_url)
+    chosen = _positions(log, refs)
+    if not refs:
+        chosen = [p for p in chosen if any(type(e).__name__ in ("EntryFilled", "PositionAdopted")
+                                           for e in p.history)]
+    comparisons = [compare(position, log, policy_config(policy)) for position in chosen]
+    click.echo(render_text(comparisons, changes))
+    if html_file:
+        from warden.projections.chart import chart_for
+        from warden.projections.report import render_report
+        from warden.projections.whatif_render import with_whatif
+
+        charts = [with_whatif(chart_for(c.position, log), c, changes) for c in comparisons]
+        title = f"warden whatif: {_source(log_file, store_url)}"
+        Path(html_file).write_text(render_report(charts, title=title, notes=changes), encoding="utf8")
+        click.echo(f"wrote {html_file}")
 
 
 @main.group()

@@ -58,7 +58,7 @@ from warden.domain.values import PhantomPolicy, Venue
 from warden.engine.context import EngineConfig
 
 __all__ = ["ConfigError", "IntakeSettings", "WardenConfig", "engine_config", "exchange_config",
-           "load_config", "load_intake_settings"]
+           "load_config", "load_intake_settings", "load_policy_settings", "policy_config"]
 
 ENV_PREFIX = "WARDEN_"
 DEFAULT_INTAKE_SECRET_ENV = "WARDEN_INTAKE_SECRET"
@@ -314,7 +314,26 @@ def load_intake_settings(path: str | Path | None, env: Mapping[str, str]) -> Int
         raise ConfigError(describe(e, IntakeSettings, at=("intake",))) from None
 
 
+def load_policy_settings(path: str | Path | None, overrides: Mapping[str, str]) -> PolicySettings:
+    """Only the top-level ``[policy]`` of ``path`` (None: the defaults) with single keys replaced
+    by ``overrides`` (what `warden whatif` takes): no store, exchanges or secrets are read."""
+    table = toml_source(WardenConfig, path).get("policy", {})
+    if not isinstance(table, dict):
+        raise ConfigError(f"policy: expected a table, got {type(table).__name__}")
+    try:
+        return PolicySettings.model_validate({**table, **overrides})
+    except ValidationError as e:
+        raise ConfigError(describe(e, PolicySettings, at=("policy",))) from None
+
+
 # ----- what the engine and the exchange port take -----------------------------------------------
+def policy_config(p: PolicySettings) -> EngineConfig:
+    """An engine configuration with these policies and every other setting at its default."""
+    policies = p.policies()
+    return EngineConfig(initial_stop=policies.initial_stop, trailing=policies.trailing, aged=policies.aged,
+                        phantom_policy=policies.phantom)
+
+
 def engine_config(config: WardenConfig, exchange: ExchangeSettings | None = None) -> EngineConfig:
     """The engine's policies: the top-level ``[policy]``, or one account's (with its overrides)."""
     p, e = (exchange.policy if exchange else config.policy).policies(), config.engine

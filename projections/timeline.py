@@ -97,3 +97,8 @@ def show(value: Any) -> str:
     if dataclasses.is_dataclass(value):
         return f"{type(value).__name__}({getattr(value, 'symbol', '')})"
     return str(value)
+
+
+def millis(time: datetime) -> str:
+    """A time to the millisecond without its offset (tables say they are UTC)."""
+    return time.strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
