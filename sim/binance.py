@@ -1,9 +1,10 @@
-"""Binance USD-M REST surface of the simulator.
+"""Binance USD-M REST plumbing of the simulator: API-key and signature checks, the `route`
+wrapper that maps engine rejections to Binance's `{"code", "msg"}` errors, and parameter readers.
 
 Checks `X-MBX-APIKEY`, the HMAC `signature` over the exact query string or form body, and the
-timestamp/recvWindow, with Binance's codes (-2014/-2015, -1102, -1021, -1022). Conditional orders
-go through the algo-order API (`/fapi/v1/algoOrder`); `/fapi/v1/order` only takes MARKET, like
-the real venue after 2025-12-09. Errors are 4xx with `{"code", "msg"}`.
+timestamp/recvWindow, with Binance's codes (-2014/-2015, -1102, -1021, -1022). The endpoints
+live in `binance_orders` (regular orders), `binance_algo` (conditional orders),
+`binance_market` (public data) and `binance_account` (positions, balances, modes, listenKey).
 """
 
 from __future__ import annotations
@@ -16,8 +17,7 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from . import binance_shapes as shapes
-from .book import Account, Order, OrderKind, OrderStatus, Reason, Rejected, Side, Trigger
-from .faults import FaultKind
+from .book import Account, Rejected, Side
 from .hub import BODY, RECORD, SIM, compact
 from .market import decimal_param
 
@@ -25,13 +25,18 @@ if TYPE_CHECKING:
     from .server import Simulator
 
 VENUE = "binance"
-ALGO_TYPES = {"STOP_MARKET", "TAKE_PROFIT_MARKET", "STOP", "TAKE_PROFIT", "TRAILING_STOP_MARKET"}
+POSITION_SIDES = {"BOTH": 0, "LONG": 1, "SHORT": 2}
 
 
 class BinanceError(Exception):
     def __init__(self, status: int, code: int, message: str) -> None:
         super().__init__(message)
         self.status, self.code, self.message = status, code, message
+
+
+def missing(name: str) -> BinanceError:
+    return BinanceError(400, -1102, f"Mandatory parameter '{name}' was not sent, was empty/null, "
+                                    "or malformed.")
 
 
 def rate_limited() -> web.Response:
@@ -57,8 +62,7 @@ def authenticate(request: web.Request, signed: bool) -> Account:
     try:
         stamp, window = int(params["timestamp"]), int(params.get("recvWindow", 5000))
     except (KeyError, ValueError):
-        raise BinanceError(400, -1102, "Mandatory parameter 'timestamp' was not sent, was "
-                                       "empty/null, or malformed.") from None
+        raise missing("timestamp") from None
     now = sim.auth_clock.now_ms()
     if stamp - now > 1000:
         raise BinanceError(400, -1021, "Timestamp for this request was 1000ms ahead of the "
@@ -94,160 +98,41 @@ def route(auth: str | None):
     return wrap
 
 
-def _dec(params: dict[str, Any], name: str) -> Decimal | None:
+def dec(params: dict[str, Any], name: str) -> Decimal | None:
     return decimal_param(params, name, lambda n: BinanceError(
         400, -1100, f"Illegal characters found in parameter '{n}'."))
 
 
-def _side(params: dict[str, Any]) -> Side:
+def side_of(params: dict[str, Any]) -> Side:
     try:
         return Side(str(params.get("side", "")).lower())
     except ValueError:
-        raise BinanceError(400, -1102, "Mandatory parameter 'side' was not sent.") from None
+        raise missing("side") from None
 
 
-def _true(params: dict[str, Any], name: str) -> bool:
+def true(params: dict[str, Any], name: str) -> bool:
     return str(params.get(name, "")).lower() == "true"
 
 
-def _stale(sim: Simulator, o: Order, path: str) -> bool:
-    fault = sim.faults.peek(FaultKind.STALE_FILL, VENUE, path)
-    return (fault is not None and o.status is OrderStatus.FILLED
-            and sim.clock.now_ms() - o.updated_ms < fault.seconds * 1000)
+def long_param(params: dict[str, Any], name: str) -> int | None:
+    """A LONG parameter such as `orderId`; Binance refuses anything but 1-20 digits with -1100."""
+    raw = params.get(name)
+    if raw in (None, ""):
+        return None
+    text = str(raw)
+    if not (text.isascii() and text.isdigit() and len(text) <= 20):
+        raise BinanceError(400, -1100, f"Illegal characters found in parameter '{name}'; legal "
+                                       "range is '^[0-9]{1,20}$'.")
+    return int(text)
 
 
-def _lookup(account: Account, params: dict[str, Any], algo: bool, code: int) -> Order:
-    """A regular order (a fired algo order counts) or, with `algo`, an algo order."""
-    wanted = str(params.get("algoId" if algo else "orderId", ""))
-    client = params.get("clientAlgoId" if algo else "origClientOrderId")
-    for o in account.orders.values():
-        if str(o.id) == wanted or (client and o.client_id == client):
-            regular = o.kind is OrderKind.PLAIN or o.triggered_ms is not None
-            if (o.kind is OrderKind.CONDITIONAL) if algo else regular:
-                return o
-    raise BinanceError(400, code, "Order does not exist." if code == -2013 else
-                       "Unknown order sent.")
-
-
-# -- regular orders ------------------------------------------------------------------------------
-@route("signed")
-def order_create(sim: Simulator, account: Account, params: dict[str, Any]) -> dict[str, Any]:
-    kind = str(params.get("type", "")).upper()
-    if kind in ALGO_TYPES:
-        raise BinanceError(400, -4120, "Order type not supported for this endpoint. Please use "
-                                       "the Algo Order API endpoints instead.")
-    if kind != "MARKET":
-        raise BinanceError(400, -1116, "Invalid orderType (the simulator fills MARKET only).")
-    qty = _dec(params, "quantity")
-    if qty is None:
-        raise BinanceError(400, -1102, "Mandatory parameter 'quantity' was not sent.")
-    order = sim.engine.place_market(account, str(params.get("symbol", "")), _side(params), qty,
-                                    _true(params, "reduceOnly"),
-                                    str(params.get("newClientOrderId", "")))
-    if params.get("newOrderRespType", "ACK") != "RESULT":
-        return {**shapes.order(order, stale=True), "status": "NEW"}
-    return shapes.order(order, stale=_stale(sim, order, "/fapi/v1/order"))
-
-
-@route("signed")
-def order_get(sim: Simulator, account: Account, params: dict[str, Any]) -> dict[str, Any]:
-    order = _lookup(account, params, algo=False, code=-2013)
-    return shapes.order(order, stale=_stale(sim, order, "/fapi/v1/order"))
-
-
-@route("signed")
-def order_cancel(sim: Simulator, account: Account, params: dict[str, Any]) -> dict[str, Any]:
-    order = _lookup(account, params, algo=False, code=-2011)
-    if not order.status.is_open:
-        raise BinanceError(400, -2011, "Unknown order sent.")
-    return shapes.order(sim.engine.cancel(account, order.id))
-
-
-def _regular(account: Account, params: dict[str, Any], open_only: bool) -> list[dict[str, Any]]:
-    return [shapes.order(o) for o in account.orders.values()
-            if (o.kind is OrderKind.PLAIN or o.triggered_ms is not None)
-            and params.get("symbol") in (None, o.symbol) and (o.status.is_open or not open_only)]
-
-
-@route("signed")
-def open_orders(sim: Simulator, account: Account, params: dict[str, Any]) -> list[dict[str, Any]]:
-    return _regular(account, params, open_only=True)
-
-
-@route("signed")
-def all_orders(sim: Simulator, account: Account, params: dict[str, Any]) -> list[dict[str, Any]]:
-    return _regular(account, params, open_only=False)
-
-
-# -- algo (conditional) orders -------------------------------------------------------------------
-@route("signed")
-def algo_create(sim: Simulator, account: Account, params: dict[str, Any]) -> dict[str, Any]:
-    kind = str(params.get("type", params.get("orderType", ""))).upper()
-    if params.get("algoType") != "CONDITIONAL" or kind not in ("STOP_MARKET",
-                                                               "TAKE_PROFIT_MARKET"):
-        raise BinanceError(400, -1116, "Invalid orderType (the simulator supports STOP_MARKET "
-                                       "and TAKE_PROFIT_MARKET conditional algo orders).")
-    side, symbol = _side(params), str(params.get("symbol", ""))
-    trigger_price = _dec(params, "triggerPrice") or _dec(params, "stopPrice")
-    if trigger_price is None:
-        raise BinanceError(400, -1102, "Mandatory parameter 'triggerPrice' was not sent.")
-    close = _true(params, "closePosition")
-    qty = _dec(params, "quantity")
-    if qty is None and not close:
-        raise BinanceError(400, -1102, "Mandatory parameter 'quantity' was not sent.")
-    fault = sim.faults.take(FaultKind.REJECT_STOP, VENUE, "/fapi/v1/algoOrder")
-    if fault is not None:
-        raise BinanceError(fault.status if 400 <= fault.status < 500 else 400,
-                           fault.code or -2021, fault.message or "Order would immediately trigger.")
-    if close and account.position(symbol).qty == 0:
-        raise Rejected(Reason.NO_POSITION, symbol)
-    falls = (side is Side.SELL) == (kind == "STOP_MARKET")
-    order = sim.engine.place_trigger(
-        account, symbol, side, None if close else qty, trigger_price,
-        Trigger.FALL if falls else Trigger.RISE, reduce_only=_true(params, "reduceOnly") or close,
-        close_position=close, client_id=str(params.get("clientAlgoId", "")),
-        order_type=kind.lower())
-    return shapes.algo_order(order)
-
-
-@route("signed")
-def algo_get(sim: Simulator, account: Account, params: dict[str, Any]) -> dict[str, Any]:
-    return shapes.algo_order(_lookup(account, params, algo=True, code=-2013))
-
-
-@route("signed")
-def algo_cancel(sim: Simulator, account: Account, params: dict[str, Any]) -> dict[str, Any]:
-    order = _lookup(account, params, algo=True, code=-2011)
-    if not order.status.is_open:
-        raise BinanceError(400, -2011, "Unknown order sent.")
-    sim.engine.cancel(account, order.id)
-    return {"algoId": order.id, "clientAlgoId": order.client_id, "code": "200", "msg": "success"}
-
-
-def _algos(account: Account, params: dict[str, Any], open_only: bool) -> list[dict[str, Any]]:
-    return [shapes.algo_order(o) for o in account.orders.values()
-            if o.kind is OrderKind.CONDITIONAL and params.get("symbol") in (None, o.symbol)
-            and (o.status.is_open or not open_only)]
-
-
-@route("signed")
-def open_algos(sim: Simulator, account: Account, params: dict[str, Any]) -> list[dict[str, Any]]:
-    return _algos(account, params, open_only=True)
-
-
-@route("signed")
-def all_algos(sim: Simulator, account: Account, params: dict[str, Any]) -> list[dict[str, Any]]:
-    return _algos(account, params, open_only=False)
-
-
-def setup(app: web.Application, sim: Simulator) -> None:
-    app.router.add_post("/fapi/v1/order", order_create)
-    app.router.add_get("/fapi/v1/order", order_get)
-    app.router.add_delete("/fapi/v1/order", order_cancel)
-    app.router.add_get("/fapi/v1/openOrders", open_orders)
-    app.router.add_get("/fapi/v1/allOrders", all_orders)
-    app.router.add_post("/fapi/v1/algoOrder", algo_create)
-    app.router.add_get("/fapi/v1/algoOrder", algo_get)
-    app.router.add_delete("/fapi/v1/algoOrder", algo_cancel)
-    app.router.add_get("/fapi/v1/openAlgoOrders", open_algos)
-    app.router.add_get("/fapi/v1/allAlgoOrders", all_algos)
+def position_side(account: Account, params: dict[str, Any]) -> int:
+    """The position index the order is for: BOTH 0, LONG 1, SHORT 2 (-4061 when the account's
+    mode disagrees is the engine's check). In hedge mode `reduceOnly` may not be sent."""
+    raw = str(params.get("positionSide") or "BOTH").upper()
+    if raw not in POSITION_SIDES:
+        raise BinanceError(400, -1100, "Illegal characters found in parameter 'positionSide'.")
+    symbol = str(params.get("symbol", ""))
+    if symbol in account.hedge and params.get("reduceOnly") not in (None, ""):
+        raise BinanceError(400, -1106, "Parameter 'reduceOnly' sent when not required.")
+    return POSITION_SIDES[raw]

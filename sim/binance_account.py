@@ -1,5 +1,13 @@
-"""Binance USD-M REST, account side: market data, positions, balances, leverage, trades and the
-listenKey lifecycle of the user data stream. Auth and error handling come from `binance.route`.
+"""Binance USD-M REST, account side: positions, balances, leverage and symbol config, the position
+mode, trades and the listenKey lifecycle of the user data stream.
+
+Docs: https://developers.binance.com/docs/derivatives/usds-margined-futures/account/rest-api/
+Position-Information-V3, Account-Information-V3, Futures-Account-Balance-V3, Notional-and-
+Leverage-Brackets, Symbol-Config (`[{"symbol","marginType","isAutoAddMargin","leverage",
+"maxNotionalValue"}]`, what ccxt's fetch_leverage reads), Get-Current-Position-Mode
+(`{"dualSidePosition": bool}`), .../trade/rest-api/Change-Position-Mode (`{"code":200,
+"msg":"success"}`; -4059 no change, -4068 a position exists, -4067 open orders exist),
+Account-Trade-List, .../user-data-streams/Start-User-Data-Stream.
 """
 
 from __future__ import annotations
@@ -9,63 +17,31 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import web
 
 from . import binance_shapes as shapes
-from .binance import VENUE, BinanceError, route
-from .book import Account
+from .binance import VENUE, BinanceError, long_param, missing, route
+from .binance_market import symbols
+from .book import Account, Position
 from .faults import FaultKind
-from .market import fmt
+from .matching import liquidation_price
 
 if TYPE_CHECKING:
     from .server import Simulator
 
 
-@route(None)
-def server_time(sim: Simulator, _: Account | None, params: dict[str, Any]) -> dict[str, Any]:
-    return {"serverTime": sim.auth_clock.now_ms()}
-
-
-@route(None)
-def exchange_info(sim: Simulator, _: Account | None, params: dict[str, Any]) -> dict[str, Any]:
-    return {"timezone": "UTC", "serverTime": sim.auth_clock.now_ms(), "futuresType": "U_MARGINED",
-            "rateLimits": [{"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE",
-                            "intervalNum": 1, "limit": 2400}],
-            "exchangeFilters": [],
-            "assets": [{"asset": "USDT", "marginAvailable": True, "autoAssetExchange": "-10000"}],
-            "symbols": [shapes.symbol_info(i) for i in sim.feed.instruments.values()]}
-
-
-def _symbols(sim: Simulator, params: dict[str, Any]) -> list[str]:
-    symbol = params.get("symbol")
-    if symbol is not None and symbol not in sim.feed.instruments:
-        raise BinanceError(400, -1121, "Invalid symbol.")
-    return [symbol] if symbol else list(sim.feed.instruments)
-
-
-@route(None)
-def premium_index(sim: Simulator, _: Account | None, params: dict[str, Any]) -> Any:
-    now = sim.clock.now_ms()
-    rows = [{"symbol": s, "markPrice": fmt(sim.feed.price(s)), "indexPrice": fmt(sim.feed.price(s)),
-             "estimatedSettlePrice": fmt(sim.feed.price(s)), "lastFundingRate": "0.00010000",
-             "interestRate": "0.00010000", "nextFundingTime": now + 3_600_000, "time": now}
-            for s in _symbols(sim, params)]
-    return rows[0] if params.get("symbol") else rows
-
-
-@route(None)
-def ticker_price(sim: Simulator, _: Account | None, params: dict[str, Any]) -> Any:
-    rows = [{"symbol": s, "price": fmt(sim.feed.price(s)), "time": sim.clock.now_ms()}
-            for s in _symbols(sim, params)]
-    return rows[0] if params.get("symbol") else rows
+def render_position(sim: Simulator, p: Position) -> dict[str, Any]:
+    inst = sim.feed.instruments[p.symbol]
+    liq = liquidation_price(inst, p) if sim.engine.liquidation else None
+    return shapes.position_risk(p, sim.feed.price(p.symbol), inst, liq)
 
 
 @route("signed")
 def position_risk(sim: Simulator, account: Account, params: dict[str, Any]) -> list[Any]:
-    return [shapes.position_risk(p, sim.feed.price(p.symbol)) for p in account.positions.values()
+    return [render_position(sim, p) for p in account.positions.values()
             if p.qty and params.get("symbol") in (None, p.symbol)]
 
 
 @route("signed")
 def leverage_bracket(sim: Simulator, account: Account, params: dict[str, Any]) -> list[Any]:
-    return [shapes.leverage_bracket(sim.feed.instruments[s]) for s in _symbols(sim, params)]
+    return [shapes.leverage_bracket(sim.feed.instruments[s]) for s in symbols(sim, params)]
 
 
 @route("signed")
@@ -88,26 +64,44 @@ def set_leverage(sim: Simulator, account: Account, params: dict[str, Any]) -> di
     try:
         leverage = int(str(params.get("leverage", "")))
     except ValueError:
-        raise BinanceError(400, -1102, "Mandatory parameter 'leverage' was not sent.") from None
+        raise missing("leverage") from None
     symbol = str(params.get("symbol", ""))
     sim.engine.set_leverage(account, symbol, leverage)
     return {"leverage": leverage, "maxNotionalValue": "1000000", "symbol": symbol}
 
 
 @route("signed")
+def symbol_config(sim: Simulator, account: Account, params: dict[str, Any]) -> list[Any]:
+    return [{"symbol": s, "marginType": "CROSSED", "isAutoAddMargin": "false",
+             "leverage": account.positions_of(s)[0].leverage, "maxNotionalValue": "1000000"}
+            for s in symbols(sim, params)]
+
+
+@route("signed")
 def dual_side(sim: Simulator, account: Account, params: dict[str, Any]) -> dict[str, Any]:
-    return {"dualSidePosition": False}
+    return {"dualSidePosition": bool(account.hedge)}
+
+
+@route("signed")
+def set_dual_side(sim: Simulator, account: Account, params: dict[str, Any]) -> dict[str, Any]:
+    raw = str(params.get("dualSidePosition", "")).lower()
+    if raw not in ("true", "false"):
+        raise missing("dualSidePosition")
+    # the mode is account-wide on Binance: every symbol switches together
+    sim.engine.set_position_mode(account, raw == "true", list(sim.feed.instruments))
+    return {"code": 200, "msg": "success"}
 
 
 @route("signed")
 def user_trades(sim: Simulator, account: Account, params: dict[str, Any]) -> list[Any]:
     stale = sim.faults.peek(FaultKind.STALE_FILL, VENUE, "/fapi/v1/userTrades")
     horizon = sim.clock.now_ms() - (stale.seconds * 1000 if stale else 0)
-    rows = [shapes.user_trade(f) for f in account.fills
-            if params.get("symbol") in (None, f.symbol)
-            and str(params.get("orderId", f.order_id)) == str(f.order_id)
+    wanted = long_param(params, "orderId")
+    rows = [shapes.user_trade(f, account.orders.get(f.order_id)) for f in account.fills
+            if params.get("symbol") in (None, f.symbol) and wanted in (None, f.order_id)
             and (stale is None or f.time_ms < horizon)]
-    return rows[-int(params.get("limit", 500)):]
+    limit = long_param(params, "limit") or 500
+    return rows[-min(limit, 1000):]
 
 
 @route("key")
@@ -129,23 +123,18 @@ def listen_key_delete(sim: Simulator, account: Account, params: dict[str, Any]) 
     return {}
 
 
-def setup(app: web.Application, sim: Simulator) -> None:
+def setup(app: web.Application) -> None:
     get, post = app.router.add_get, app.router.add_post
-    get("/fapi/v1/time", server_time)
-    get("/fapi/v1/exchangeInfo", exchange_info)
-    get("/fapi/v1/premiumIndex", premium_index)
-    get("/fapi/v1/ticker/price", ticker_price)
-    get("/fapi/v2/ticker/price", ticker_price)
     for version in ("v2", "v3"):
         get(f"/fapi/{version}/positionRisk", position_risk)
         get(f"/fapi/{version}/account", account_info)
         get(f"/fapi/{version}/balance", balance)
     get("/fapi/v1/leverageBracket", leverage_bracket)
     post("/fapi/v1/leverage", set_leverage)
+    get("/fapi/v1/symbolConfig", symbol_config)
     get("/fapi/v1/positionSide/dual", dual_side)
+    post("/fapi/v1/positionSide/dual", set_dual_side)
     get("/fapi/v1/userTrades", user_trades)
     post("/fapi/v1/listenKey", listen_key_create)
     app.router.add_put("/fapi/v1/listenKey", listen_key_keepalive)
     app.router.add_delete("/fapi/v1/listenKey", listen_key_delete)
-
-

@@ -25,14 +25,45 @@ class Side(enum.Enum):
 
 
 class OrderKind(enum.Enum):
-    PLAIN = "plain"                # market order, fills immediately
+    PLAIN = "plain"                # a regular order: market, or limit resting on the book
     CONDITIONAL = "conditional"    # Bybit conditional / Binance algo order
     POSITION_SL = "position_sl"    # Bybit trading-stop stop loss attached to the position
+
+
+class OrderType(enum.Enum):
+    MARKET = "market"
+    LIMIT = "limit"
+    STOP_MARKET = "stop_market"
+    TAKE_PROFIT_MARKET = "take_profit_market"
+
+
+class TimeInForce(enum.Enum):
+    GTC = "GTC"
+    IOC = "IOC"
+    FOK = "FOK"
+    POST_ONLY = "PostOnly"      # Binance calls it GTX
+
+
+class Origin(enum.Enum):
+    USER = "user"
+    LIQUIDATION = "liquidation"     # the venue's own order closing a liquidated position
+
+
+class Closure(enum.Enum):
+    """Why an order ended without filling completely; each venue words it its own way."""
+
+    BY_USER = "by_user"
+    POST_ONLY = "post_only"            # it would have taken liquidity
+    UNFILLED = "unfilled"              # IOC/FOK remainder with nothing to take
+    REDUCE_ONLY = "reduce_only"        # the position it reduced is gone
+    BEFORE_LIQUIDATION = "before_liq"  # cancelled by the venue to liquidate the position
+    AMENDED_AWAY = "amended_away"      # an amendment left nothing to fill
 
 
 class OrderStatus(enum.Enum):
     NEW = "new"
     UNTRIGGERED = "untriggered"
+    PARTIALLY_FILLED = "partially_filled"
     FILLED = "filled"
     CANCELLED = "cancelled"
     DEACTIVATED = "deactivated"    # a trigger order that fired with nothing left to close
@@ -40,7 +71,7 @@ class OrderStatus(enum.Enum):
 
     @property
     def is_open(self) -> bool:
-        return self in (OrderStatus.NEW, OrderStatus.UNTRIGGERED)
+        return self in (OrderStatus.NEW, OrderStatus.UNTRIGGERED, OrderStatus.PARTIALLY_FILLED)
 
 
 class Trigger(enum.Enum):
@@ -58,6 +89,8 @@ class Reason(enum.Enum):
     PRICE_BELOW_MIN = "price_below_min"
     PRICE_ABOVE_MAX = "price_above_max"
     PRICE_OFF_TICK = "price_off_tick"
+    PRICE_BAND_HIGH = "price_band_high"        # a limit price too far above the mark
+    PRICE_BAND_LOW = "price_band_low"
     QTY_BELOW_MIN = "qty_below_min"
     QTY_ABOVE_MAX = "qty_above_max"
     QTY_OFF_STEP = "qty_off_step"
@@ -68,10 +101,19 @@ class Reason(enum.Enum):
     NO_POSITION = "no_position"
     ORDER_NOT_FOUND = "order_not_found"
     NOT_MODIFIED = "not_modified"
+    ORDER_NOT_MODIFIED = "order_not_modified"  # an amendment that changes nothing
+    AMEND_NOT_SUPPORTED = "amend_not_supported"
     LEVERAGE_NOT_MODIFIED = "leverage_not_modified"
     LEVERAGE_INVALID = "leverage_invalid"
     INSUFFICIENT_MARGIN = "insufficient_margin"
     DUPLICATE_CLIENT_ID = "duplicate_client_id"
+    POST_ONLY_WOULD_TAKE = "post_only_would_take"
+    FOK_UNFILLABLE = "fok_unfillable"
+    POSITION_IDX_MISMATCH = "position_idx_mismatch"
+    CLOSE_POSITION_EXISTS = "close_position_exists"
+    MODE_NOT_MODIFIED = "mode_not_modified"
+    MODE_HAS_POSITION = "mode_has_position"
+    MODE_HAS_ORDERS = "mode_has_orders"
     BAD_PARAM = "bad_param"
 
 
@@ -95,9 +137,14 @@ class Order:
     created_ms: int
     updated_ms: int
     client_id: str = ""
-    order_type: str = "market"
+    order_type: OrderType = OrderType.MARKET
+    price: Decimal | None = None               # limit price
+    time_in_force: TimeInForce = TimeInForce.GTC
     reduce_only: bool = False
     close_position: bool = False
+    position_idx: int = 0                      # 0 one-way, 1 long side, 2 short side (hedge)
+    origin: Origin = Origin.USER
+    closure: Closure | None = None
     trigger_price: Decimal | None = None
     trigger: Trigger | None = None
     filled_qty: Decimal = Decimal(0)
@@ -111,6 +158,14 @@ class Order:
     @property
     def is_trigger(self) -> bool:
         return self.kind is not OrderKind.PLAIN
+
+    @property
+    def is_limit(self) -> bool:
+        return self.order_type is OrderType.LIMIT
+
+    @property
+    def leaves_qty(self) -> Decimal:
+        return self.qty - self.filled_qty if self.status.is_open else Decimal(0)
 
 
 @dataclass(frozen=True)
@@ -127,6 +182,7 @@ class Fill:
     realized_pnl: Decimal
     closed_qty: Decimal
     time_ms: int
+    maker: bool = False
 
     @property
     def quote(self) -> Decimal:
@@ -137,10 +193,11 @@ class Fill:
 class Position:
     account: str
     symbol: str
-    qty: Decimal = Decimal(0)          # signed: > 0 long, < 0 short (one-way mode)
+    qty: Decimal = Decimal(0)          # signed: > 0 long, < 0 short
     entry_price: Decimal = Decimal(0)
     realized_pnl: Decimal = Decimal(0)
     leverage: int = 10
+    idx: int = 0                       # 0 one-way; 1/2 the long/short side in hedge mode
     stop_loss: Decimal | None = None
     trailing_distance: Decimal | None = None
     trailing_active_price: Decimal | None = None
@@ -169,13 +226,21 @@ class Account:
     secret: str
     wallet: Decimal = Decimal(10000)
     asset: str = "USDT"
-    positions: dict[str, Position] = field(default_factory=dict)
+    positions: dict[tuple[str, int], Position] = field(default_factory=dict)
     orders: dict[int, Order] = field(default_factory=dict)
+    live: dict[int, Order] = field(default_factory=dict)    # the open subset of `orders`
     fills: list[Fill] = field(default_factory=list)
     leverage: dict[str, int] = field(default_factory=dict)
+    hedge: set[str] = field(default_factory=set)            # symbols in hedge (two-sided) mode
 
-    def position(self, symbol: str) -> Position:
-        if symbol not in self.positions:
-            self.positions[symbol] = Position(self.id, symbol,
-                                              leverage=self.leverage.get(symbol, 10))
-        return self.positions[symbol]
+    def position(self, symbol: str, idx: int = 0) -> Position:
+        key = (symbol, idx)
+        if key not in self.positions:
+            self.positions[key] = Position(self.id, symbol, idx=idx,
+                                           leverage=self.leverage.get(symbol, 10))
+        return self.positions[key]
+
+    def positions_of(self, symbol: str) -> list[Position]:
+        """The symbol's position(s) in its current mode: one in one-way, two in hedge mode."""
+        return ([self.position(symbol, 1), self.position(symbol, 2)] if symbol in self.hedge
+                else [self.position(symbol, 0)])

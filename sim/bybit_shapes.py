@@ -1,7 +1,9 @@
 """Bybit v5 wire shapes: how engine state looks in REST results and websocket pushes.
 
-Field names and value formats follow /work/shared/reference/exchange-wire.md (the shapes unmodified
-ccxt parses). Also holds the table that turns an engine `Reason` into Bybit's retCode/retMsg.
+Field names and value formats follow /work/shared/reference/exchange-wire.md and the v5 docs
+(https://bybit-exchange.github.io/docs/v5/enum for orderStatus, cancelType, rejectReason,
+createType and execType). Also holds the table that turns an engine `Reason` into Bybit's
+retCode/retMsg (https://bybit-exchange.github.io/docs/v5/error).
 """
 
 from __future__ import annotations
@@ -10,14 +12,36 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from .book import Account, Fill, Order, OrderKind, OrderStatus, Position, Reason, Side
+from .book import (
+    Account,
+    Closure,
+    Fill,
+    Order,
+    OrderKind,
+    OrderStatus,
+    Origin,
+    Position,
+    Reason,
+    Side,
+    TimeInForce,
+)
+from .candles import Candle
+from .depth import Piece
 from .market import Instrument, fmt
 
 STATUS = {OrderStatus.NEW: "New", OrderStatus.UNTRIGGERED: "Untriggered",
-          OrderStatus.FILLED: "Filled", OrderStatus.CANCELLED: "Cancelled",
-          OrderStatus.DEACTIVATED: "Deactivated", OrderStatus.REJECTED: "Rejected"}
+          OrderStatus.PARTIALLY_FILLED: "PartiallyFilled", OrderStatus.FILLED: "Filled",
+          OrderStatus.CANCELLED: "Cancelled", OrderStatus.DEACTIVATED: "Deactivated",
+          OrderStatus.REJECTED: "Rejected"}
 STOP_TYPE = {OrderKind.PLAIN: "", OrderKind.CONDITIONAL: "Stop",
              OrderKind.POSITION_SL: "StopLoss"}
+CREATE_TYPE = {OrderKind.PLAIN: "CreateByUser", OrderKind.CONDITIONAL: "CreateByStopOrder",
+               OrderKind.POSITION_SL: "CreateByStopLoss"}
+CANCEL_TYPE = {Closure.BY_USER: "CancelByUser", Closure.REDUCE_ONLY: "CancelByReduceOnly",
+               Closure.BEFORE_LIQUIDATION: "CancelAllBeforeLiq",
+               Closure.AMENDED_AWAY: "CancelByUser"}
+REJECT_REASON = {Closure.POST_ONLY: "EC_PostOnlyWillTakeLiquidity",
+                 Closure.UNFILLED: "EC_NoImmediateQtyToFill"}
 
 # retCode and message per engine reason; "{...}" fields come from Rejected.detail/context.
 ERRORS: dict[Reason, tuple[int, str]] = {
@@ -25,6 +49,8 @@ ERRORS: dict[Reason, tuple[int, str]] = {
     Reason.PRICE_BELOW_MIN: (10001, "price must be greater than minimum price precision"),
     Reason.PRICE_ABOVE_MAX: (10001, "price must be less than maximum price {limit}"),
     Reason.PRICE_OFF_TICK: (10001, "price must be greater than minimum price precision"),
+    Reason.PRICE_BAND_HIGH: (110003, "Order price exceeds the allowable range."),
+    Reason.PRICE_BAND_LOW: (110003, "Order price exceeds the allowable range."),
     Reason.QTY_BELOW_MIN: (10001, "The number of contracts exceeds minimum limit allowed"),
     Reason.QTY_ABOVE_MAX: (10001, "The number of contracts exceeds maximum limit allowed"),
     Reason.QTY_OFF_STEP: (10001, "Qty invalid: must be a multiple of qtyStep {limit}"),
@@ -38,11 +64,23 @@ ERRORS: dict[Reason, tuple[int, str]] = {
     Reason.NO_POSITION: (10001, "can not set tp/sl/ts for zero position"),
     Reason.ORDER_NOT_FOUND: (110001, "order not exists or too late to cancel"),
     Reason.NOT_MODIFIED: (34040, "not modified"),
+    Reason.ORDER_NOT_MODIFIED: (10001, "The order remains unchanged as the parameters entered "
+                                       "match the existing ones."),
+    Reason.AMEND_NOT_SUPPORTED: (10001, "params error: this order cannot be amended"),
     Reason.LEVERAGE_NOT_MODIFIED: (110043, "Set leverage not modified"),
     Reason.LEVERAGE_INVALID: (10001, "leverage invalid"),
     Reason.INSUFFICIENT_MARGIN: (110007, "ab not enough for new order"),
     Reason.BAD_PARAM: (10001, "params error: {detail}"),
     Reason.DUPLICATE_CLIENT_ID: (110072, "OrderLinkedID is duplicate"),
+    Reason.POST_ONLY_WOULD_TAKE: (10001, "post only order would take liquidity"),
+    Reason.FOK_UNFILLABLE: (10001, "FOK order cannot be filled in full"),
+    Reason.POSITION_IDX_MISMATCH: (10001, "position idx not match position mode"),
+    Reason.CLOSE_POSITION_EXISTS: (10001, "a close-on-trigger order exists in this direction"),
+    Reason.MODE_NOT_MODIFIED: (110025, "Position mode is not modified"),
+    Reason.MODE_HAS_POSITION: (110024, "You have an existing position, so the position mode "
+                                       "cannot be switched."),
+    Reason.MODE_HAS_ORDERS: (110028, "You have existing open orders, so the position mode "
+                                     "cannot be switched."),
 }
 
 
@@ -64,64 +102,78 @@ def order_id(order_or_id: Order | int) -> str:
     return str(uuid.UUID(int=number))
 
 
-def parse_order_id(text: str) -> int | None:
-    try:
-        return uuid.UUID(text).int
-    except (ValueError, AttributeError):
-        return None
-
-
 def side_name(side: Side | None) -> str:
     return "" if side is None else ("Buy" if side is Side.BUY else "Sell")
+
+
+def _tif(o: Order) -> str:
+    if o.kind is not OrderKind.PLAIN:
+        return "GTC"
+    return o.time_in_force.value if o.is_limit else "IOC"
 
 
 def order(o: Order, stale: bool = False) -> dict[str, Any]:
     """One order; `stale` shows it as the seed bug saw it: no average price, nothing executed."""
     filled = Decimal(0) if stale else o.filled_qty
-    done = o.status in (OrderStatus.FILLED, OrderStatus.CANCELLED, OrderStatus.DEACTIVATED)
+    liquidation = o.origin is Origin.LIQUIDATION
     return {
-        "orderId": order_id(o), "orderLinkId": o.client_id, "blockTradeId": "",
-        "symbol": o.symbol, "side": side_name(o.side), "orderType": "Market", "price": "0",
-        "qty": fmt(o.qty), "orderStatus": STATUS[o.status], "cancelType": "UNKNOWN",
-        "rejectReason": "EC_NoError",
+        "orderId": order_id(o), "orderLinkId": "" if liquidation else o.client_id,
+        "blockTradeId": "", "symbol": o.symbol, "side": side_name(o.side),
+        "orderType": "Limit" if o.is_limit else "Market",
+        "price": fmt(o.price) if o.price is not None else "0",
+        "qty": fmt(o.qty), "orderStatus": STATUS[o.status],
+        "cancelType": CANCEL_TYPE.get(o.closure, "UNKNOWN") if o.closure else (
+            "CancelByTpSlTsClear" if o.status is OrderStatus.DEACTIVATED
+            and o.kind is OrderKind.POSITION_SL else "UNKNOWN"),
+        "rejectReason": REJECT_REASON.get(o.closure, "EC_NoError") if o.closure else "EC_NoError",
         "avgPrice": "0" if stale or o.avg_price is None else fmt(o.avg_price),
         "cumExecQty": fmt(filled), "cumExecValue": "0" if stale else fmt(o.cum_quote),
         "cumExecFee": "0" if stale else fmt(o.fee),
         "cumFeeDetail": {} if stale or not o.fee else {"USDT": fmt(o.fee)},
-        "leavesQty": "0" if done else fmt(o.qty - filled), "leavesValue": "0",
-        "timeInForce": "IOC" if o.kind is OrderKind.PLAIN else "GTC",
-        "reduceOnly": o.reduce_only, "closeOnTrigger": o.close_position, "positionIdx": 0,
+        "leavesQty": fmt(o.qty - filled) if o.status.is_open else "0",
+        "leavesValue": fmt((o.qty - filled) * (o.price or 0)) if o.status.is_open else "0",
+        "timeInForce": _tif(o), "reduceOnly": o.reduce_only, "closeOnTrigger": o.close_position,
+        "positionIdx": o.position_idx,
         "triggerPrice": fmt(o.trigger_price), "triggerBy": "LastPrice" if o.trigger else "",
         "triggerDirection": o.trigger.value if o.trigger else 0,
         "stopOrderType": STOP_TYPE[o.kind], "takeProfit": "", "stopLoss": "", "tpslMode": "",
         "tpTriggerBy": "", "slTriggerBy": "", "smpType": "None", "isLeverage": "",
+        "createType": "CreateByTakeOver_PassThrough" if liquidation else CREATE_TYPE[o.kind],
         "createdTime": str(o.created_ms), "updatedTime": str(o.updated_ms),
         "category": "linear",
     }
 
 
 def execution(f: Fill, o: Order | None) -> dict[str, Any]:
+    liquidation = o is not None and o.origin is Origin.LIQUIDATION
     return {
         "execId": str(uuid.UUID(int=(1 << 64) + f.id)), "orderId": order_id(f.order_id),
-        "orderLinkId": o.client_id if o else "", "symbol": f.symbol, "side": side_name(f.side),
-        "orderType": "Market", "stopOrderType": STOP_TYPE[o.kind] if o else "",
-        "execType": "Trade", "execPrice": fmt(f.price), "execQty": fmt(f.qty),
-        "execValue": fmt(f.quote), "execFee": fmt(f.fee), "feeRate": fmt(f.fee_rate),
-        "feeCurrency": "USDT", "isMaker": False, "execTime": str(f.time_ms),
-        "closedSize": fmt(f.closed_qty), "orderPrice": "0", "orderQty": fmt(o.qty) if o else "",
-        "leavesQty": "0", "markPrice": fmt(f.price), "category": "linear", "seq": f.id,
+        "orderLinkId": o.client_id if o and not liquidation else "", "symbol": f.symbol,
+        "side": side_name(f.side),
+        "orderType": "Limit" if o is not None and o.is_limit else "Market",
+        "stopOrderType": STOP_TYPE[o.kind] if o else "",
+        "execType": "BustTrade" if liquidation else "Trade", "execPrice": fmt(f.price),
+        "execQty": fmt(f.qty), "execValue": fmt(f.quote), "execFee": fmt(f.fee),
+        "feeRate": fmt(f.fee_rate), "feeCurrency": "USDT", "isMaker": f.maker,
+        "execTime": str(f.time_ms), "closedSize": fmt(f.closed_qty),
+        "orderPrice": fmt(o.price) if o is not None and o.price is not None else "0",
+        "orderQty": fmt(o.qty) if o else "", "leavesQty": fmt(o.leaves_qty) if o else "0",
+        "markPrice": fmt(f.price), "category": "linear", "seq": f.id,
     }
 
 
-def position(p: Position, mark: Decimal) -> dict[str, Any]:
+def position(p: Position, mark: Decimal, inst: Instrument,
+             liq: tuple[Decimal, Decimal] | None = None) -> dict[str, Any]:
+    """`liq` is (liquidation price, bankruptcy price) when liquidation is modelled."""
     value = p.size * p.entry_price
     return {
         "symbol": p.symbol, "side": side_name(p.side), "size": fmt(p.size),
-        "avgPrice": fmt(p.entry_price), "positionIdx": 0, "tradeMode": 0, "riskId": 1,
+        "avgPrice": fmt(p.entry_price), "positionIdx": p.idx, "tradeMode": 0, "riskId": 1,
         "leverage": str(p.leverage), "markPrice": fmt(mark), "positionValue": fmt(value),
         "unrealisedPnl": fmt(p.unrealized(mark)), "curRealisedPnl": fmt(p.realized_pnl),
-        "cumRealisedPnl": fmt(p.realized_pnl), "liqPrice": "", "bustPrice": "",
-        "positionIM": fmt(value / p.leverage), "positionMM": fmt(value * Decimal("0.005")),
+        "cumRealisedPnl": fmt(p.realized_pnl), "liqPrice": fmt(liq[0]) if liq else "",
+        "bustPrice": fmt(liq[1]) if liq else "",
+        "positionIM": fmt(value / p.leverage), "positionMM": fmt(value * inst.maint_margin),
         "positionBalance": fmt(value / p.leverage), "stopLoss": fmt(p.stop_loss),
         "takeProfit": "", "trailingStop": fmt(p.trailing_distance or Decimal(0)),
         "activePrice": fmt(p.trailing_active_price), "tpslMode": "Full", "autoAddMargin": 0,
@@ -167,10 +219,26 @@ def instrument(i: Instrument, launch_ms: int) -> dict[str, Any]:
     }
 
 
-def ticker(i: Instrument, price: Decimal) -> dict[str, Any]:
+def ticker(i: Instrument, price: Decimal, bid: Piece, ask: Piece) -> dict[str, Any]:
     last = fmt(price)
     return {"symbol": i.symbol, "lastPrice": last, "markPrice": last, "indexPrice": last,
-            "bid1Price": last, "ask1Price": last, "bid1Size": "1", "ask1Size": "1",
-            "prevPrice24h": last, "price24hPcnt": "0", "highPrice24h": last,
-            "lowPrice24h": last, "volume24h": "0", "turnover24h": "0", "fundingRate": "0.0001",
-            "openInterest": "0", "nextFundingTime": "0"}
+            "bid1Price": fmt(bid[0]), "ask1Price": fmt(ask[0]), "bid1Size": fmt(bid[1]),
+            "ask1Size": fmt(ask[1]), "prevPrice24h": last, "price24hPcnt": "0",
+            "highPrice24h": last, "lowPrice24h": last, "volume24h": "0", "turnover24h": "0",
+            "fundingRate": "0.0001", "openInterest": "0", "nextFundingTime": "0"}
+
+
+def order_book(symbol: str, bids: list[Piece], asks: list[Piece], now_ms: int,
+               update_id: int) -> dict[str, Any]:
+    return {"s": symbol, "b": [[fmt(p), fmt(q)] for p, q in bids],
+            "a": [[fmt(p), fmt(q)] for p, q in asks], "ts": now_ms, "u": update_id,
+            "seq": update_id, "cts": now_ms}
+
+
+def kline(c: Candle) -> list[str]:
+    return [str(c.open_ms), fmt(c.open), fmt(c.high), fmt(c.low), fmt(c.close), fmt(c.volume),
+            fmt(c.turnover)]
+
+
+TIME_IN_FORCE = {"GTC": TimeInForce.GTC, "IOC": TimeInForce.IOC, "FOK": TimeInForce.FOK,
+                 "PostOnly": TimeInForce.POST_ONLY}

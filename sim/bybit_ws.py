@@ -1,5 +1,7 @@
 """Bybit v5 websockets: `/v5/private` (auth op, order/execution/position/wallet topics, text
-ping/pong) and `/v5/public/linear` (`tickers.<SYMBOL>`).
+ping/pong) and `/v5/public/linear` (`tickers.<SYMBOL>`, and `orderbook.<N>.<SYMBOL>` sent as a
+snapshot on subscribe and on every price change; Bybit sends deltas after the first snapshot,
+which ccxt applies the same way).
 
 `BybitPushes` listens to the engine and fans each state change out to the sessions of the
 account that subscribed to the matching topic.
@@ -15,8 +17,10 @@ from typing import TYPE_CHECKING, Any
 from aiohttp import WSMsgType, web
 
 from . import bybit_shapes as shapes
-from .book import Account, Fill, Order, Position
-from .engine import EventKind, SimEvent
+from .book import Account, Fill, Order, Position, Side
+from .bybit_account import render_position
+from .bybit_market import top
+from .events import EventKind, SimEvent
 from .faults import FaultKind
 from .hub import SIM, Session
 
@@ -37,6 +41,7 @@ class BybitPushes:
         if event.kind is EventKind.PRICE:
             symbol, _ = event.payload  # type: ignore[misc]
             self.push_ticker(symbol)
+            self.push_book(symbol)
             return
         if event.venue != VENUE:
             return
@@ -53,7 +58,7 @@ class BybitPushes:
             account = self.sim.engine.accounts[payload.account]
             return "execution", shapes.execution(payload, account.orders.get(payload.order_id))
         if isinstance(payload, Position):
-            return "position", shapes.position(payload, self.sim.feed.price(payload.symbol))
+            return "position", render_position(self.sim, payload)
         if isinstance(payload, Account):
             return "wallet", shapes.wallet(payload, self.sim.engine.unrealized(payload))
         raise TypeError(f"no Bybit push for {payload!r}")
@@ -68,10 +73,23 @@ class BybitPushes:
         inst = self.sim.feed.instruments[symbol]
         message = {"topic": topic, "type": "snapshot", "cs": self.sim.clock.now_ms(),
                    "ts": self.sim.clock.now_ms(),
-                   "data": shapes.ticker(inst, self.sim.feed.price(symbol))}
+                   "data": shapes.ticker(inst, self.sim.feed.price(symbol), *top(self.sim, symbol))}
         for session in [only] if only else self.sim.hub.of(VENUE):
             if topic in session.topics:
                 self.sim.hub.push(session, topic, message)
+
+    def push_book(self, symbol: str, only: Session | None = None) -> None:
+        inst, mark = self.sim.feed.instruments[symbol], self.sim.feed.price(symbol)
+        book, now = self.sim.engine.book, self.sim.clock.now_ms()
+        for session in [only] if only else self.sim.hub.of(VENUE):
+            for topic in [t for t in session.topics if t.startswith("orderbook.")
+                          and t.endswith("." + symbol)]:
+                depth = int(topic.split(".")[1]) if topic.split(".")[1].isdigit() else 1
+                data = shapes.order_book(symbol, book.levels(inst, mark, Side.SELL, depth),
+                                         book.levels(inst, mark, Side.BUY, depth), now,
+                                         len(self.sim.feed.history[symbol]))
+                self.sim.hub.push(session, topic, {"topic": topic, "type": "snapshot", "ts": now,
+                                                   "data": data, "cts": now})
 
 
 def _auth(sim: Simulator, args: list[Any]) -> Account | None:
@@ -123,8 +141,13 @@ async def _on_message(sim: Simulator, session: Session, data: dict[str, Any],
         await session.send_now({**answer, "success": True, "ret_msg": ""})
         if op == "subscribe" and not private:
             for topic in topics:
-                if topic.startswith("tickers.") and topic[8:] in sim.feed.instruments:
-                    sim.bybit.push_ticker(topic[8:], only=session)
+                symbol = topic.split(".")[-1]
+                if symbol not in sim.feed.instruments:
+                    continue
+                if topic.startswith("tickers."):
+                    sim.bybit.push_ticker(symbol, only=session)
+                elif topic.startswith("orderbook."):
+                    sim.bybit.push_book(symbol, only=session)
         return
     await session.send_now({**answer, "success": False, "ret_msg": f"error:invalid op {op}"})
 
@@ -134,7 +157,7 @@ def _handler(private: bool):
         sim: Simulator = request.app[SIM]
         ws = web.WebSocketResponse(autoping=True)
         await ws.prepare(request)
-        session = sim.hub.open(Session(ws, VENUE, request))
+        session = sim.hub.open(Session(ws, VENUE, request, private=private))
         try:
             async for message in ws:
                 if message.type is not WSMsgType.TEXT:

@@ -1,21 +1,22 @@
-"""Control of the simulator for tests and operators: a Python API and its HTTP twin under /_sim.
+"""Control of the simulator for tests and operators: the Python API (its HTTP twin under /_sim
+lives in `control_http`).
 
 Prices (set, script, step), positions opened or closed "from outside" (phantoms), faults,
-websocket drops, listenKey expiry, and read access to state and the request log. The HTTP routes
-take and return JSON; decimals travel as strings.
+websocket drops and raw frames, listenKey expiry, the venue model (book shape, partial fills,
+liquidation, position mode, latency), and read access to state, the request log, the pushes and
+the stop-coverage record. Every method is synchronous and runs on the simulator's loop.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from decimal import Decimal
 from typing import TYPE_CHECKING, Any
 
-from aiohttp import web
-
 from .book import Account, Order, Position, Side
+from .coverage import GapKind
 from .faults import Fault, FaultKind
-from .hub import SIM
 from .market import ManualClock, fmt
 
 if TYPE_CHECKING:
@@ -24,11 +25,13 @@ if TYPE_CHECKING:
 
 def order_state(o: Order) -> dict[str, Any]:
     return {"id": o.id, "account": o.account, "symbol": o.symbol, "side": o.side.value,
-            "kind": o.kind.value, "status": o.status.value, "qty": fmt(o.qty),
-            "filled_qty": fmt(o.filled_qty), "avg_price": fmt(o.avg_price),
+            "kind": o.kind.value, "type": o.order_type.value, "status": o.status.value,
+            "qty": fmt(o.qty), "filled_qty": fmt(o.filled_qty), "avg_price": fmt(o.avg_price),
+            "price": fmt(o.price), "time_in_force": o.time_in_force.value,
             "trigger_price": fmt(o.trigger_price), "reduce_only": o.reduce_only,
-            "close_position": o.close_position, "client_id": o.client_id,
-            "created_ms": o.created_ms, "updated_ms": o.updated_ms}
+            "close_position": o.close_position, "position_idx": o.position_idx,
+            "origin": o.origin.value, "closure": o.closure.value if o.closure else None,
+            "client_id": o.client_id, "created_ms": o.created_ms, "updated_ms": o.updated_ms}
 
 
 def position_state(p: Position, mark: Decimal) -> dict[str, Any]:
@@ -36,11 +39,11 @@ def position_state(p: Position, mark: Decimal) -> dict[str, Any]:
             "side": p.side.value if p.side else None, "entry_price": fmt(p.entry_price),
             "mark_price": fmt(mark), "realized_pnl": fmt(p.realized_pnl),
             "stop_loss": fmt(p.stop_loss), "trailing_distance": fmt(p.trailing_distance),
-            "leverage": p.leverage}
+            "leverage": p.leverage, "position_idx": p.idx}
 
 
 class Control:
-    """The simulator's control surface; every method is synchronous and loop-local."""
+    """The simulator's control surface."""
 
     def __init__(self, sim: Simulator) -> None:
         self.sim = sim
@@ -78,6 +81,48 @@ class Control:
         clock.advance(seconds)
         return clock.now_ms()
 
+    # -- the venue model -----------------------------------------------------------------------
+    def set_book(self, symbol: str | None = None, spread_bps: Decimal | str | None = None,
+                 depth: Decimal | str | None = None, levels: int | None = None,
+                 step_ticks: int | None = None) -> dict[str, Any]:
+        """Shape the top of book of one symbol (or the default of all); depth 0 = unlimited."""
+        shape = self.sim.engine.book.configure(symbol, spread_bps=spread_bps, depth=depth,
+                                               levels=levels, step_ticks=step_ticks)
+        return {"spread_bps": fmt(shape.spread_bps), "depth": fmt(shape.depth),
+                "levels": shape.levels, "step_ticks": shape.step_ticks}
+
+    def quotes(self, symbol: str) -> dict[str, str]:
+        bid, ask = self.sim.engine.quotes(symbol)
+        return {"bid": fmt(bid), "ask": fmt(ask), "mark": self.price(symbol)}
+
+    def set_partial_fills(self, parts: int) -> int:
+        """Fill every order in `parts` executions (1: one execution, the default)."""
+        if int(parts) < 1:
+            raise ValueError("partial fills: parts >= 1")
+        self.sim.engine.partial_fills = int(parts)
+        return self.sim.engine.partial_fills
+
+    def set_liquidation(self, enabled: bool) -> bool:
+        self.sim.engine.liquidation = bool(enabled)
+        return self.sim.engine.liquidation
+
+    def set_maintenance_margin(self, symbol: str, rate: Decimal | str) -> str:
+        instruments = self.sim.feed.instruments
+        instruments[symbol] = dataclasses.replace(instruments[symbol],
+                                                  maint_margin=Decimal(str(rate)))
+        return fmt(instruments[symbol].maint_margin)
+
+    def set_position_mode(self, account: str, hedge: bool,
+                          symbol: str | None = None) -> list[str]:
+        """Hedge or one-way mode for one symbol or all; refused like the venues (open
+        positions or orders). Returns the symbols switched."""
+        symbols = [symbol] if symbol else list(self.sim.feed.instruments)
+        return self.sim.engine.set_position_mode(self.account(account), hedge, symbols)
+
+    def set_latency(self, latency_ms: float, jitter_ms: float = 0.0) -> dict[str, float]:
+        self.sim.latency.set(latency_ms, jitter_ms)
+        return self.sim.latency.to_dict()
+
     # -- the outside world ---------------------------------------------------------------------
     def open_position(self, account: str, symbol: str, side: str, qty: Decimal | str) -> int:
         """Open (or add to) a position as if someone traded by hand: a phantom for the bot."""
@@ -92,7 +137,7 @@ class Control:
     def set_balance(self, account: str, amount: Decimal | str) -> None:
         self.account(account).wallet = Decimal(str(amount))
 
-    # -- faults --------------------------------------------------------------------------------
+    # -- faults and one-shot disturbances ------------------------------------------------------
     def inject(self, kind: FaultKind | str, **options: Any) -> Fault:
         return self.sim.faults.inject(kind, **options)
 
@@ -110,22 +155,36 @@ class Control:
     def expire_listen_key(self, account: str = "binance", close: bool = False) -> int:
         return self.sim.binance.expire(self.account(account), close)
 
+    def push_raw(self, account: str, frame: str | bytes | list[str | bytes],
+                 private: bool = True, public: bool = True, binary: bool = False) -> int:
+        """Send `frame` (or each of a list of frames, in order) verbatim through the push path
+        (latency and push faults apply) to the account's connected private sessions and its
+        venue's public sessions (public market streams are not tied to an account). Returns
+        how many frames were queued, over all sessions."""
+        acct = self.account(account)
+        hub = self.sim.hub
+        targets = [s for s in hub.of(acct.venue) if (private and s.private and
+                                                     s.account == acct.id)
+                   or (public and not s.private)]
+        frames = frame if isinstance(frame, list) else [frame]
+        return sum(hub.push_raw(s, f, binary) for f in frames for s in targets)
+
     # -- state ---------------------------------------------------------------------------------
     def state(self, account: str | None = None) -> dict[str, Any]:
         accounts = [self.account(account)] if account else list(self.sim.engine.accounts.values())
         feed = self.sim.feed
         return {
             "prices": {s: fmt(p) for s, p in feed.prices.items()},
-            "accounts": {a.id: {"venue": a.venue, "wallet": fmt(a.wallet)} for a in accounts},
+            "accounts": {a.id: {"venue": a.venue, "wallet": fmt(a.wallet),
+                                "hedge": sorted(a.hedge)} for a in accounts},
             "orders": [order_state(o) for a in accounts for o in a.orders.values()],
-            "stops": [order_state(o) for a in accounts for o in a.orders.values()
-                      if o.is_trigger and o.status.is_open],
+            "stops": [order_state(o) for a in accounts for o in a.live.values() if o.is_trigger],
             "positions": [position_state(p, feed.price(p.symbol)) for a in accounts
                           for p in a.positions.values() if p.qty],
             "fills": [{"id": f.id, "order_id": f.order_id, "account": f.account,
                        "symbol": f.symbol, "side": f.side.value, "price": fmt(f.price),
                        "qty": fmt(f.qty), "fee": fmt(f.fee), "realized_pnl": fmt(f.realized_pnl),
-                       "time_ms": f.time_ms} for a in accounts for f in a.fills],
+                       "maker": f.maker, "time_ms": f.time_ms} for a in accounts for f in a.fills],
         }
 
     def requests(self, venue: str | None = None, path: str | None = None) -> list[dict[str, Any]]:
@@ -135,55 +194,15 @@ class Control:
     def pushes(self, venue: str | None = None) -> list[dict[str, Any]]:
         return [p for p in self.sim.hub.sent if venue in (None, p["venue"])]
 
+    def coverage(self, account: str | None = None,
+                 symbol: str | None = None) -> list[dict[str, Any]]:
+        """For each position ever open: the intervals it spent with no stop on the venue."""
+        return self.sim.coverage.report(self._account_id(account), symbol)
 
-# -- HTTP twin -----------------------------------------------------------------------------------
-async def _json(request: web.Request) -> dict[str, Any]:
-    return await request.json() if request.can_read_body else {}
+    def largest_naked(self, account: str | None = None, kind: GapKind | str | None = None,
+                      symbol: str | None = None) -> dict[str, Any] | None:
+        """The longest interval any position spent without a stop (`kind` entry or move)."""
+        return self.sim.coverage.largest(self._account_id(account), kind, symbol)
 
-
-async def _dispatch(request: web.Request) -> web.Response:
-    sim: Simulator = request.app[SIM]
-    ctl, q = sim.control, dict(request.query)
-    body = await _json(request)
-    action = request.match_info["action"]
-    try:
-        result: Any
-        if action == "urls":
-            result = sim.urls()
-        elif action == "state":
-            result = ctl.state(q.get("account"))
-        elif action == "requests":
-            result = ctl.requests(q.get("venue"), q.get("path"))
-        elif action == "pushes":
-            result = ctl.pushes(q.get("venue"))
-        elif action == "price" and "prices" in body:
-            result = ctl.script_prices(body["symbol"], body["prices"])
-        elif action == "price":
-            result = ctl.set_price(body["symbol"], body["price"])
-        elif action == "step":
-            result = ctl.step(int(body.get("count", 1)), body.get("symbols"))
-        elif action == "open-position":
-            result = ctl.open_position(body.get("account", "bybit"), body["symbol"],
-                                       body["side"], body["qty"])
-        elif action == "close-position":
-            result = ctl.close_position(body.get("account", "bybit"), body["symbol"])
-        elif action == "faults" and request.method == "GET":
-            result = ctl.faults()
-        elif action == "faults" and request.method == "DELETE":
-            result = ctl.clear_faults(q.get("kind"), q.get("venue"))
-        elif action == "faults":
-            result = sim.faults.add(Fault.from_dict(body)).to_dict()
-        elif action == "drop-websockets":
-            result = await sim.hub.drop(body.get("venue"), bool(body.get("abrupt", False)))
-        elif action == "expire-listen-key":
-            result = ctl.expire_listen_key(body.get("account", "binance"),
-                                           bool(body.get("close", False)))
-        else:
-            return web.json_response({"error": f"unknown action {action}"}, status=404)
-    except (KeyError, ValueError, TypeError) as err:
-        return web.json_response({"error": f"{type(err).__name__}: {err}"}, status=400)
-    return web.json_response({"result": result})
-
-
-def setup(app: web.Application, sim: Simulator) -> None:
-    app.router.add_route("*", "/_sim/{action}", _dispatch)
+    def _account_id(self, name: str | None) -> str | None:
+        return None if name is None else self.account(name).id

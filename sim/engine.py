@@ -1,62 +1,68 @@
-"""The venue-neutral matching engine: validation, fills, one-way positions and stop triggers.
+"""The venue-neutral matching engine: admission and the order commands.
 
-Market orders fill at once at the feed price (plus configurable slippage) and charge a taker
-fee. Trigger orders (Bybit conditional orders, Binance algo orders, Bybit position stop losses)
-wait until the mark price crosses them, then close what they may. Every state change is reported
-to listeners as a `SimEvent`, which the websocket surfaces turn into pushes.
+Market orders take from the synthetic top of book (`depth.TopOfBook`) and charge the taker fee.
+Limit orders either take what they can at once (within their price) or rest until the mark price
+crosses them and then fill at their own price with the maker fee; post-only orders never take.
+Trigger orders (Bybit conditional orders, Binance algo orders, Bybit position stop losses) wait
+until the mark crosses them, then close what they may. Fills, price reactions and position
+commands live in the mixins `execution`, `matching` and `positions`. Every state change is
+reported to listeners as a `SimEvent`, which the websocket surfaces turn into pushes.
 """
 
 from __future__ import annotations
 
-import enum
 import itertools
+from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass
 from decimal import Decimal
 
 from . import rules
 from .book import (
     Account,
+    Closure,
     Fill,
     Order,
     OrderKind,
     OrderStatus,
-    Position,
+    OrderType,
     Reason,
     Rejected,
     Side,
+    TimeInForce,
     Trigger,
 )
+from .depth import TopOfBook
+from .events import Action, Commands, EventKind, SimEvent, command
+from .execution import Execution
 from .market import Clock, Instrument, PriceFeed
+from .matching import Matching
+from .positions import PositionDesk
 
-_PRECISION = Decimal("1e-10")
+__all__ = ["Engine", "EventKind", "SimEvent"]
 
-
-class EventKind(enum.Enum):
-    ORDER = "order"
-    FILL = "fill"
-    POSITION = "position"
-    BALANCE = "balance"
-    PRICE = "price"
+TAKER = {"bybit": Decimal("0.00055"), "binance": Decimal("0.0005")}
+MAKER = {"bybit": Decimal("0.0002"), "binance": Decimal("0.0002")}
+TAPE = 100_000     # fills kept per symbol, all accounts, for klines and 24h statistics
 
 
-@dataclass(frozen=True)
-class SimEvent:
-    kind: EventKind
-    account: str | None
-    payload: object
-    venue: str | None = None
-
-
-class Engine:
+class Engine(PositionDesk, Execution, Matching):
     def __init__(self, feed: PriceFeed, clock: Clock, fee_rates: dict[str, Decimal] | None = None,
-                 slippage_bps: Decimal = Decimal(0)) -> None:
+                 slippage_bps: Decimal = Decimal(0), *,
+                 maker_fee_rates: dict[str, Decimal] | None = None,
+                 book: TopOfBook | None = None, partial_fills: int = 1,
+                 liquidation: bool = False) -> None:
         self.feed = feed
         self.clock = clock
-        self.fee_rates = fee_rates or {"bybit": Decimal("0.00055"), "binance": Decimal("0.0005")}
+        self.fee_rates = fee_rates or dict(TAKER)
+        self.maker_fee_rates = maker_fee_rates or dict(MAKER)
         self.slippage_bps = Decimal(slippage_bps)
+        self.book = book or TopOfBook()
+        self.partial_fills = max(1, int(partial_fills))   # executions an order fills in
+        self.liquidation = liquidation
         self.accounts: dict[str, Account] = {}
+        self.tape: dict[str, deque[Fill]] = {s: deque(maxlen=TAPE) for s in feed.instruments}
         self.listeners: list[Callable[[SimEvent], None]] = []
+        self.commands = Commands()
         self._order_ids = itertools.count(1001)
         self._fill_ids = itertools.count(1)
         feed.listeners.append(self.on_price)
@@ -82,9 +88,13 @@ class Engine:
         except KeyError:
             raise Rejected(Reason.ORDER_NOT_FOUND, str(order_id)) from None
 
-    def _emit(self, kind: EventKind, account: Account | None, payload: object) -> None:
+    def quotes(self, symbol: str) -> tuple[Decimal, Decimal]:
+        return self.book.quotes(self.instrument(symbol), self.feed.price(symbol))
+
+    def _emit(self, kind: EventKind, account: Account | None, payload: object,
+              action: Action | None = None) -> None:
         event = SimEvent(kind, account.id if account else None, payload,
-                         account.venue if account else None)
+                         account.venue if account else None, action)
         for listener in list(self.listeners):
             listener(event)
 
@@ -92,228 +102,186 @@ class Engine:
                    kind: OrderKind, status: OrderStatus, **extra: object) -> Order:
         now = self.clock.now_ms()
         order = Order(next(self._order_ids), account.id, symbol, side, qty, kind, status, now, now,
-                      **extra)
+                      **extra)  # type: ignore[arg-type]
         account.orders[order.id] = order
+        if status.is_open:
+            account.live[order.id] = order
         return order
 
-    # -- commands ------------------------------------------------------------------------------
+    def _set_status(self, account: Account, order: Order, status: OrderStatus) -> None:
+        order.status, order.updated_ms = status, self.clock.now_ms()
+        if status.is_open:
+            account.live[order.id] = order
+        else:
+            account.live.pop(order.id, None)
+
+    @staticmethod
+    def _reduces(side: Side, idx: int) -> bool:
+        """In hedge mode an order against its side's direction closes that side."""
+        return (idx == 1 and side is Side.SELL) or (idx == 2 and side is Side.BUY)
+
+    def _admit_reduce(self, account: Account, symbol: str, side: Side, qty: Decimal,
+                      idx: int) -> Decimal:
+        pos = account.position(symbol, idx)
+        if pos.qty == 0 or pos.side is side:
+            raise Rejected(Reason.REDUCE_ONLY_REJECTED, symbol)
+        return min(qty, pos.size)
+
+    # -- order commands ------------------------------------------------------------------------
+    @command
     def place_market(self, account: Account, symbol: str, side: Side, qty: Decimal,
-                     reduce_only: bool = False, client_id: str = "") -> Order:
+                     reduce_only: bool = False, client_id: str = "",
+                     position_idx: int = 0) -> Order:
         inst = self.instrument(symbol)
         rules.check_client_id(account, client_id)
         rules.check_qty(inst, qty)
-        pos = account.position(symbol)
+        rules.check_position_idx(account, symbol, position_idx)
+        reduce_only = reduce_only or self._reduces(side, position_idx)
         if reduce_only:
-            if pos.qty == 0 or pos.side is side:
-                raise Rejected(Reason.REDUCE_ONLY_REJECTED, symbol)
-            qty = min(qty, pos.size)
+            qty = self._admit_reduce(account, symbol, side, qty, position_idx)
         else:
             price = self.feed.price(symbol)
-            if qty * price < inst.min_notional:
-                raise Rejected(Reason.NOTIONAL_BELOW_MIN, str(qty * price), limit=inst.min_notional)
-            if pos.side is not side.opposite:
-                rules.check_margin(account, inst, qty, self.feed.price(symbol))
+            rules.check_notional(inst, qty, price)
+            if account.position(symbol, position_idx).side is not side.opposite:
+                rules.check_margin(account, inst, qty, price, position_idx)
         order = self._new_order(account, symbol, side, qty, OrderKind.PLAIN, OrderStatus.NEW,
-                                reduce_only=reduce_only, client_id=client_id)
-        self._emit(EventKind.ORDER, account, order)
-        self._execute(account, order, qty)
+                                reduce_only=reduce_only, client_id=client_id,
+                                position_idx=position_idx, time_in_force=TimeInForce.IOC)
+        self._emit(EventKind.ORDER, account, order, Action.CREATED)
+        self._take(account, order, qty)
         return order
 
+    @command
+    def place_limit(self, account: Account, symbol: str, side: Side, qty: Decimal,
+                    price: Decimal, tif: TimeInForce = TimeInForce.GTC, *,
+                    reduce_only: bool = False, client_id: str = "", position_idx: int = 0,
+                    refuse_unfillable: bool = False,
+                    price_band: tuple[Decimal, Decimal] | None = None) -> Order:
+        """A limit order. `refuse_unfillable` (Binance) answers a post-only that would take or an
+        unfillable FOK with an error; otherwise (Bybit) the order is created and cancelled."""
+        inst = self.instrument(symbol)
+        mark = self.feed.price(symbol)
+        rules.check_client_id(account, client_id)
+        rules.check_price(inst, price)
+        rules.check_qty(inst, qty)
+        rules.check_position_idx(account, symbol, position_idx)
+        if price_band is not None:
+            rules.check_price_band(inst, side, price, mark, price_band)
+        reduce_only = reduce_only or self._reduces(side, position_idx)
+        if reduce_only:
+            self._admit_reduce(account, symbol, side, qty, position_idx)
+        else:
+            rules.check_notional(inst, qty, price)
+            rules.check_margin(account, inst, qty, price, position_idx)
+        closure = self._unfillable(inst, side, qty, price, tif)
+        if closure is not None and refuse_unfillable:
+            raise Rejected(Reason.POST_ONLY_WOULD_TAKE if closure is Closure.POST_ONLY
+                           else Reason.FOK_UNFILLABLE, str(price))
+        order = self._new_order(account, symbol, side, qty, OrderKind.PLAIN, OrderStatus.NEW,
+                                order_type=OrderType.LIMIT, price=price, time_in_force=tif,
+                                reduce_only=reduce_only, client_id=client_id,
+                                position_idx=position_idx)
+        if closure is not None:
+            self._close_order(account, order, OrderStatus.CANCELLED, closure)
+            return order
+        self._emit(EventKind.ORDER, account, order, Action.CREATED)
+        self._take_limit(account, order)
+        return order
+
+    def _unfillable(self, inst: Instrument, side: Side, qty: Decimal, price: Decimal,
+                    tif: TimeInForce) -> Closure | None:
+        """Post-only that would take, or FOK that cannot fill in full at once."""
+        mark = self.feed.price(inst.symbol)
+        taking = self.book.walk(inst, mark, side, qty, price)
+        if tif is TimeInForce.POST_ONLY and taking:
+            return Closure.POST_ONLY
+        if tif is TimeInForce.FOK and sum((q for _, q in taking), Decimal(0)) < qty:
+            return Closure.UNFILLED
+        return None
+
+    def _take_limit(self, account: Account, order: Order) -> None:
+        """Take what the book offers within the limit; IOC/FOK end there, GTC rests the rest."""
+        if order.time_in_force is not TimeInForce.POST_ONLY:
+            self._take(account, order, order.qty - order.filled_qty, limit=order.price)
+        if order.status.is_open and order.time_in_force in (TimeInForce.IOC, TimeInForce.FOK):
+            self._close_order(account, order, OrderStatus.CANCELLED, Closure.UNFILLED)
+
+    @command
     def place_trigger(self, account: Account, symbol: str, side: Side, qty: Decimal | None,
                       trigger_price: Decimal, trigger: Trigger, *, reduce_only: bool = True,
                       close_position: bool = False, client_id: str = "",
-                      order_type: str = "market") -> Order:
+                      order_type: OrderType = OrderType.STOP_MARKET,
+                      position_idx: int = 0) -> Order:
         inst = self.instrument(symbol)
         rules.check_client_id(account, client_id)
         rules.check_price(inst, trigger_price)
+        rules.check_position_idx(account, symbol, position_idx)
         if qty is not None:
             rules.check_qty(inst, qty)
         if trigger.crossed(self.feed.price(symbol), trigger_price):
             raise Rejected(Reason.WOULD_TRIGGER_IMMEDIATELY, str(trigger_price),
                            current=self.feed.price(symbol), trigger=trigger)
+        reduce_only = reduce_only or self._reduces(side, position_idx)
         order = self._new_order(account, symbol, side, qty or Decimal(0), OrderKind.CONDITIONAL,
                                 OrderStatus.UNTRIGGERED, reduce_only=reduce_only,
                                 close_position=close_position, client_id=client_id,
                                 trigger_price=trigger_price, trigger=trigger,
-                                order_type=order_type)
-        self._emit(EventKind.ORDER, account, order)
+                                order_type=order_type, position_idx=position_idx)
+        self._emit(EventKind.ORDER, account, order, Action.CREATED)
         return order
 
+    @command
     def cancel(self, account: Account, order_id: int) -> Order:
         order = self.order(account, order_id)
         if not order.status.is_open:
             raise Rejected(Reason.ORDER_NOT_FOUND, str(order_id))
-        self._close_order(account, order, OrderStatus.CANCELLED)
+        if order.kind is OrderKind.POSITION_SL:     # the position's stop goes with its order
+            pos = account.position(order.symbol, order.position_idx)
+            pos.stop_loss = pos.trailing_distance = pos.trailing_active_price = None
+            self._emit(EventKind.POSITION, account, pos)
+        self._close_order(account, order, OrderStatus.CANCELLED, Closure.BY_USER)
         return order
 
-    def set_leverage(self, account: Account, symbol: str, leverage: int,
-                     reject_unchanged: bool = False) -> Position:
-        inst = self.instrument(symbol)
-        if not 1 <= leverage <= inst.max_leverage:
-            raise Rejected(Reason.LEVERAGE_INVALID, str(leverage), limit=inst.max_leverage)
-        pos = account.position(symbol)
-        if reject_unchanged and pos.leverage == leverage:
-            raise Rejected(Reason.LEVERAGE_NOT_MODIFIED, str(leverage))
-        pos.leverage = account.leverage[symbol] = leverage
-        return pos
+    @command
+    def cancel_all(self, account: Account, symbol: str | None,
+                   kinds: frozenset[OrderKind]) -> list[Order]:
+        """Cancel every open order of the symbol (None: all) whose kind is in `kinds`."""
+        victims = sorted((o for o in account.live.values() if o.kind in kinds
+                          and symbol in (None, o.symbol)), key=lambda o: o.id)
+        return [self.cancel(account, o.id) for o in victims if o.status.is_open]
 
-    def set_position_stop(self, account: Account, symbol: str, stop_loss: Decimal | None,
-                          trailing: Decimal | None = None,
-                          active_price: Decimal | None = None) -> Position:
-        """Attach (or with 0 remove) the position's stop loss, like Bybit trading-stop."""
-        inst = self.instrument(symbol)
-        pos = account.position(symbol)
-        if pos.qty == 0:
-            raise Rejected(Reason.NO_POSITION, symbol)
-        if trailing is not None:
-            pos.trailing_distance = trailing or None
-            pos.trailing_active_price = active_price or None
-            if stop_loss is None and pos.trailing_distance and pos.stop_loss is None:
-                self._move_trailing(account, pos, self.feed.price(symbol))
-        if stop_loss is not None:
-            if stop_loss == 0:
-                pos.stop_loss = None
-            else:
-                rules.check_price(inst, stop_loss)
-                if stop_loss == pos.stop_loss:
-                    raise Rejected(Reason.NOT_MODIFIED, str(stop_loss))
-                mark = self.feed.price(symbol)
-                if (stop_loss >= mark) if pos.qty > 0 else (stop_loss <= mark):
-                    raise Rejected(Reason.STOP_WRONG_SIDE, str(stop_loss), current=mark,
-                                   side=pos.side)
-                pos.stop_loss = stop_loss
-            self._sync_position_stop(account, pos)
-        pos.updated_ms = self.clock.now_ms()
-        self._emit(EventKind.POSITION, account, pos)
-        return pos
-
-    def _sync_position_stop(self, account: Account, pos: Position) -> None:
-        order = next((o for o in account.orders.values() if o.kind is OrderKind.POSITION_SL
-                      and o.symbol == pos.symbol and o.status.is_open), None)
-        if pos.stop_loss is None or pos.qty == 0:
-            if order is not None:
-                self._close_order(account, order, OrderStatus.DEACTIVATED)
-            return
-        side = Side.BUY if pos.qty > 0 else Side.SELL
-        if order is None:
-            order = self._new_order(account, pos.symbol, side.opposite, pos.size,
-                                    OrderKind.POSITION_SL, OrderStatus.UNTRIGGERED,
-                                    reduce_only=True, close_position=True)
-        order.trigger_price = pos.stop_loss
-        order.trigger = Trigger.FALL if side is Side.BUY else Trigger.RISE
-        order.qty = pos.size
-        order.updated_ms = self.clock.now_ms()
-        self._emit(EventKind.ORDER, account, order)
-
-    # -- execution -----------------------------------------------------------------------------
-    def _fill_price(self, inst: Instrument, side: Side) -> Decimal:
-        price = self.feed.price(inst.symbol)
-        if not self.slippage_bps:
-            return price
-        slipped = price * (1 + side.sign * self.slippage_bps / Decimal(10000))
-        return inst.round_price(slipped, up=side is Side.BUY)
-
-    def _execute(self, account: Account, order: Order, qty: Decimal) -> None:
+    @command
+    def amend(self, account: Account, order_id: int, *, qty: Decimal | None = None,
+              price: Decimal | None = None, trigger_price: Decimal | None = None) -> Order:
+        """Change an open order in place (same id): quantity, limit price or trigger price."""
+        order = self.order(account, order_id)
+        if not order.status.is_open or order.kind is OrderKind.POSITION_SL:
+            raise Rejected(Reason.ORDER_NOT_FOUND, str(order_id))
         inst = self.instrument(order.symbol)
-        price = self._fill_price(inst, order.side)
-        pos = account.position(order.symbol)
-        rate = self.fee_rates.get(account.venue, Decimal("0.0005"))
-        now = self.clock.now_ms()
-        signed = order.side.sign * qty
-        closed = min(qty, pos.size) if pos.qty and (pos.qty > 0) != (signed > 0) else Decimal(0)
-        realized = (price - pos.entry_price) * closed * (1 if pos.qty > 0 else -1)
-        new_qty = pos.qty + signed
-        if new_qty == 0:
-            pos.entry_price = Decimal(0)
-        elif closed == 0:
-            pos.entry_price = ((pos.entry_price * pos.size + price * qty) / abs(new_qty)).quantize(
-                _PRECISION).normalize()
-        elif closed < qty:
-            pos.entry_price = price     # flipped through zero
-        if pos.qty == 0:
-            pos.created_ms = now
-        pos.qty, pos.updated_ms = new_qty, now
-        fee = (price * qty * rate).quantize(_PRECISION).normalize()
-        pos.realized_pnl += realized - fee
-        account.wallet += realized - fee
-        fill = Fill(next(self._fill_ids), order.id, account.id, order.symbol, order.side, price,
-                    qty, fee, rate, realized, closed, now)
-        account.fills.append(fill)
-        order.filled_qty += qty
-        order.cum_quote += price * qty
-        order.fee += fee
-        order.realized_pnl += realized
-        order.avg_price = (order.cum_quote / order.filled_qty).quantize(_PRECISION).normalize()
-        order.status, order.updated_ms = OrderStatus.FILLED, now
-        if new_qty == 0:
-            pos.stop_loss = pos.trailing_distance = pos.trailing_active_price = None
-        self._sync_position_stop(account, pos)
-        self._emit(EventKind.FILL, account, fill)
-        self._emit(EventKind.ORDER, account, order)
-        self._emit(EventKind.POSITION, account, pos)
-        self._emit(EventKind.BALANCE, account, account)
-
-    def _close_order(self, account: Account, order: Order, status: OrderStatus) -> None:
-        order.status, order.updated_ms = status, self.clock.now_ms()
-        self._emit(EventKind.ORDER, account, order)
-
-    # -- price moves ---------------------------------------------------------------------------
-    def on_price(self, symbol: str, price: Decimal) -> None:
-        self._emit(EventKind.PRICE, None, (symbol, price))
-        for account in list(self.accounts.values()):
-            pos = account.positions.get(symbol)
-            if pos is not None and pos.trailing_distance and pos.qty:
-                self._move_trailing(account, pos, price)
-            due = [o for o in account.orders.values()
-                   if o.symbol == symbol and o.is_trigger and o.status is OrderStatus.UNTRIGGERED
-                   and o.trigger is not None and o.trigger_price is not None
-                   and o.trigger.crossed(price, o.trigger_price)]
-            for order in sorted(due, key=lambda o: o.id):
-                self._fire(account, order)
-
-    def _move_trailing(self, account: Account, pos: Position, price: Decimal) -> None:
-        active = pos.trailing_active_price
-        if active is not None and not (price >= active if pos.qty > 0 else price <= active):
-            return
-        inst = self.instrument(pos.symbol)
-        distance = pos.trailing_distance or Decimal(0)
-        candidate = inst.round_price(price - distance if pos.qty > 0 else price + distance)
-        better = pos.stop_loss is None or (candidate > pos.stop_loss if pos.qty > 0
-                                           else candidate < pos.stop_loss)
-        if better:
-            pos.stop_loss = candidate
-            pos.trailing_active_price = None    # once active it stays active
-            self._sync_position_stop(account, pos)
-            self._emit(EventKind.POSITION, account, pos)
-
-    def _fire(self, account: Account, order: Order) -> None:
-        if order.status is not OrderStatus.UNTRIGGERED:
-            return      # an earlier trigger in this batch closed the position and this stop
-        order.triggered_ms = self.clock.now_ms()
-        pos = account.position(order.symbol)
-        qty = pos.size if order.close_position else order.qty
-        if order.reduce_only or order.close_position:
-            if pos.qty == 0 or pos.side is order.side:
-                self._close_order(account, order, OrderStatus.DEACTIVATED)
-                return
-            qty = min(qty, pos.size)
-        order.qty = order.qty or qty
-        order.status = OrderStatus.NEW
-        self._execute(account, order, qty)
-
-    # -- outside world (control API) -----------------------------------------------------------
-    def open_external(self, account: Account, symbol: str, side: Side, qty: Decimal) -> Order:
-        """A position opened outside the bot (e.g. by hand in the web UI): a phantom."""
-        return self.place_market(account, symbol, side, qty,
-                                 client_id=f"external-{len(account.orders) + 1}")
-
-    def close_external(self, account: Account, symbol: str) -> Order | None:
-        pos = account.position(symbol)
-        if pos.side is None:
-            return None
-        return self.place_market(account, symbol, pos.side.opposite, pos.size, reduce_only=True,
-                                 client_id=f"external-{len(account.orders) + 1}")
-
-    def unrealized(self, account: Account) -> Decimal:
-        return sum((p.unrealized(self.feed.price(s)) for s, p in account.positions.items()),
-                   Decimal(0))
+        new_qty = order.qty if qty is None else qty
+        new_price = order.price if price is None or not order.is_limit else price
+        new_trigger = order.trigger_price if trigger_price is None else trigger_price
+        if (new_qty, new_price, new_trigger) == (order.qty, order.price, order.trigger_price):
+            raise Rejected(Reason.ORDER_NOT_MODIFIED, str(order_id))
+        rules.check_qty(inst, new_qty)
+        if new_price is not None:
+            rules.check_price(inst, new_price)
+        if new_trigger is not None and order.trigger is not None:
+            rules.check_price(inst, new_trigger)
+            mark = self.feed.price(order.symbol)
+            if order.trigger.crossed(mark, new_trigger):
+                raise Rejected(Reason.WOULD_TRIGGER_IMMEDIATELY, str(new_trigger), current=mark,
+                               trigger=order.trigger)
+        order.qty, order.price, order.trigger_price = new_qty, new_price, new_trigger
+        order.updated_ms = self.clock.now_ms()
+        if order.is_limit and new_qty <= order.filled_qty:
+            self._close_order(account, order, OrderStatus.CANCELLED, Closure.AMENDED_AWAY)
+            return order
+        if order.is_limit and new_price is not None and self._unfillable(
+                inst, order.side, new_qty - order.filled_qty, new_price, order.time_in_force):
+            self._close_order(account, order, OrderStatus.CANCELLED, Closure.POST_ONLY)
+            return order
+        self._emit(EventKind.ORDER, account, order, Action.AMENDED)
+        if order.is_limit:
+            self._take_limit(account, order)
+        return order

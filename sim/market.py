@@ -17,7 +17,9 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from decimal import ROUND_DOWN, ROUND_HALF_UP, ROUND_UP, Decimal, InvalidOperation
 from pathlib import Path
-from typing import Protocol
+from typing import Protocol, TypeVar
+
+N = TypeVar("N", int, Decimal)
 
 
 class Clock(Protocol):
@@ -57,17 +59,22 @@ def fmt(value: Decimal | None) -> str:
     return text
 
 
-def decimal_param(params: dict[str, object], name: str,
-                  invalid: Callable[[str], Exception]) -> Decimal | None:
-    """An optional decimal request parameter ("" counts as missing, as on both venues);
-    ``invalid(name)`` is the venue's own error for a value that is not a number."""
+def number_param(params: dict[str, object], name: str, parse: Callable[[str], N],
+                 invalid: Callable[[str], Exception]) -> N | None:
+    """An optional numeric request parameter ("" counts as missing, as on both venues), read by
+    `parse` (Decimal, int); ``invalid(name)`` is the venue's own error for what is not one."""
     raw = params.get(name)
     if raw in (None, ""):
         return None
     try:
-        return Decimal(str(raw))
-    except InvalidOperation:
+        return parse(str(raw))
+    except (InvalidOperation, ValueError):
         raise invalid(name) from None
+
+
+def decimal_param(params: dict[str, object], name: str,
+                  invalid: Callable[[str], Exception]) -> Decimal | None:
+    return number_param(params, name, Decimal, invalid)
 
 
 def decimals_of(step: Decimal) -> int:
@@ -88,6 +95,7 @@ class Instrument:
     start_price: Decimal
     max_leverage: int = 100
     quote: str = "USDT"
+    maint_margin: Decimal = Decimal("0.005")    # maintenance margin rate (liquidation)
 
     def round_price(self, price: Decimal, up: bool | None = None) -> Decimal:
         """Round to the tick: nearest when `up` is None, else up/down."""
@@ -126,6 +134,9 @@ DEFAULT_INSTRUMENTS: tuple[Instrument, ...] = (
 )
 
 
+HISTORY = 200_000      # price changes kept per symbol
+
+
 def _stable_seed(seed: int, symbol: str) -> int:
     digest = hashlib.sha256(f"{seed}:{symbol}".encode()).digest()
     return int.from_bytes(digest[:8], "big")
@@ -136,13 +147,18 @@ class PriceFeed:
 
     Precedence in `step()`: a scripted queue for the symbol, then CSV replay rows, then the seeded
     random walk (relative step drawn from N(0, volatility)). Every change is reported to the
-    listeners as `(symbol, price)`.
+    listeners as `(symbol, price)` and kept in `history` with the clock's time.
     """
 
     def __init__(self, instruments: Iterable[Instrument], seed: int = 0,
-                 volatility: Decimal = Decimal("0.001")) -> None:
+                 volatility: Decimal = Decimal("0.001"), clock: Clock | None = None) -> None:
         self.instruments = {i.symbol: i for i in instruments}
         self.prices: dict[str, Decimal] = {s: i.start_price for s, i in self.instruments.items()}
+        self.clock = clock or SystemClock()
+        # (time, price) of every change, for candles; bounded so long runs stay small
+        start = self.clock.now_ms()
+        self.history: dict[str, deque[tuple[int, Decimal]]] = {
+            s: deque([(start, p)], maxlen=HISTORY) for s, p in self.prices.items()}
         self.volatility = volatility
         self._rngs = {s: random.Random(_stable_seed(seed, s)) for s in self.instruments}
         self._scripts: dict[str, deque[Decimal]] = {s: deque() for s in self.instruments}
@@ -157,6 +173,7 @@ class PriceFeed:
         value = inst.round_price(Decimal(str(price)))
         value = max(inst.min_price, min(inst.max_price, value))
         self.prices[symbol] = value
+        self.history[symbol].append((self.clock.now_ms(), value))
         for listener in list(self.listeners):
             listener(symbol, value)
         return value

@@ -20,11 +20,28 @@ from urllib.parse import parse_qsl
 
 from aiohttp import web
 
-from . import binance, binance_account, binance_ws, bybit, bybit_ws, control
+from . import (
+    binance,
+    binance_account,
+    binance_algo,
+    binance_market,
+    binance_orders,
+    binance_ws,
+    bybit,
+    bybit_account,
+    bybit_market,
+    bybit_orders,
+    bybit_ws,
+    control,
+    control_http,
+)
 from .book import Account
+from .coverage import Coverage
+from .depth import BookShape, TopOfBook
 from .engine import Engine
 from .faults import FaultBook, FaultKind
-from .hub import BODY, RECORD, Hub
+from .hub import BODY, RECORD, SIM, Hub
+from .latency import Latency
 from .market import DEFAULT_INSTRUMENTS, Clock, Instrument, PriceFeed, SystemClock
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
@@ -37,6 +54,7 @@ class AccountSpec:
     api_key: str
     secret: str
     balance: Decimal = Decimal(10000)
+    hedge: bool = False             # start in hedge (two-sided) position mode on every symbol
 
 
 DEFAULT_ACCOUNTS = (
@@ -72,24 +90,39 @@ def venue_of(path: str) -> str | None:
 
 
 class Simulator:
+    """The simulated exchange. Every option that changes behaviour is off by default, so a bare
+    `Simulator()` behaves as before those options existed (docs/simulator.md lists them)."""
+
     def __init__(self, *, host: str = "127.0.0.1", port: int = 0, seed: int = 0,
                  prices_csv: str | Path | None = None, clock: Clock | None = None,
                  auth_clock: Clock | None = None, accounts: Iterable[AccountSpec] | None = None,
                  instruments: Iterable[Instrument] | None = None,
                  tick_interval: float | None = None, slippage_bps: Decimal | int = 0,
-                 fee_rates: dict[str, Decimal] | None = None) -> None:
+                 fee_rates: dict[str, Decimal] | None = None,
+                 maker_fee_rates: dict[str, Decimal] | None = None,
+                 spread_bps: Decimal | int | str = 0, depth: Decimal | str | None = None,
+                 book_levels: int = 20, partial_fills: int = 1, liquidation: bool = False,
+                 latency_ms: float = 0.0, jitter_ms: float = 0.0) -> None:
         self.host, self.port = host, port
         self.clock = clock or SystemClock()
         self.auth_clock = auth_clock or SystemClock()    # what signed timestamps are checked against
-        self.feed = PriceFeed(instruments or DEFAULT_INSTRUMENTS, seed)
+        self.feed = PriceFeed(instruments or DEFAULT_INSTRUMENTS, seed, clock=self.clock)
         if prices_csv is not None:
             self.feed.load_csv(prices_csv)
-        self.engine = Engine(self.feed, self.clock, fee_rates, Decimal(slippage_bps))
+        book = TopOfBook(BookShape(Decimal(str(spread_bps)),
+                                   Decimal(str(depth)) if depth else None, book_levels))
+        self.engine = Engine(self.feed, self.clock, fee_rates, Decimal(slippage_bps),
+                             maker_fee_rates=maker_fee_rates, book=book,
+                             partial_fills=partial_fills, liquidation=liquidation)
         for spec in accounts or DEFAULT_ACCOUNTS:
-            self.engine.add_account(Account(spec.id, spec.venue, spec.api_key, spec.secret,
-                                            Decimal(spec.balance)))
+            account = self.engine.add_account(Account(spec.id, spec.venue, spec.api_key,
+                                                      spec.secret, Decimal(spec.balance)))
+            if spec.hedge:
+                account.hedge.update(self.feed.instruments)
+        self.coverage = Coverage(self.engine)
         self.faults = FaultBook()
-        self.hub = Hub(self.faults)
+        self.latency = Latency(latency_ms, jitter_ms, seed)
+        self.hub = Hub(self.faults, self.latency)
         self.requests: deque[RequestRecord] = deque(maxlen=100_000)   # bounded for long runs
         self.tick_interval = tick_interval
         self.control = control.Control(self)
@@ -101,12 +134,12 @@ class Simulator:
 
     def _build_app(self) -> web.Application:
         app = web.Application(middlewares=[self._middleware])
-        bybit.setup(app, self)
+        app[SIM] = self
+        for surface in (bybit_market, bybit_orders, bybit_account, binance_market,
+                        binance_orders, binance_algo, binance_account, control_http):
+            surface.setup(app)
         bybit_ws.setup(app, self)
-        binance.setup(app, self)
-        binance_account.setup(app, self)
         binance_ws.setup(app, self)
-        control.setup(app, self)
         return app
 
     @web.middleware
@@ -128,7 +161,11 @@ class Simulator:
         self.requests.append(record)
         request[BODY] = body
         request[RECORD] = record
-        if request.headers.get("Upgrade", "").lower() != "websocket":
+        rest = request.headers.get("Upgrade", "").lower() != "websocket"
+        delay = self.latency.sample() if rest else 0.0
+        if delay:           # half the round trip on the way in, half on the way back
+            await asyncio.sleep(delay / 2)
+        if rest:
             early = await self._rest_faults(request, venue)
             if early is not None:
                 record.status = early.status
@@ -138,6 +175,8 @@ class Simulator:
         record.status = response.status
         if hang is not None and hang.after:
             await self._hang(request, self.faults.take(FaultKind.HANG, venue, request.path))
+        if delay:
+            await asyncio.sleep(delay / 2)
         return response
 
     async def _rest_faults(self, request: web.Request, venue: str) -> web.Response | None:

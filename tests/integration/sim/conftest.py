@@ -3,6 +3,8 @@ unmodified ccxt clients (sync, async, pro) pointed at it over 127.0.0.1."""
 
 from __future__ import annotations
 
+import asyncio
+
 import ccxt
 import ccxt.async_support
 import ccxt.pro
@@ -88,3 +90,40 @@ async def pro(request, sim):
     exchange = await _async(ccxt.pro, request.param, sim)
     yield exchange
     await exchange.close()
+
+
+@pytest.fixture(params=["bybit", "binance"])
+async def aex(request, sim):
+    """An async ccxt client of each venue in turn (REST only)."""
+    exchange = await _async(ccxt.async_support, request.param, sim)
+    yield exchange
+    await exchange.close()
+
+
+def venue_of(exchange) -> str:
+    return "bybit" if exchange.id == "bybit" else "binance"
+
+
+async def subscribed(sim, venue: str, *topics: str, timeout: float = 5.0) -> None:
+    """Wait until a websocket session of `venue` listens to every topic (Binance's user stream
+    listens to "user" once connected), so a push sent next is not lost to a slow subscribe."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not any(set(topics) <= s.topics for s in sim.hub.of(venue)):
+        if loop.time() > deadline:
+            raise TimeoutError(f"no {venue} session subscribed to {topics}")
+        await asyncio.sleep(0.02)
+
+
+def private_topics(exchange, *bybit_topics: str) -> tuple[str, ...]:
+    return bybit_topics if exchange.id == "bybit" else ("user",)
+
+
+async def eventually(check, timeout: float = 5.0) -> None:
+    """Poll `check()` until it is true (pushes travel asynchronously)."""
+    loop = asyncio.get_running_loop()
+    deadline = loop.time() + timeout
+    while not check():
+        if loop.time() > deadline:
+            raise TimeoutError("condition never became true")
+        await asyncio.sleep(0.02)

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import aiohttp
@@ -63,7 +64,7 @@ def test_cli_prints_one_json_line_and_serves_until_sigterm():
     env = {**os.environ, "PYTHONPATH": str(ROOT)}
     process = subprocess.Popen(
         [sys.executable, "-c", "from warden.sim.cli import sim_command; sim_command()",
-         "--json", "--seed", "5", "--tick", "0"],
+         "--json", "--seed", "5", "--tick", "0", "--latency-ms", "60", "--jitter-ms", "10"],
         stdout=subprocess.PIPE, text=True, cwd=ROOT, env=env)
     try:
         assert process.stdout is not None
@@ -72,7 +73,9 @@ def test_cli_prints_one_json_line_and_serves_until_sigterm():
         assert urls["binance"]["ws"].endswith("/ws")
         exchange = make_exchange(ccxt, "binance", urls["binance"]["rest"])
         exchange.load_markets()
+        started = time.monotonic()
         assert exchange.fetch_balance()["USDT"]["total"] == 10000
+        assert time.monotonic() - started >= 0.05           # the venue's latency is on
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(5) == 0

@@ -90,3 +90,20 @@ def test_slippage_moves_fills_against_the_taker():
     engine.slippage_bps = D("10")
     engine.place_market(account, "BTCUSDT", Side.BUY, D("0.01"))
     assert account.fills[-1].price == D("60060")
+
+
+def test_every_refusal_has_a_code_on_both_venues():
+    from warden.sim import binance_shapes, bybit_shapes
+
+    assert set(bybit_shapes.ERRORS) == set(Reason) == set(binance_shapes.ERRORS)
+
+
+def test_a_resting_limit_order_never_fills_before_the_mark_reaches_it():
+    engine, account = _engine()
+    order = engine.place_limit(account, "BTCUSDT", Side.SELL, D("0.01"), D("60500"))
+    for price in ("60100", "60499.9"):
+        engine.feed.set_price("BTCUSDT", price)
+        assert order.status is OrderStatus.NEW and not account.fills
+    engine.feed.set_price("BTCUSDT", "60500")
+    assert (order.status, account.fills[-1].price, account.fills[-1].maker) == (
+        OrderStatus.FILLED, D("60500"), True)
