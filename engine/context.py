@@ -65,6 +65,18 @@ class EngineConfig:
     reconcile_interval_s: float = 30.0
 
 
+def entry_exposure_bound_s(config: EngineConfig, request_timeout_s: float) -> float:
+    """The longest an entry can stay on the venue without a stop, fill to first stop (seconds):
+    the answer to the entry order (or, lost, three client-id queries), ``fill_rounds`` runs of the
+    price chain (each ends at its ``fill_timeout_s`` deadline, plus the one request in flight)
+    and a position read, then ``stop_attempts`` placements, each with its answer, a re-read of the
+    mark, and three reads of the venue's stops when the answer was lost. After that the position
+    is protected or being rolled back at market."""
+    request = request_timeout_s + config.retry_delay_s
+    return (4 * request + config.fill_rounds * (config.fill_timeout_s + request) + request
+            + config.stop_attempts * 5 * request)
+
+
 def no_checkpoint(name: str) -> None:
     """Production checkpoints do nothing; tests raise from here to simulate a crash."""
 

@@ -73,6 +73,7 @@ class StopKeeper:
         except ExchangeFailure as e:
             await self.settle(p, f"not confirmed: {e}")
             return p.pending_intent is None and p.stop_price == price
+        ctx.checkpoint("stop-replaced")  # on the venue, not yet recorded: a restart asks the venue
         self.record(p, placed, reference)
         return True
 
@@ -118,15 +119,19 @@ class StopKeeper:
     # ----- the periodic check and a restart -----------------------------------------------------
     async def verify(self, p: Position) -> None:
         """The venue must hold a stop for a protected position: settle a pending stop intent from
-        what it holds, put the recorded stop back where it holds none, and cancel the older stops
-        warden left beside the current one (a move whose cancel failed)."""
+        what it holds, put the recorded stop back where it holds none (or, for a position stop,
+        where it holds a looser one: a request that timed out and was processed after a newer
+        one, or a hand edit), and cancel the older stops warden left beside the current one."""
         stops = await self.venue_stops(p, tries=1)
         if stops is None:
             return  # cannot ask now: the next reconcile or restart asks again
+        own = [s for s in stops if s.order_id is None] if p.stop_order_id is None else []
         if p.pending_intent is Intent.STOP:
             await self._settle_from(p, stops, "not confirmed before it was checked")
         elif not stops and p.stop_price is not None:
             await self.restore(p)
+        elif own and p.side.sign * (own[0].stop_price - p.stop_price) < 0:
+            await self.replace(p, p.stop_price, p.stop_reference, StopPurpose.RESTORE)
         else:
             await self._drop_superseded(p, stops)
 
