@@ -31,9 +31,11 @@ class BinanceOps(VenueOps):
     async def fetch_positions(self) -> list[dict[str, Any]]:
         return await self.client.fetch_positions()
 
-    async def fetch_order_trades(self, order_id: str, unified: str) -> list[dict[str, Any]]:
+    async def fetch_trades(self, symbol: str, unified: str,
+                           order_id: str | None) -> list[dict[str, Any]]:
         # ccxt's fetch_order_trades is spot-only on Binance; userTrades takes an orderId itself.
-        return await self.client.fetch_my_trades(unified, None, None, {"orderId": order_id})
+        params = {} if order_id is None else {"orderId": order_id}
+        return await self.client.fetch_my_trades(unified, None, None, params)
 
     async def query_order(self, symbol: str, order_id: str) -> OrderReport | None:
         unified = await self.ex.unified(symbol)

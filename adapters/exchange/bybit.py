@@ -31,8 +31,16 @@ class BybitOps(VenueOps):
     async def fetch_positions(self) -> list[dict[str, Any]]:
         return await self.client.fetch_positions(None, {"settleCoin": "USDT"})
 
-    async def fetch_order_trades(self, order_id: str, unified: str) -> list[dict[str, Any]]:
-        return await self.client.fetch_order_trades(order_id, unified)
+    async def fetch_trades(self, symbol: str, unified: str,
+                           order_id: str | None) -> list[dict[str, Any]]:
+        # ccxt's fetch_my_trades (and fetch_order_trades) always send execType=Trade, which hides
+        # a liquidation (BustTrade) and auto-deleveraging (AdlTrade): ask without a type filter
+        request = {"category": CATEGORY, "symbol": symbol}
+        if order_id is not None:
+            request["orderId"] = order_id
+        response = await self.client.privateGetV5ExecutionList(request)
+        items = (response.get("result") or {}).get("list") or []
+        return [i for i in items if i.get("execType") != "Funding"]  # not a fill of an order
 
     async def query_order(self, symbol: str, order_id: str) -> OrderReport | None:
         return await self._find_order(symbol, {"orderId": order_id})

@@ -96,11 +96,8 @@ class CcxtExchange(ExchangePort):
 
     async def fetch_fills(self, symbol: str, order_id: str | None = None) -> list[FillReport]:
         unified = await self.unified(symbol)
-        if order_id is None:
-            trades = await self.call("fetch_my_trades", False, self.client.fetch_my_trades, unified)
-        else:
-            trades = await self.call("fetch_order_trades", False, self.ops.fetch_order_trades,
-                                     order_id, unified)
+        trades = await self.call("fetch_trades", False, self.ops.fetch_trades, symbol, unified,
+                                 order_id)
         fills = [normalize.parse_fill(self.venue, t) for t in trades]
         if order_id is not None:
             fills = [f for f in fills if f.order_id == order_id]

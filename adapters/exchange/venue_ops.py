@@ -41,7 +41,10 @@ class VenueOps(abc.ABC):
     async def fetch_positions(self) -> list[dict[str, Any]]: ...
 
     @abc.abstractmethod
-    async def fetch_order_trades(self, order_id: str, unified: str) -> list[dict[str, Any]]: ...
+    async def fetch_trades(self, symbol: str, unified: str,
+                           order_id: str | None) -> list[dict[str, Any]]:
+        """The account's executions of ``symbol`` (of one order when ``order_id`` is given), of
+        every kind the venue has: trades, liquidations, auto-deleveraging."""
 
     @abc.abstractmethod
     async def query_order(self, symbol: str, order_id: str) -> OrderReport | None: ...
