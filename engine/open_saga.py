@@ -20,7 +20,7 @@ from warden.domain.reports import ExecutionPrice, OrderReport, StopReport
 from warden.domain.values import CloseReason, PriceSource, StopPurpose
 from warden.engine.closing import Closer
 from warden.engine.context import EngineContext
-from warden.engine.errors import Rejected, Retryable, UnknownOutcome
+from warden.engine.errors import Rejected, Retryable, UnknownOutcome, refusal
 from warden.engine.stops import StopKeeper
 
 
@@ -52,8 +52,7 @@ class OpenSaga:
         try:
             order = await self.send_order(p, p.quantity, cid, resumed=resumed)
         except Rejected as e:
-            p.reject_entry(reason=e.venue_message or str(e), code=e.venue_code, at=ctx.now(),
-                           raw={"error": str(e)})
+            p.reject_entry(at=ctx.now(), **refusal(e))
             ctx.save(p)
             return
         ctx.checkpoint("entry-sent")

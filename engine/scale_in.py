@@ -25,7 +25,7 @@ from warden.domain.position import Position
 from warden.domain.reports import ExecutionPrice, OrderReport
 from warden.domain.values import PriceSource, Side
 from warden.engine.context import EngineContext
-from warden.engine.errors import Rejected
+from warden.engine.errors import Rejected, refusal
 from warden.engine.open_saga import OpenSaga
 from warden.engine.stops import StopKeeper
 
@@ -80,8 +80,7 @@ class ScaleIn:
             order = await self.saga.send_order(p, p.scale_in_quantity, p.scale_in_client_order_id,
                                                resumed=resumed)
         except Rejected as e:
-            p.reject_scale_in(reason=e.venue_message or str(e), code=e.venue_code, at=ctx.now(),
-                              raw={"error": str(e)})
+            p.reject_scale_in(at=ctx.now(), **refusal(e))
             ctx.save(p)
             return
         ctx.checkpoint("scale-in-sent")

@@ -26,7 +26,7 @@ from warden.domain.reports import StopReport
 from warden.domain.values import CloseReason, StopPurpose
 from warden.engine.closing import Closer
 from warden.engine.context import EngineContext
-from warden.engine.errors import ExchangeFailure, Rejected
+from warden.engine.errors import ExchangeFailure, Rejected, refusal
 from warden.engine.ports import StopMode
 
 ASKS = 3  # tries at reading the venue's stops before leaving an intent to the periodic check
@@ -183,11 +183,10 @@ class StopKeeper:
         self.ctx.save(p)
 
     def refused(self, p: Position, price: Decimal, e: ExchangeFailure) -> str:
-        reason = e.venue_message or str(e)
-        p.reject_stop(price=price, code=e.venue_code, reason=reason, at=self.ctx.now(),
-                      raw={"error": str(e)})
+        words = refusal(e)
+        p.reject_stop(price=price, at=self.ctx.now(), **words)
         self.ctx.save(p)
-        return f"{e.venue_code} {reason}" if e.venue_code else reason
+        return f"{e.venue_code} {words['reason']}" if e.venue_code else words["reason"]
 
     async def _drop_superseded(self, p: Position, stops: list[StopReport]) -> None:
         """Cancel the stop orders warden placed for ``p`` other than the recorded one, once the
