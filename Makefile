@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint
+.PHONY: demo test lint fuzz
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -28,6 +28,13 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
+
+# The full seeded fuzz of the intake (make test runs a few hundred of its cases). Reproduce a failure
+# with the seed it prints: make fuzz WARDEN_FUZZ_SEED=...
+WARDEN_FUZZ_CASES ?= 10000
+fuzz: $(VENV)/.installed
+	WARDEN_FUZZ_CASES=$(WARDEN_FUZZ_CASES) $(if $(WARDEN_FUZZ_SEED),WARDEN_FUZZ_SEED=$(WARDEN_FUZZ_SEED)) \
+		$(BIN)/python -m pytest -q -s tests/integration/intake/test_intake_fuzz.py $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

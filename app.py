@@ -10,11 +10,14 @@ import contextlib
 import os
 import sys
 from datetime import datetime
+from functools import partial
 from pathlib import Path
+from typing import Any
 
 import click
 
-from warden.adapters.eventlog import EventLogError, export_log, import_log
+from warden.adapters.eventlog import EventLogError, ImportResult, export_log, import_log
+from warden.adapters.progress import MIN_BYTES, file_size, track
 from warden.adapters.store import (
     DEFAULT_STORE_URL,
     StoreConfigError,
@@ -75,7 +78,7 @@ def demo(store_url: str, speed: float, seed: int) -> None:
 
 @main.command()
 @click.argument("position_id")
-@click.option("--log", "log_file", type=click.File("r", encoding="utf8"),
+@click.option("--log", "log_file", type=click.File("rb"),
               help="Replay from an exported JSONL event log instead of a store.")
 @click.option("--store", "store_url", help=STORE_HELP)
 @click.option("--at", "until", type=click.DateTime(["%Y-%m-%dT%H:%M:%S%z", "%Y-%m-%dT%H:%M:%S",
@@ -102,7 +105,9 @@ def replay(position_id: str, log_file, store_url: str | None, until: datetime | 
     if until is not None and until.tzinfo is None:
         from datetime import UTC
         until = until.replace(tzinfo=UTC)
-    timeline = build_timeline(store.history(aggregate_id), until=until, version=version)
+    history = store.history(aggregate_id)
+    timeline = build_timeline(track(history, total=len(history), description="replaying"),
+                              until=until, version=version)
     if not timeline.rows:
         raise click.ClickException(f"{aggregate_id} has no events at or before {until}")
     click.echo(f"{aggregate_id}\n{timeline.render()}\n\nstate after version {timeline.rows[-1].version}:")
@@ -116,17 +121,26 @@ def _open_log(log_file, store_url: str | None) -> WardenStore:
     store = _store("memory://" if log_file else store_url)
     if log_file:
         try:
-            import_log(store, log_file)
+            _import(store, log_file)
         except EventLogError as e:
             raise click.ClickException(f"{log_file.name}: {e}") from None
     return store
+
+
+def _import(store: WardenStore, log_file: Any) -> ImportResult:
+    """Import an event log opened in binary (a bar on a terminal while a big file is read)."""
+    progress = partial(track, total=file_size(log_file), description="importing", weight=len,
+                       min_total=MIN_BYTES, in_bytes=True)
+    return import_log(store, log_file, track=progress)
 
 
 def _recorded(log_file, store_url: str | None):
     """The whole log, sorted for looking back (projections/recorded.py)."""
     from warden.projections.recorded import read_recorded
 
-    return read_recorded(_open_log(log_file, store_url).all_events())
+    store = _open_log(log_file, store_url)
+    events = track(store.all_events(), total=store.recorder.max_notification_id(), description="reading")
+    return read_recorded(events)
 
 
 def _positions(log, refs: tuple[str, ...]):
@@ -147,7 +161,7 @@ LOG_HELP = "Read an exported JSONL event log instead of a store."
 
 @main.command()
 @click.argument("refs", nargs=-1, metavar="[POSITION]...")
-@click.option("--log", "log_file", type=click.File("r", encoding="utf8"), help=LOG_HELP)
+@click.option("--log", "log_file", type=click.File("rb"), help=LOG_HELP)
 @click.option("--store", "store_url", help=STORE_HELP)
 @click.option("--out", "-o", "out", type=click.Path(dir_okay=False), default="report.html",
               show_default=True, help="The HTML file to write.")
@@ -205,7 +219,7 @@ def _show(value) -> str:
 
 @main.command()
 @click.argument("refs", nargs=-1, metavar="[POSITION]...")
-@click.option("--log", "log_file", type=click.File("r", encoding="utf8"), help=LOG_HELP)
+@click.option("--log", "log_file", type=click.File("rb"), help=LOG_HELP)
 @click.option("--store", "store_url", help=STORE_HELP)
 @click.option("--set", "settings", multiple=True, metavar="KEY=VALUE",
               help="Replace one policy parameter (a key of [policy], docs/configuration.md); repeatable.")
@@ -252,38 +266,77 @@ def whatif(refs: tuple[str, ...], log_file, store_url: str | None, settings: tup
 
 @main.group()
 def events() -> None:
-    """Export and import the event log as versioned JSON Lines (docs/event-log.md)."""
+    """Export, import and follow the event log (versioned JSON Lines, docs/event-log.md)."""
 
 
 @events.command("export")
 @click.option("--store", "store_url", help=STORE_HELP)
 def export_command(store_url: str | None) -> None:
-    """Write the whole event log to stdout.
+    """Write the whole event log to stdout, with a trailer (count and checksum) as its last line.
 
     \b
     Example:
       warden events export --store postgresql://postgres@127.0.0.1/warden > log.jsonl
     """
-    count = export_log(_store(store_url), sys.stdout)
+    store = _store(store_url)
+    progress = partial(track, total=store.recorder.max_notification_id(), description="exporting")
+    count = export_log(store, sys.stdout, track=progress)
     click.echo(f"exported {count} events", err=True)
 
 
 @events.command("import")
-@click.argument("log_file", type=click.File("r", encoding="utf8"))
+@click.argument("log_file", type=click.File("rb"))
 @click.option("--store", "store_url", help=STORE_HELP)
 def import_command(log_file, store_url: str | None) -> None:
-    """Append every event of LOG_FILE to an (empty) store.
+    """Append every event of LOG_FILE to an (empty) store, after checking all of it.
+
+    A file cut short or altered since its export (the trailer's count or checksum disagrees), a
+    line that is not UTF-8 or JSON, or a gap in an aggregate's versions imports nothing.
 
     \b
     Example:
       warden events import log.jsonl --store sqlite:///var/debug.sqlite3
     """
     try:
-        result = import_log(_store(store_url), log_file)
+        result = _import(_store(store_url), log_file)
     except EventLogError as e:
         raise click.ClickException(f"{log_file.name}: {e}") from None
     click.echo(f"imported {result.events} events of {result.aggregates} aggregates "
                f"({result.snapshots} snapshots taken)")
+    if result.version < 2:
+        click.echo(f"{log_file.name} is a version {result.version} log: it has no trailer, so whether "
+                   f"it is complete could not be checked", err=True)
+
+
+@events.command("tail")
+@click.option("--store", "store_url", help=STORE_HELP)
+@click.option("--follow", "-f", is_flag=True, help="Keep printing events as they are recorded (Ctrl-C ends).")
+@click.option("--lines", "-n", "last", type=click.IntRange(min=0), default=10, show_default=True,
+              help="How many of the newest events to print first.")
+@click.option("--interval", type=click.FloatRange(min=0.05), default=0.5, show_default=True,
+              help="Seconds between two looks at the store while following.")
+def tail_command(store_url: str | None, follow: bool, last: int, interval: float) -> None:
+    """Print the newest events, one line each; with --follow, every new one as it is recorded.
+
+    Works on a store another process writes (SQLite or PostgreSQL; not memory://). A line:
+    notification id, time, event, aggregate id (8 hex: what `warden replay` takes), version, fields.
+
+    \b
+    Examples:
+      warden events tail --store sqlite:///var/warden.sqlite3
+      warden events tail -f -n 0 --store postgresql://postgres@127.0.0.1/warden
+    """
+    from warden.adapters.tail import tail
+
+    url = store_url or os.environ.get("WARDEN_STORE") or DEFAULT_STORE_URL
+    if url.startswith("memory"):
+        raise click.UsageError("a memory:// store lives inside the process that made it and cannot be "
+                               "tailed: give sqlite:///PATH or postgresql://...")
+    path = url.removeprefix("sqlite:///") if url.startswith("sqlite:///") else None
+    if path and path != ":memory:" and not Path(path).exists():
+        raise click.UsageError(f"no SQLite store at {path}")
+    with contextlib.suppress(KeyboardInterrupt):  # Ctrl-C is how --follow ends: quietly
+        tail(_store(url), last=last, follow=follow, interval=interval, echo=click.echo)
 
 
 CONFIG_HELP = "TOML configuration (docs/configuration.md). Default: $WARDEN_CONFIG, else built-in defaults."

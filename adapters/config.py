@@ -228,6 +228,14 @@ class IntakeSettings(Section):
     skew_seconds: Int(1, 3600) = 30
     rate_per_second: Number(ge=Decimal("0.01"), le=100_000) = Decimal(20)
     rate_burst: Int(1, 100_000) = 40
+    # requests that fail authentication, per source address, and slow clients (docs/intake.md)
+    unauthenticated_per_second: Number(ge=Decimal("0.01"), le=100_000) = Decimal(1)
+    unauthenticated_burst: Int(1, 100_000) = 10
+    header_timeout_seconds: Seconds(0.05, 3600) = 5.0
+    body_timeout_seconds: Seconds(0.05, 3600) = 10.0
+    idle_timeout_seconds: Seconds(0.05, 3600) = 30.0
+    max_connections: Int(1, 65_535) = 256
+    max_connections_per_source: Int(1, 65_535) = 32
 
     @model_validator(mode="before")
     @classmethod

@@ -163,22 +163,22 @@ class WardenStore(Application):
         for page in self._pages(batch):
             yield from map(to_domain_event, page)
 
-    def stored_notifications(self, *, batch: int = 1000) -> Iterator[Notification]:
-        """The whole log in recorded order, undecoded, as eventsourcing `Notification`s."""
-        for page in self._pages(batch):
+    def stored_notifications(self, *, batch: int = 1000, start: int = 1) -> Iterator[Notification]:
+        """The log in recorded order from notification id ``start``, undecoded, as eventsourcing
+        `Notification`s."""
+        for page in self._pages(batch, start):
             for row in page:
                 yield Notification(id=row.id, originator_id=row.originator_id,
                                    originator_version=row.originator_version, topic=row.topic,
                                    state=row.state)
 
-    def _pages(self, batch: int) -> Iterator[Sequence[Any]]:
+    def _pages(self, batch: int, start: int = 1) -> Iterator[Sequence[Any]]:
         # The SQLite and PostgreSQL recorders (adapters/recorders.py) fetch plain tuple rows; the
         # in-memory one has only select_notifications. Either way each row has Notification's fields.
         select = getattr(self.recorder, "select_notification_rows", None)
         if select is None:
             def select(start: int, limit: int) -> Sequence[Any]:
                 return self.recorder.select_notifications(start=start, limit=limit)
-        start = 1
         while True:
             page = select(start, batch)
             if not page:

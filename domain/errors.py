@@ -36,6 +36,11 @@ class InvalidSignal(DomainError):
     """A signal whose content cannot open a position."""
 
 
+class OutOfRange(DomainError):
+    """A price or quantity too large or too fine to express in the instrument's steps (1e30 of a
+    coin with a 0.001 step needs more digits than decimal arithmetic carries)."""
+
+
 class InvalidMark(DomainError):
     """A mark price that cannot be real (<= 0, NaN or infinite)."""
 

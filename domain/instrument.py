@@ -9,9 +9,9 @@ it is placed against is refused here, before anything is sent (the seed bot sent
 from __future__ import annotations
 
 from dataclasses import dataclass
-from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal
+from decimal import ROUND_CEILING, ROUND_FLOOR, Decimal, DecimalException
 
-from warden.domain.errors import InvalidInstrument, InvalidStop
+from warden.domain.errors import InvalidInstrument, InvalidStop, OutOfRange
 from warden.domain.values import ZERO, Side
 
 
@@ -33,11 +33,13 @@ class Instrument:
             raise InvalidInstrument(f"{self.symbol}: min_notional must be >= 0")
 
     def is_tick_multiple(self, price: Decimal) -> bool:
-        return price % self.tick_size == 0
+        try:
+            return price % self.tick_size == 0
+        except DecimalException:  # too many ticks to count: it cannot be sent either
+            return False
 
     def round_price(self, price: Decimal, *, up: bool) -> Decimal:
-        steps = (price / self.tick_size).to_integral_value(ROUND_CEILING if up else ROUND_FLOOR)
-        return (steps * self.tick_size).quantize(self.tick_size)
+        return self._to_step(price, self.tick_size, ROUND_CEILING if up else ROUND_FLOOR, "price")
 
     def round_stop(self, side: Side, price: Decimal) -> Decimal:
         """Round a stop to the tick in the protective direction (long: up, short: down)."""
@@ -69,8 +71,21 @@ class Instrument:
 
     def round_qty(self, qty: Decimal) -> Decimal:
         """Round an order quantity down to the step: never trade more than asked."""
-        steps = (qty / self.qty_step).to_integral_value(ROUND_FLOOR)
-        return (steps * self.qty_step).quantize(self.qty_step)
+        return self._to_step(qty, self.qty_step, ROUND_FLOOR, "quantity")
 
     def tradable_qty(self, qty: Decimal, price: Decimal) -> bool:
-        return qty >= self.min_qty and qty * price >= self.min_notional
+        try:
+            return qty >= self.min_qty and qty * price >= self.min_notional
+        except DecimalException:
+            raise OutOfRange(f"{self.symbol}: {qty} at {price} is out of range") from None
+
+    def _to_step(self, value: Decimal, step: Decimal, rounding: str, what: str) -> Decimal:
+        """``value`` as a whole number of ``step``s; `OutOfRange` when decimal arithmetic cannot hold
+        it (its default 28 digits), so a huge or NaN input is a refusal, never a crash."""
+        try:
+            if not value.is_finite():  # NaN would round quietly to NaN
+                raise DecimalException
+            steps = (value / step).to_integral_value(rounding)
+            return (steps * step).quantize(step)
+        except DecimalException:
+            raise OutOfRange(f"{self.symbol}: {what} {value} does not fit in steps of {step}") from None

@@ -30,7 +30,9 @@ def cli(*args: str) -> str:
 
 
 def records(text: str) -> list[dict]:
-    return [json.loads(line) for line in text.splitlines()[1:] if line.strip()]
+    """The event lines (the header and, from format 2 on, the trailer left out)."""
+    lines = [json.loads(line) for line in text.splitlines()[1:] if line.strip()]
+    return [line for line in lines if "trailer" not in line]
 
 
 def positions(text: str) -> list[str]:

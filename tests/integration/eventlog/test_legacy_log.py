@@ -7,6 +7,7 @@
 from __future__ import annotations
 
 import io
+import json
 from pathlib import Path
 
 from warden.adapters.eventlog import export_log, import_log
@@ -36,10 +37,14 @@ def test_the_fixture_uses_the_old_topics():
     assert "warden.domain" not in text
 
 
-def test_a_legacy_log_imports_and_exports_unchanged():
+def test_a_legacy_log_imports_and_exports_its_events_unchanged_as_version_2():
     out = io.StringIO()
     export_log(imported(), out)
-    assert out.getvalue() == LEGACY.read_text(encoding="utf8")
+    legacy, again = LEGACY.read_text(encoding="utf8").splitlines(), out.getvalue().splitlines()
+    assert legacy[0] == '{"format":"warden-event-log","version":1}'  # no trailer in version 1
+    assert again[0] == '{"format":"warden-event-log","version":2}'
+    assert again[1:-1] == legacy[1:]
+    assert json.loads(again[-1])["trailer"]["events"] == len(legacy) - 1
 
 
 def test_every_legacy_position_replays_to_todays_classes():

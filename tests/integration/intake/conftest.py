@@ -1,14 +1,18 @@
 """Fixtures for intake tests: a real engine on a memory store against the simulator, the intake
-over real HTTP on 127.0.0.1, and a signer that can get every header wrong on purpose."""
+over real HTTP on 127.0.0.1, a signer that can get every header wrong on purpose, clients from
+other loopback addresses (127.0.0.0/8 is all loopback: each address is a source of its own), and a
+raw socket client that sends a request in pieces, as slowly as a test wants."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from decimal import Decimal
 from typing import Any
+from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -30,6 +34,18 @@ class Reply:
     text: str
 
 
+_sent = 0
+
+
+def signed(body: bytes, *, secret: str = CANARY, skew: int = 0, nonce: str | None = None) -> dict[str, str]:
+    global _sent
+    _sent += 1
+    stamp = str(int(time.time()) + skew)
+    nonce = nonce or f"nonce-{time.monotonic_ns()}-{_sent}"
+    return {TIMESTAMP: stamp, NONCE: nonce, SIGNATURE: sign(secret.encode(), stamp, nonce, body),
+            "Content-Type": "application/json"}
+
+
 class Client:
     """Posts to the intake; each keyword spoils one part of the signing."""
 
@@ -41,14 +57,62 @@ class Client:
                    omit: str | None = None) -> Reply:
         body = raw if raw is not None else json.dumps(payload).encode()
         self.sent += 1
-        stamp = str(int(time.time()) + skew)
-        nonce = nonce or f"nonce-{time.monotonic_ns()}-{self.sent}"
-        sent = {TIMESTAMP: stamp, NONCE: nonce, SIGNATURE: sign(secret.encode(), stamp, nonce, body),
-                "Content-Type": "application/json", **(headers or {})}
+        sent = {**signed(body, secret=secret, skew=skew, nonce=nonce), **(headers or {})}
         sent.pop(omit or "", None)
         async with self.session.post(self.url, data=body, headers=sent) as response:
             text = await response.text()
             return Reply(response.status, json.loads(text), text)
+
+
+@pytest.fixture
+async def client_at() -> AsyncIterator[Any]:
+    """``client_at(url, "127.0.0.5")``: a `Client` whose connections come from that address."""
+    sessions: list[aiohttp.ClientSession] = []
+
+    def make(url: str, source: str) -> Client:
+        session = aiohttp.ClientSession(connector=aiohttp.TCPConnector(local_addr=(source, 0)))
+        sessions.append(session)
+        return Client(session, url)
+
+    yield make
+    for session in sessions:
+        await session.close()
+
+
+async def raw_request(url: str, pieces: list[bytes], *, gap: float = 0.0, source: str = "127.0.0.1",
+                      wait: float = 10.0) -> tuple[int | None, bytes, float]:
+    """Send ``pieces`` on one new connection, ``gap`` seconds apart, then read until the server
+    closes it or ``wait`` passes. Returns the HTTP status (None: closed without an answer), what was
+    read, and the seconds from connecting until the server closed the connection."""
+    parts = urlsplit(url)
+    reader, writer = await asyncio.open_connection(parts.hostname, parts.port, local_addr=(source, 0))
+    started, answer = time.monotonic(), b""
+    try:
+        for i, piece in enumerate(pieces):
+            if i and gap:
+                await asyncio.sleep(gap)
+            writer.write(piece)
+            await writer.drain()
+        async with asyncio.timeout(wait):
+            while chunk := await reader.read(65536):
+                answer += chunk
+    except OSError:  # reset by the server, or the wait is over (TimeoutError)
+        pass
+    finally:
+        writer.close()
+    status = int(answer.split(b" ", 2)[1]) if answer.startswith(b"HTTP/1.1 ") else None
+    return status, answer, time.monotonic() - started
+
+
+def http_head(url: str, headers: dict[str, str], length: int | None, *, keep_alive: bool = False) -> bytes:
+    parts = urlsplit(url)
+    lines = [f"POST {parts.path} HTTP/1.1", f"Host: {parts.hostname}:{parts.port}",
+             *(f"{k}: {v}" for k, v in headers.items())]
+    if not keep_alive:
+        lines.append("Connection: close")
+    if length is not None:
+        lines.append(f"Content-Length: {length}")
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
 
 
 def settings(**overrides: Any) -> IntakeSettings:
@@ -59,11 +123,11 @@ def settings(**overrides: Any) -> IntakeSettings:
 
 @pytest.fixture
 async def serve() -> AsyncIterator[Any]:
-    """``await serve(engine, **settings)`` -> (intake, client) over real HTTP."""
+    """``await serve(engine, now=clock, **settings)`` -> (intake, client) over real HTTP."""
     intakes: list[Intake] = []
     async with aiohttp.ClientSession() as session:
-        async def start(sink: Any, **overrides: Any) -> tuple[Intake, Client]:
-            intake = Intake(sink, settings(**overrides))
+        async def start(sink: Any, now: Any = None, **overrides: Any) -> tuple[Intake, Client]:
+            intake = Intake(sink, settings(**overrides), **({"now": now} if now else {}))
             intakes.append(intake)
             return intake, Client(session, await intake.serve())
 

@@ -5,7 +5,7 @@ from decimal import Decimal as D
 import pytest
 
 from tests.builders import BTC, SATS
-from warden.domain.errors import InvalidInstrument, InvalidStop
+from warden.domain.errors import InvalidInstrument, InvalidStop, OutOfRange
 from warden.domain.values import Side
 
 
@@ -54,3 +54,15 @@ def test_a_longs_stop_below_the_minimum_price_is_raised_to_it():
     assert low.protective_stop(Side.LONG, D("548.8"), D("560")) == D("556.8")
     with pytest.raises(InvalidStop, match=r"must be below 556\.8"):
         low.protective_stop(Side.LONG, D("548.8"), D("556.8"))
+
+
+@pytest.mark.parametrize("qty", [D("1e30"), D("1e308"), D("NaN"), D("Infinity")])
+def test_a_quantity_decimal_arithmetic_cannot_hold_is_out_of_range_not_a_crash(qty):
+    with pytest.raises(OutOfRange, match="quantity"):
+        BTC.round_qty(qty)
+
+
+def test_a_price_beyond_decimal_precision_is_out_of_range_and_never_a_tick_multiple():
+    with pytest.raises(OutOfRange, match="price"):
+        BTC.round_stop(Side.LONG, D("1e40"))
+    assert not BTC.is_tick_multiple(D("1e40"))
