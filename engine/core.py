@@ -194,9 +194,6 @@ class Engine:
         if not self.ctx.config_for(signal.venue, signal.account).scale_in:
             raise InvalidSignal(f"{signal.symbol} already has an open position {p.id} on {where}: one "
                                 "position per symbol (the account's scale_in policy would add to it)")
-        busy = self.scale_in.refusal(p)
-        if busy is not None:
-            raise InvalidSignal(busy)
         quantity = self._quantity(signal, p.instrument)
         claim = SignalClaim.claim(claim_id=pid, signal_id=signal.signal_id, position_id=p.id, at=at)
         try:

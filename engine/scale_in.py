@@ -19,6 +19,7 @@ import asyncio
 from decimal import Decimal
 from typing import Any
 
+from warden.domain.errors import InvalidSignal
 from warden.domain.ids import client_order_id
 from warden.domain.lifecycle import Intent
 from warden.domain.position import Position
@@ -29,27 +30,30 @@ from warden.engine.errors import Rejected, refusal
 from warden.engine.open_saga import OpenSaga
 from warden.engine.stops import StopKeeper
 
+BUSY_WAIT_S = 5.0  # how long a scale-in waits for the position's step in flight before refusing
+
 
 class ScaleIn:
     def __init__(self, ctx: EngineContext, saga: OpenSaga, stops: StopKeeper) -> None:
         self.ctx, self.saga, self.stops = ctx, saga, stops
 
-    def refusal(self, p: Position) -> str | None:
-        """Why ``p`` cannot take a scale-in right now, or None."""
-        if not p.is_protected:
-            return f"position {p.id} on {p.symbol} is {p.status.name}, not yet protected"
-        if p.pending_intent is not None or self.ctx.lock(p.id).locked():
-            doing = p.pending_intent.value if p.pending_intent else "working on the venue"
-            return f"position {p.id} on {p.symbol} is busy ({doing}); send it again shortly"
-        return None
-
     async def begin(self, p: Position, *, signal_id: str, quantity: Decimal,
                     raw: dict[str, Any], claim: Any) -> asyncio.Task[None]:
-        """Record the intent and start the order; the caller checked `refusal` just before, and
-        nothing here yields before the position's lock is held, so no other step slips in."""
+        """Take the position's lock (waiting up to `BUSY_WAIT_S` for a step in flight, such as a
+        stop move), check it can take a scale-in, record the intent and start the order. Raises
+        `InvalidSignal` with the reason when it cannot, `IntegrityError` for a repeated signal;
+        either way nothing is recorded on the position."""
         lock = self.ctx.lock(p.id)
-        await lock.acquire()  # free (checked by `refusal`): taken at once, without yielding
         try:
+            async with asyncio.timeout(BUSY_WAIT_S):
+                await lock.acquire()
+        except TimeoutError:
+            raise InvalidSignal(f"position {p.id} on {p.symbol} is busy on the venue; "
+                                "send the signal again shortly") from None
+        try:
+            refused = self._refusal(p)
+            if refused is not None:
+                raise InvalidSignal(refused)
             self.ctx.save(claim)  # raises IntegrityError for a repeated signal: nothing recorded
             cid = client_order_id(p.id, "add", attempt=p.version + 1)
             p.request_scale_in(signal_id=signal_id, quantity=quantity, client_order_id=cid,
@@ -59,6 +63,18 @@ class ScaleIn:
             lock.release()
             raise
         return asyncio.create_task(self._run_locked(p, resumed=False), name=f"scale-in:{p.id}")
+
+    @staticmethod
+    def _refusal(p: Position) -> str | None:
+        """Why ``p`` cannot take a scale-in now (its lock held), or None."""
+        if not p.is_open:
+            return f"position {p.id} on {p.symbol} closed meanwhile"
+        if not p.is_protected:
+            return f"position {p.id} on {p.symbol} is {p.status.name}, not yet protected"
+        if p.pending_intent is not None:
+            return (f"position {p.id} on {p.symbol} is waiting on its {p.pending_intent.value}; "
+                    "send the signal again shortly")
+        return None
 
     async def _run_locked(self, p: Position, *, resumed: bool) -> None:
         try:

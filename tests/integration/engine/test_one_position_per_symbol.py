@@ -6,6 +6,7 @@ on it would both own its stop and move it independently.
 
 from __future__ import annotations
 
+import asyncio
 from dataclasses import replace
 from decimal import Decimal
 
@@ -137,3 +138,19 @@ async def test_a_scale_in_interrupted_by_a_restart_is_finished_once(sim, make_en
     assert len(adds) == 1  # never sent twice
     [held] = held_stops(sim, "binanceusdm")
     assert held.qty == Decimal("0.020")
+
+
+async def test_scale_ins_sent_at_once_wait_for_each_other(sim, make_engine, store):
+    engine = await make_engine(config=SCALE_IN)
+    first = await engine.submit(signal("base", exchange="binanceusdm"))
+    await engine.idle()
+
+    outcomes = await asyncio.gather(*(engine.submit(signal(f"add-{i}", exchange="binanceusdm"))
+                                      for i in range(3)))
+    await engine.idle()
+
+    assert [o.status for o in outcomes] == ["accepted"] * 3
+    p = engine.positions[first.position_id]
+    assert p.filled_qty == Decimal("0.040") == position_qty(sim, "binanceusdm")
+    [held] = held_stops(sim, "binanceusdm")
+    assert held.qty == Decimal("0.040")
