@@ -47,13 +47,15 @@ async def make_engine(sim: Simulator, store: WardenStore, clock: OffsetClock):
 
     async def build(config: EngineConfig = FAST, checkpoint: Callable[[str], None] = no_checkpoint,
                     start: bool = True, venues: tuple[str, ...] = ("bybit", "binanceusdm"),
-                    stop_mode: StopMode = StopMode.POSITION, **engine_kwargs) -> Engine:
+                    stop_mode: StopMode = StopMode.POSITION, request_timeout_s: float = 2.0,
+                    **engine_kwargs) -> Engine:
         ports = {}
         for venue in venues:
             account, enum, key, secret = ACCOUNTS[venue]
             ports[venue, account] = CcxtExchange(ExchangeConfig(
                 venue=enum, account=account, api_key=key, secret=secret, rest_url=sim.http_url,
-                ws_url=sim.ws_url, request_timeout_s=2.0), poll_interval=0.05, stop_mode=stop_mode)
+                ws_url=sim.ws_url, request_timeout_s=request_timeout_s), poll_interval=0.05,
+                stop_mode=stop_mode)
         engine = Engine(store, ports, config=config, clock=clock, checkpoint=checkpoint, **engine_kwargs)
         built.append((engine, list(ports.values())))
         if start:

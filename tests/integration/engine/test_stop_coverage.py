@@ -18,10 +18,12 @@ import pytest
 from tests.integration.engine.conftest import ACCOUNTS, FAST, signal
 from tests.integration.engine.test_stop_safety import (
     CANCEL_PATH,
+    HANG_S,
     LIST_PATH,
     PLACE_PATH,
     SIM_VENUE,
     STOP_KINDS,
+    TIMEOUT_S,
     ids,
     mark,
 )
@@ -32,8 +34,6 @@ from warden.engine.context import entry_exposure_bound_s
 from warden.engine.ports import StopMode
 
 CHECKING = replace(FAST, reconcile_interval_s=0)  # every tick reconciles and checks the stops
-REQUEST_TIMEOUT_S = 2.0  # the engine fixture's ccxt request timeout
-HANG_S = 2.5  # a withheld answer: past the client's timeout
 
 
 def faults(sim, venue: str, mode: StopMode) -> list[tuple[str, callable]]:
@@ -63,7 +63,7 @@ def faults(sim, venue: str, mode: StopMode) -> list[tuple[str, callable]]:
 async def test_no_move_ever_leaves_the_position_without_a_stop(sim, make_engine, store, venue, mode):
     account = ACCOUNTS[venue][0]
     sim.control.set_price("BTCUSDT", "60000")
-    engine = await make_engine(config=CHECKING, stop_mode=mode)
+    engine = await make_engine(config=CHECKING, stop_mode=mode, request_timeout_s=TIMEOUT_S)
     outcome = await engine.submit(signal(f"cover-{venue}", exchange=venue))
     await engine.idle()
     p = engine.positions[outcome.position_id]
@@ -134,7 +134,7 @@ async def test_an_entry_is_protected_within_the_stated_bound_even_in_the_seed_in
 
     assert engine.positions[outcome.position_id].status is Status.PROTECTED
     seed = sim.control.largest_naked(account, kind="entry", symbol="BTCUSDT")
-    bound_ms = entry_exposure_bound_s(FAST, REQUEST_TIMEOUT_S) * 1000
+    bound_ms = entry_exposure_bound_s(FAST, 2.0) * 1000  # the fixture's default request timeout
     assert plain is not None and seed is not None  # an entry is bare from its fill to its stop
     assert plain["duration_ms"] <= bound_ms and seed["duration_ms"] <= bound_ms
     assert sim.control.largest_naked(account, kind="move") is None

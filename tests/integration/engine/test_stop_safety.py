@@ -26,6 +26,8 @@ PLACE_PATH = {("bybit", StopMode.POSITION): "/v5/position/trading-stop",
 CANCEL_PATH = {"bybit": "/v5/order/cancel", "binanceusdm": "/fapi/v1/algoOrder"}
 LIST_PATH = {"bybit": "/v5/order/realtime", "binanceusdm": "/fapi/v1/openAlgoOrders"}
 SIM_VENUE = {"bybit": "bybit", "binanceusdm": "binance"}
+TIMEOUT_S = 1.0  # ccxt's request timeout here: a withheld answer (HANG_S) is a lost one
+HANG_S = 1.5
 
 
 def ids(kinds):
@@ -35,7 +37,7 @@ def ids(kinds):
 async def trailing_position(sim, make_engine, store, venue, mode, name):
     """A long on BTCUSDT at 60,000 that trails (activation 1 %)."""
     sim.control.set_price("BTCUSDT", "60000")
-    engine = await make_engine(stop_mode=mode)
+    engine = await make_engine(stop_mode=mode, request_timeout_s=TIMEOUT_S)
     outcome = await engine.submit(signal(name, exchange=venue))
     await engine.idle()
     await mark(engine, sim, venue, "60700")  # +1.17 %: trailing, the stop moves once
@@ -89,7 +91,7 @@ async def test_a_lost_answer_to_a_move_is_settled_by_asking_the_venue(sim, make_
                                                                       venue, mode):
     engine, p = await trailing_position(sim, make_engine, store, venue, mode, f"lost-{venue}")
     # the venue takes the new stop; its answer never arrives (ccxt: RequestTimeout)
-    sim.control.inject("hang", venue=SIM_VENUE[venue], path=PLACE_PATH[venue, mode], seconds=4,
+    sim.control.inject("hang", venue=SIM_VENUE[venue], path=PLACE_PATH[venue, mode], seconds=HANG_S,
                        after=True, times=1)
     await mark(engine, sim, venue, "61500")
 
@@ -107,7 +109,7 @@ async def test_an_old_stop_that_could_not_be_cancelled_is_swept_by_the_next_chec
     venue, mode = "bybit", StopMode.CONDITIONAL
     engine, p = await trailing_position(sim, make_engine, store, venue, mode, "sweep")
     old = p.stop_price
-    sim.control.inject("hang", venue="bybit", path=CANCEL_PATH[venue], seconds=4, times=1)
+    sim.control.inject("hang", venue="bybit", path=CANCEL_PATH[venue], seconds=HANG_S, times=1)
     await mark(engine, sim, venue, "61500")
     assert sorted(s.price for s in held_stops(sim, venue)) == [old, p.stop_price]  # both protect
 
@@ -134,7 +136,7 @@ async def test_a_refused_move_leaves_the_old_stop_in_force(sim, make_engine, sto
 async def test_when_the_venue_cannot_be_asked_the_move_stays_pending_until_the_next_check(
         sim, make_engine, store, venue, mode):
     engine, p = await trailing_position(sim, make_engine, store, venue, mode, f"mute-{venue}")
-    sim.control.inject("hang", venue=SIM_VENUE[venue], path=PLACE_PATH[venue, mode], seconds=4,
+    sim.control.inject("hang", venue=SIM_VENUE[venue], path=PLACE_PATH[venue, mode], seconds=HANG_S,
                        after=True, times=1)
     listing = "/v5/position/list" if mode is StopMode.POSITION else LIST_PATH[venue]
     sim.control.inject("http_error", venue=SIM_VENUE[venue], path=listing, status=503)
