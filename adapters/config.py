@@ -97,6 +97,7 @@ class PolicySettings(Section):
         for p in _AGED.phases)
     aged_hard_limit_seconds: Int(1, YEAR) = _AGED.hard_limit_seconds
     phantom_policy: PhantomPolicy = DEFAULT_POLICIES.phantom
+    scale_in: bool = DEFAULT_POLICIES.scale_in
 
     @field_validator("aged_phases")
     @classmethod
@@ -114,7 +115,7 @@ class PolicySettings(Section):
             AgedExitPolicy(self.aged_max_age_seconds,
                            tuple(AgedPhase(p.after_seconds, p.accept_loss_percent) for p in self.aged_phases),
                            self.aged_hard_limit_seconds),
-            self.phantom_policy)
+            self.phantom_policy, self.scale_in)
 
 
 # ----- [engine], [store] ----------------------------------------------------------------------
@@ -348,7 +349,8 @@ def engine_config(config: WardenConfig, exchange: ExchangeSettings | None = None
     """The engine's policies: the top-level ``[policy]``, or one account's (with its overrides)."""
     p, e = (exchange.policy if exchange else config.policy).policies(), config.engine
     return EngineConfig(initial_stop=p.initial_stop, trailing=p.trailing, aged=p.aged,
-                        phantom_policy=p.phantom, stop_attempts=e.stop_attempts,
+                        phantom_policy=p.phantom, scale_in=p.scale_in,
+                        stop_attempts=e.stop_attempts,
                         fill_timeout_s=e.fill_timeout_s, fill_rounds=e.fill_rounds,
                         reconcile_interval_s=e.reconcile_interval_s)
 

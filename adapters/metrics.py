@@ -13,11 +13,9 @@ from typing import Any
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
 from warden.adapters.streams.supervision import FeedHealth
-from warden.domain.values import CloseReason
+from warden.domain.values import CloseBasis
 from warden.engine.core import Engine
 
-GHOST_REASONS = {CloseReason.STOP_HIT, CloseReason.TRAILING_STOP_HIT, CloseReason.CLOSED_EXTERNALLY,
-                 CloseReason.LIQUIDATED}
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -72,7 +70,8 @@ class Metrics:
             self.stop_moves.inc()
         elif name == "PhantomDetected":
             self.phantoms.labels(event.action.value).inc()
-        elif name == "PositionClosed" and event.reason in GHOST_REASONS:
+        elif name == "PositionClosed" and event.basis is not CloseBasis.WARDEN_ORDER:
+            # closed on the venue by something other than warden's own close order
             self.ghosts.labels(event.reason.value).inc()
         elif name == "SignalAccepted":
             self.signals.labels("accepted").inc()

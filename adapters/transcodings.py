@@ -18,9 +18,11 @@ from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscode
 
 from warden.domain.instrument import Instrument
 from warden.domain.lifecycle import Intent, Status
-from warden.domain.reports import FillReport, PositionReport
+from warden.domain.reports import ClosingOrder, FillReport, PositionReport
 from warden.domain.values import (
+    CloseBasis,
     CloseReason,
+    OrderOrigin,
     OrderSide,
     Origin,
     PhantomPolicy,
@@ -65,8 +67,8 @@ class DataclassAsDict(Transcoding):
 
 
 ENUMS = (Side, PriceSource, Origin, CloseReason, ReportSource, Status, OrderSide, StopPurpose,
-         PhantomPolicy, Intent)
-VALUE_OBJECTS = (Instrument, PositionReport, FillReport)
+         PhantomPolicy, Intent, CloseBasis, OrderOrigin)
+VALUE_OBJECTS = (Instrument, PositionReport, FillReport, ClosingOrder)
 
 
 def register_domain_transcodings(transcoder: JSONTranscoder) -> None:

@@ -39,10 +39,16 @@ class ExchangeAccount(Aggregate):
         self._check_belongs(report)
         self.trigger_event(ev.PositionReported, timestamp=at, report=_safe(report))
 
-    def record_snapshot(self, reports: list[PositionReport], *, at: datetime) -> None:
+    def record_snapshot(self, reports: list[PositionReport], *, at: datetime) -> bool:
+        """Record a full REST snapshot when it says something the account's state does not already
+        (a position opened, closed or changed size, entry, stop or liquidation price); an
+        unchanged snapshot, the usual periodic one, records nothing. True when recorded."""
         for report in reports:
             self._check_belongs(report)
+        if _substance(r for r in reports if not r.is_flat) == _substance(self.positions.values()):
+            return False
         self.trigger_event(ev.PositionsSnapshotted, timestamp=at, reports=[_safe(r) for r in reports])
+        return True
 
     def record_fill(self, fill: FillReport, *, at: datetime) -> None:
         self.trigger_event(ev.FillReported, timestamp=at, fill=_safe(fill))
@@ -120,6 +126,13 @@ class ExchangeAccount(Aggregate):
 
     def state(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k != "_pending_events"}
+
+
+def _substance(reports: Any) -> dict[str, tuple[Any, ...]]:
+    """What a position report says about the position itself, per symbol: not the mark price or
+    the time, which change on every read (prices have their own record)."""
+    return {r.symbol: (r.side, r.size, r.entry_price, r.stop_loss, r.liquidation_price)
+            for r in reports}
 
 
 def _safe(report: Any) -> Any:

@@ -57,6 +57,10 @@ class AgedPhaseOutOfOrder(DomainError):
     """An aged-exit phase that does not come after the current one."""
 
 
+class PositionBusy(DomainError):
+    """A command that must wait until the position's pending intent is settled."""
+
+
 class InvalidInstrument(DomainError):
     """Instrument metadata that cannot be traded on (non-positive tick size, ...)."""
 

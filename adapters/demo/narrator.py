@@ -13,6 +13,7 @@ from uuid import UUID
 
 from warden.domain import events as ev
 from warden.domain.position import Position
+from warden.domain.values import CloseBasis
 from warden.engine.core import Engine
 from warden.projections.timeline import show
 
@@ -90,8 +91,10 @@ class Narrator:
             case ev.CloseRequested():
                 return f"closing at market ({e.reason.name})"
             case ev.PositionClosed():
-                return (f"CLOSED {e.reason.name} at {show(e.exit_price) if e.exit_price else '?'}, "
-                        f"PnL {show(e.realized_pnl) if e.realized_pnl is not None else '?'}")
+                by = f" by {show(e.closed_by)}" if e.closed_by is not None else ""
+                guess = " (a guess from the price)" if e.basis is CloseBasis.PRICE_GUESS else ""
+                return (f"CLOSED {e.reason.name}{guess} at {show(e.exit_price) if e.exit_price else '?'}"
+                        f"{by}, PnL {show(e.realized_pnl) if e.realized_pnl is not None else '?'}")
             case ev.PositionRolledBack():
                 return f"ROLLED BACK: {e.reason}"
             case ev.PhantomDetected():

@@ -14,6 +14,7 @@ from warden.domain.policies import TrailingStopPolicy
 from warden.domain.values import Venue
 from warden.engine.context import EngineConfig, OffsetClock, no_checkpoint
 from warden.engine.core import Engine
+from warden.engine.ports import StopMode
 from warden.sim.server import Simulator
 
 ACCOUNTS = {"bybit": ("bybit", Venue.BYBIT, "bybit-key", "bybit-secret"),
@@ -21,8 +22,6 @@ ACCOUNTS = {"bybit": ("bybit", Venue.BYBIT, "bybit-key", "bybit-secret"),
 FAST = EngineConfig(fill_timeout_s=1.5, retry_delay_s=0.05,
                     trailing=TrailingStopPolicy(Decimal("1"), Decimal("0.5"), min_step_ticks=1,
                                                 min_interval_seconds=Decimal(0)))
-
-
 
 
 @pytest.fixture
@@ -48,14 +47,15 @@ async def make_engine(sim: Simulator, store: WardenStore, clock: OffsetClock):
 
     async def build(config: EngineConfig = FAST, checkpoint: Callable[[str], None] = no_checkpoint,
                     start: bool = True, venues: tuple[str, ...] = ("bybit", "binanceusdm"),
-                    exchange_options: dict | None = None, **engine_kwargs) -> Engine:
+                    exchange_options: dict | None = None, stop_mode: StopMode = StopMode.POSITION,
+                    request_timeout_s: float = 2.0, **engine_kwargs) -> Engine:
         ports = {}
         for venue in venues:
             account, enum, key, secret = ACCOUNTS[venue]
             ports[venue, account] = CcxtExchange(ExchangeConfig(
                 venue=enum, account=account, api_key=key, secret=secret, rest_url=sim.http_url,
-                ws_url=sim.ws_url, **{"request_timeout_s": 2.0, **(exchange_options or {})}),
-                poll_interval=0.05)
+                ws_url=sim.ws_url, **{"request_timeout_s": request_timeout_s, **(exchange_options or {})}),
+                poll_interval=0.05, stop_mode=stop_mode)
         engine = Engine(store, ports, config=config, clock=clock, checkpoint=checkpoint, **engine_kwargs)
         built.append((engine, list(ports.values())))
         if start:

@@ -13,7 +13,7 @@ from tests.integration.engine.test_open_saga import venue_position
 from warden.adapters.service import WardenService
 from warden.adapters.streams.ccxt_private import CcxtPrivateStream
 from warden.domain.lifecycle import Status
-from warden.domain.values import CloseReason, Origin
+from warden.domain.values import CloseBasis, CloseReason, OrderOrigin, Origin
 
 
 async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -67,7 +67,7 @@ async def test_a_close_missed_while_disconnected_is_repaired_by_the_resync(sim, 
     await sim.control.drop_websockets("binance")
 
     await eventually(lambda: outcome.position_id not in service.engine.positions)
-    assert store.repository.get(outcome.position_id).close_reason is CloseReason.CLOSED_EXTERNALLY
+    assert store.repository.get(outcome.position_id).close_reason is CloseReason.MANUAL
     await eventually(lambda: service.feeds()["binanceusdm/binance/ccxt-pro"].reconnects >= 1)
 
 
@@ -81,3 +81,27 @@ async def test_the_trailing_stop_follows_the_venues_mark_prices(sim, service, st
 
     await eventually(lambda: store.repository.get(outcome.position_id).status is Status.TRAILING)
     await eventually(lambda: store.repository.get(outcome.position_id).stop_price == Decimal("60894.0"))
+
+
+@pytest.mark.parametrize("venue", ["bybit", "binanceusdm"])
+async def test_a_position_the_venue_liquidates_is_recorded_liquidated_from_its_order(
+        sim, service, store, venue):
+    """End to end: the venue's liquidation engine takes the position over (its own order, its
+    own pushes); warden reads LIQUIDATED from that order, not from a price."""
+    sim.control.set_liquidation(True)
+    sim.control.set_price("BTCUSDT", "60000")
+    port = next(p for p in service.engine.ctx.ports.values() if p.venue == venue)
+    await port.client.set_leverage(50, "BTC/USDT:USDT")  # liquidated at 59,100; bankrupt at 58,800
+    outcome = await service.engine.submit(signal(f"liq-{venue}", exchange=venue,
+                                                 stop_loss_percent="5"))  # the stop at 57,000
+    await service.engine.idle()
+
+    sim.control.set_price("BTCUSDT", "59000")  # through the liquidation price, not the stop
+
+    await eventually(lambda: outcome.position_id not in service.engine.positions)
+    [closed] = [e for e in store.history(outcome.position_id) if type(e).__name__ == "PositionClosed"]
+    assert (closed.reason, closed.basis) == (CloseReason.LIQUIDATED, CloseBasis.VENUE_ORDER)
+    assert closed.closed_by.origin is OrderOrigin.LIQUIDATION
+    assert closed.closed_by.order_type in ("CreateByTakeOver_PassThrough", "autoclose")
+    assert closed.exit_price == Decimal("58800") and closed.realized_pnl < 0
+    assert venue_position(sim, venue) is None

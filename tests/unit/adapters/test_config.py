@@ -80,13 +80,15 @@ def test_the_example_file_loads_and_builds_what_the_engine_and_port_take(tmp_pat
 def test_environment_overrides_the_file(tmp_path):
     env = {**ENV, "WARDEN_INTAKE__PORT": "9000", "WARDEN_EXCHANGES__0__REST_URL": "http://127.0.0.1:1",
            "WARDEN_POLICY__TRAILING_CALLBACK_PERCENT": "0.25", "WARDEN_STORE__URL": "memory://",
-           "WARDEN_EXCHANGES__0__POLICY__PHANTOM_POLICY": "close"}
+           "WARDEN_EXCHANGES__0__POLICY__PHANTOM_POLICY": "close",
+           "WARDEN_EXCHANGES__0__POLICY__SCALE_IN": "true"}
     config = load(tmp_path, MINIMAL + '\n[intake]\nport = 8000\n', env)
     assert config.intake.port == 9000 and config.store.url == "memory://"
     assert config.exchanges[0].rest_url == "http://127.0.0.1:1"
     assert config.policy.trailing_callback_percent == Decimal("0.25")
     assert config.exchanges[0].policy.trailing_callback_percent == Decimal("0.25")  # inherits
     assert engine_config(config, config.exchanges[0]).phantom_policy is PhantomPolicy.CLOSE
+    assert engine_config(config, config.exchanges[0]).scale_in and not engine_config(config).scale_in
 
 
 def test_an_array_is_overridden_whole_as_json(tmp_path):
