@@ -29,12 +29,14 @@ test: $(VENV)/.installed $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
-# The full seeded fuzz of the intake (make test runs a few hundred of its cases). Reproduce a failure
+# The full seeded fuzzes (make test runs a few hundred cases of each): 10,000 hostile requests to the
+# intake and 10,000 malformed websocket frames into the feeds of both venues. Reproduce a failure
 # with the seed it prints: make fuzz WARDEN_FUZZ_SEED=...
 WARDEN_FUZZ_CASES ?= 10000
+FUZZ_TESTS := tests/integration/intake/test_intake_fuzz.py tests/integration/engine/test_frame_fuzz.py
 fuzz: $(VENV)/.installed
 	WARDEN_FUZZ_CASES=$(WARDEN_FUZZ_CASES) $(if $(WARDEN_FUZZ_SEED),WARDEN_FUZZ_SEED=$(WARDEN_FUZZ_SEED)) \
-		$(BIN)/python -m pytest -q -s tests/integration/intake/test_intake_fuzz.py $(PYTEST_ARGS)
+		$(BIN)/python -m pytest -q -s $(FUZZ_TESTS) $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

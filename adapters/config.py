@@ -97,6 +97,7 @@ class PolicySettings(Section):
         for p in _AGED.phases)
     aged_hard_limit_seconds: Int(1, YEAR) = _AGED.hard_limit_seconds
     phantom_policy: PhantomPolicy = DEFAULT_POLICIES.phantom
+    scale_in: bool = DEFAULT_POLICIES.scale_in
 
     @field_validator("aged_phases")
     @classmethod
@@ -114,7 +115,7 @@ class PolicySettings(Section):
             AgedExitPolicy(self.aged_max_age_seconds,
                            tuple(AgedPhase(p.after_seconds, p.accept_loss_percent) for p in self.aged_phases),
                            self.aged_hard_limit_seconds),
-            self.phantom_policy)
+            self.phantom_policy, self.scale_in)
 
 
 # ----- [engine], [store] ----------------------------------------------------------------------
@@ -186,6 +187,7 @@ class ExchangeSettings(Section):
     request_timeout_s: Seconds(0.1, 300) = 10.0
     recv_window_ms: Int(1, 60_000) = 10_000
     ws_keepalive_s: Seconds(1, 300) = 18.0
+    feed_quiet_s: Seconds(2, 3600) = 60.0
     policy: PolicySettings = Field(default_factory=PolicySettings)
 
     @model_validator(mode="before")
@@ -211,8 +213,10 @@ class ExchangeSettings(Section):
             if getattr(self, key) is None:
                 raise invalid(f"required unless endpoint names a known one ({', '.join(KNOWN_ENDPOINTS)})",
                               key)
-        if self.stream != "ccxtpro" and self.venue is not Venue.BYBIT:
-            raise invalid(f"{self.stream!r} exists for bybit only; use \"ccxtpro\"", "stream")
+        if self.feed_quiet_s < 2 * self.ws_keepalive_s:
+            # quieter than two heartbeats is normal for an idle account: it would restart healthy feeds
+            raise invalid(f"must be at least twice ws_keepalive_s ({self.ws_keepalive_s:g} s)",
+                          "feed_quiet_s")
         return self
 
 
@@ -345,7 +349,8 @@ def engine_config(config: WardenConfig, exchange: ExchangeSettings | None = None
     """The engine's policies: the top-level ``[policy]``, or one account's (with its overrides)."""
     p, e = (exchange.policy if exchange else config.policy).policies(), config.engine
     return EngineConfig(initial_stop=p.initial_stop, trailing=p.trailing, aged=p.aged,
-                        phantom_policy=p.phantom, stop_attempts=e.stop_attempts,
+                        phantom_policy=p.phantom, scale_in=p.scale_in,
+                        stop_attempts=e.stop_attempts,
                         fill_timeout_s=e.fill_timeout_s, fill_rounds=e.fill_rounds,
                         reconcile_interval_s=e.reconcile_interval_s)
 
@@ -356,4 +361,5 @@ def exchange_config(exchange: ExchangeSettings) -> ExchangeConfig:
                           secret=exchange.secret.get_secret_value(),
                           rest_url=exchange.rest_url, ws_url=exchange.ws_url,
                           request_timeout_s=exchange.request_timeout_s,
-                          recv_window_ms=exchange.recv_window_ms, ws_keepalive_s=exchange.ws_keepalive_s)
+                          recv_window_ms=exchange.recv_window_ms, ws_keepalive_s=exchange.ws_keepalive_s,
+                          feed_quiet_s=exchange.feed_quiet_s)

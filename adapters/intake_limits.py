@@ -1,6 +1,7 @@
 """The intake's budgets: token buckets (one shared by authenticated signals, one per source address
 for unauthenticated requests), remembered keys with an expiry (nonces, signal keys), and the budget
-that keeps refused unauthenticated requests from growing the log at the rate they arrive.
+that keeps refused unauthenticated requests from growing the log at the rate they arrive (the
+websocket feeds' rejected frames use it too, `adapters/streams/rejections.py`).
 
 Every structure here is bounded: a flood from many addresses or of many nonces costs a fixed amount
 of memory, never more.
@@ -104,6 +105,14 @@ class RecordBudget:
         """The counts skipped since the last record if this one may be recorded, else None."""
         if not self.bucket.take():
             self.unrecorded[code] += 1
+            return None
+        skipped, self.unrecorded = dict(self.unrecorded), Counter()
+        return skipped
+
+    def flush(self) -> dict[str, int] | None:
+        """The counts skipped since the last record when a record of them alone may be made now
+        (a summary, when no refusal came to carry them), else None. Counts nothing new."""
+        if not self.unrecorded or not self.bucket.take():
             return None
         skipped, self.unrecorded = dict(self.unrecorded), Counter()
         return skipped

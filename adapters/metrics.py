@@ -12,11 +12,10 @@ from typing import Any
 
 from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 
-from warden.domain.values import CloseReason
+from warden.adapters.streams.supervision import FeedHealth
+from warden.domain.values import CloseBasis
 from warden.engine.core import Engine
 
-GHOST_REASONS = {CloseReason.STOP_HIT, CloseReason.TRAILING_STOP_HIT, CloseReason.CLOSED_EXTERNALLY,
-                 CloseReason.LIQUIDATED}
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -40,6 +39,14 @@ class Metrics:
                                      "disagree on", ["kind"], registry=r)
         self.reconnects = Gauge("warden_ws_reconnects", "Websocket reconnects per feed", ["feed"],
                                 registry=r)
+        self.feed_up = Gauge("warden_feed_up", "1 while the feed is connected (and resynced)", ["feed"],
+                             registry=r)
+        self.feed_restarts = Gauge("warden_feed_restarts", "Sessions the supervisor restarted (ended "
+                                   "or quiet)", ["feed"], registry=r)
+        self.feed_frame_age = Gauge("warden_feed_last_frame_age_seconds", "Seconds since the feed "
+                                    "last heard a frame or heartbeat", ["feed"], registry=r)
+        self.feed_rejected = Gauge("warden_feed_rejected_frames", "Frames the feed could not "
+                                   "understand", ["feed"], registry=r)
         self.decision_seconds = Histogram(
             "warden_update_to_decision_seconds", "From a price update to the stop decision it caused",
             registry=r, buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1))
@@ -63,15 +70,16 @@ class Metrics:
             self.stop_moves.inc()
         elif name == "PhantomDetected":
             self.phantoms.labels(event.action.value).inc()
-        elif name == "PositionClosed" and event.reason in GHOST_REASONS:
+        elif name == "PositionClosed" and event.basis is not CloseBasis.WARDEN_ORDER:
+            # closed on the venue by something other than warden's own close order
             self.ghosts.labels(event.reason.value).inc()
         elif name == "SignalAccepted":
             self.signals.labels("accepted").inc()
         elif name in ("SignalRejected", "SignalDuplicated"):
             self.signals.labels(name.removeprefix("Signal").lower()).inc()
 
-    def render(self, reconnects: dict[str, int] | None = None) -> bytes:
-        """The exposition text, with gauges refreshed from the engine's current state."""
+    def render(self, feeds: dict[str, FeedHealth] | None = None) -> bytes:
+        """The exposition text, with gauges refreshed from the engine's and the feeds' state."""
         engine = getattr(self, "_engine", None)
         if engine is not None:
             counts: dict[str, int] = {}
@@ -79,6 +87,11 @@ class Metrics:
                 counts[position.status.name] = counts.get(position.status.name, 0) + 1
             for status in ("PENDING", "FILLED", "PROTECTED", "TRAILING", "AGED"):
                 self.positions.labels(status).set(counts.get(status, 0))
-        for feed, count in (reconnects or {}).items():
-            self.reconnects.labels(feed).set(count)
+        for name, feed in (feeds or {}).items():
+            self.reconnects.labels(name).set(feed.reconnects)
+            self.feed_up.labels(name).set(1 if feed.up else 0)
+            self.feed_restarts.labels(name).set(feed.restarts)
+            self.feed_rejected.labels(name).set(feed.rejected_frames)
+            if feed.last_frame_at is not None:
+                self.feed_frame_age.labels(name).set(feed.monotonic() - feed.last_frame_at)
         return generate_latest(self.registry)

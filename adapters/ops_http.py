@@ -1,4 +1,5 @@
-"""The operator endpoints: ``GET /healthz`` (503 when not safe to trade) and ``GET /metrics``."""
+"""The operator endpoints: ``GET /healthz`` (503 when not safe to trade, naming what is at fault, each
+feed's state included) and ``GET /metrics``."""
 
 from __future__ import annotations
 
@@ -14,8 +15,7 @@ def ops_app(service: WardenService, metrics: Metrics) -> web.Application:
         return web.json_response(health, status=200 if health["ok"] else 503)
 
     async def metrics_endpoint(_: web.Request) -> web.Response:
-        reconnects = {name: feed.reconnects for name, feed in service.stats.feeds.items()}
-        return web.Response(body=metrics.render(reconnects), headers={"Content-Type": CONTENT_TYPE})
+        return web.Response(body=metrics.render(service.feeds()), headers={"Content-Type": CONTENT_TYPE})
 
     app = web.Application()
     app.router.add_get("/healthz", healthz)

@@ -43,8 +43,10 @@ from warden.adapters.startup import (
 )
 from warden.adapters.store import WardenStore, open_store
 from warden.adapters.streams.base import PrivateStream
+from warden.adapters.streams.binance_native import BinanceNativeStream
 from warden.adapters.streams.bybit_native import BybitNativeStream
 from warden.adapters.streams.ccxt_private import CcxtPrivateStream
+from warden.domain.values import Venue
 from warden.engine.context import no_checkpoint
 from warden.engine.core import Engine
 from warden.engine.errors import UnsupportedAccount
@@ -86,10 +88,11 @@ class Running:
 
 def _streams(account: Any, port: CcxtExchange) -> tuple[PrivateStream, PrivateStream | None]:
     """The stream that feeds the engine, and in compare mode the native one that runs beside it."""
+    native = BybitNativeStream if account.venue is Venue.BYBIT else BinanceNativeStream
     if account.stream == "native":
-        return BybitNativeStream(exchange_config(account), port), None
+        return native(exchange_config(account), port), None
     if account.stream == "compare":
-        return CcxtPrivateStream(port), BybitNativeStream(exchange_config(account), port)
+        return CcxtPrivateStream(port), native(exchange_config(account), port)
     return CcxtPrivateStream(port), None
 
 

@@ -4,6 +4,8 @@
 snapshot after every reconnect, rejected frames), follows mark prices for the symbols warden
 tracks, ticks the engine (aged exits, periodic reconciliation), and answers health questions.
 Every input is handled in isolation: one bad report is logged and counted, it never stops a feed.
+Every feed supervises itself (`adapters/streams/supervision.py`); the health report reads each
+feed's own `FeedHealth`, so it shows the state the feed is in now, not the last one queued.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ from warden.adapters.streams.base import PrivateStream
 from warden.adapters.streams.compare import Comparison, Discrepancy
 from warden.adapters.streams.events import Connection, PositionSnapshot, StreamRejection, StreamStatus
 from warden.adapters.streams.public import MarkPriceStream, PriceTick
+from warden.adapters.streams.supervision import FeedHealth
 from warden.domain.reports import FillReport, PositionReport
 from warden.engine.core import Engine
 from warden.projections.supervisor import Supervisor
@@ -29,15 +32,7 @@ log = logging.getLogger("warden.service")
 
 
 @dataclass
-class FeedState:
-    connected: bool = False
-    reconnects: int = 0
-    last_error: str = ""
-
-
-@dataclass
 class ServiceStats:
-    feeds: dict[str, FeedState] = field(default_factory=dict)
     handled: Counter[str] = field(default_factory=Counter)
     failures: Counter[str] = field(default_factory=Counter)
 
@@ -46,13 +41,22 @@ class WardenService:
     def __init__(self, engine: Engine, streams: list[PrivateStream], exchanges: list[CcxtExchange], *,
                  supervisor: Supervisor | None = None, tick_interval: float = 1.0,
                  symbols_interval: float = 1.0,
-                 shadows: dict[PrivateStream, PrivateStream] | None = None) -> None:
+                 shadows: dict[PrivateStream, PrivateStream] | None = None,
+                 compare_window: float = 2.0) -> None:
         """``shadows`` maps a feeding stream to a second one that only runs beside it for compare
-        mode: its reports are matched against the feeding stream's, never given to the engine."""
+        mode: its reports are matched against the feeding stream's, never given to the engine; an
+        order, position or fill is compared once neither said anything new for ``compare_window``."""
         self.engine, self.streams, self.exchanges = engine, streams, exchanges
         self.supervisor = supervisor
         self.shadows = shadows or {}
-        self.comparisons = {stream: Comparison(self._report) for stream in self.shadows}
+        for shadow in self.shadows.values():
+            shadow.health.gating = False  # it only runs beside the feed the engine trusts
+        self._marks: dict[str, MarkPriceStream] = {}
+        self.comparisons = {stream: Comparison(self._report, window=compare_window)
+                            for stream in self.shadows}
+        # each stream of a compare pair -> (its comparison, whether it is the baseline)
+        self._sides = {**{s: (c, True) for s, c in self.comparisons.items()},
+                       **{self.shadows[s]: (c, False) for s, c in self.comparisons.items()}}
         self.discrepancies: list[Discrepancy] = []
         self.discrepancy_observers: list[Callable[[Discrepancy], None]] = []
         self.tick_interval, self.symbols_interval = tick_interval, symbols_interval
@@ -67,13 +71,11 @@ class WardenService:
             self.engine.ctx.listeners.append(lambda _: self.supervisor.wake())
         await self.engine.start()
         for stream in self.streams:
-            self.stats.feeds[self._name(stream)] = FeedState()
             await stream.start()
             self._tasks.append(asyncio.create_task(self._consume(stream)))
         for stream, shadow in self.shadows.items():
             await shadow.start()
-            comparison = self.comparisons[stream]
-            self._tasks.append(asyncio.create_task(comparison.run(comparison.follow(shadow, baseline=False))))
+            self._tasks.append(asyncio.create_task(self.comparisons[stream].run(self._consume(shadow))))
         for exchange in self.exchanges:
             self._tasks.append(asyncio.create_task(self._follow_marks(exchange)))
         self._tasks.append(asyncio.create_task(self._tick()))
@@ -98,17 +100,30 @@ class WardenService:
     def _name(stream: PrivateStream) -> str:
         return f"{stream.port.venue}/{stream.port.account}/{stream.feed}"
 
+    def feeds(self) -> dict[str, FeedHealth]:
+        """Every running feed by name: the private ones, compare-mode candidates, mark prices."""
+        private = {self._name(s): s.health for s in [*self.streams, *self.shadows.values()]}
+        return {**private, **{name: m.health for name, m in self._marks.items() if m.running}}
+
+    def feeds_down(self) -> list[str]:
+        """The feeds the engine depends on that are not connected now."""
+        return sorted(name for name, feed in self.feeds().items() if feed.gating and not feed.up)
+
     async def _consume(self, stream: PrivateStream) -> None:
+        """Hand a feed's events to the engine; a compare-mode candidate's go to its comparison
+        only, except its rejected frames and state changes: those are recorded and logged too."""
         name = self._name(stream)
+        feeds_engine = stream in self.streams
+        side = self._sides.get(stream)
         async for event in stream.events():
             try:
-                await self._handle(stream, name, event)
-                self.stats.handled[type(event).__name__] += 1
-                if stream in self.comparisons:
-                    self.comparisons[stream].add(event, baseline=True)
-            except Exception as e:  # one bad input must not stop the feed
+                if feeds_engine or isinstance(event, StreamRejection | StreamStatus):
+                    await self._handle(stream, name, event)
+                    self.stats.handled[type(event).__name__] += 1
+                if side is not None:
+                    side[0].add(event, baseline=side[1])
+            except Exception:  # one bad input must not stop the feed
                 self.stats.failures[type(event).__name__] += 1
-                self.stats.feeds[name].last_error = f"{type(e).__name__}: {e}"
                 log.exception("failed to handle %s from %s", type(event).__name__, name)
 
     async def _handle(self, stream: PrivateStream, name: str, event: Any) -> None:
@@ -123,15 +138,22 @@ class WardenService:
             account_aggregate.record_fill(event, at=event.time or engine.ctx.now())
             engine.ctx.save(account_aggregate)
         elif isinstance(event, StreamRejection):
-            account_aggregate = engine.reconciler.account(venue, account)
-            account_aggregate.record_rejected_frame(feed=event.feed, reason=event.reason,
-                                                    raw_text=event.raw_text, at=engine.ctx.now())
-            engine.ctx.save(account_aggregate)
+            self._record_rejection(venue, account, event)
         elif isinstance(event, StreamStatus):
-            state = self.stats.feeds[name]
-            state.connected = event.state is Connection.CONNECTED
-            state.reconnects = event.attempt
-            state.last_error = event.reason or state.last_error
+            level = logging.INFO if event.state in (Connection.CONNECTED, Connection.CONNECTING) \
+                else logging.WARNING
+            log.log(level, "feed %s %s%s", name, event.state.value,
+                    f": {event.reason}" if event.reason else "")
+
+    def _record_rejection(self, venue: str, account: str, rejection: StreamRejection) -> None:
+        """A feed's compact rejection record (the feed already limited how many come)."""
+        engine = self.engine
+        account_aggregate = engine.reconciler.account(venue, account)
+        account_aggregate.record_rejected_frame(
+            feed=rejection.feed, reason=rejection.reason, raw_text=rejection.raw_text,
+            size=rejection.size, sha256=rejection.sha256, unrecorded=rejection.unrecorded,
+            at=engine.ctx.now())
+        engine.ctx.save(account_aggregate)
 
     # ----- compare mode -------------------------------------------------------------------------
     def _report(self, discrepancy: Discrepancy) -> None:
@@ -161,17 +183,16 @@ class WardenService:
 
     async def _pump_marks(self, exchange: CcxtExchange, symbols: list[str]) -> None:
         engine = self.engine
-        async for tick in MarkPriceStream(exchange, symbols).ticks():
+        feed = MarkPriceStream(exchange, symbols)
+        self._marks[f"{exchange.venue}/{exchange.account}/{feed.feed}"] = feed
+        async for tick in feed.ticks():
             try:
                 if isinstance(tick, PriceTick):
                     at = tick.time or engine.ctx.now()
                     await engine.on_mark(tick.venue, tick.symbol, tick.price, at=at,
                                          account=exchange.account, source=tick.source, raw=tick.raw)
                 else:
-                    account = engine.reconciler.account(exchange.venue, exchange.account)
-                    account.record_rejected_frame(feed=tick.feed, reason=tick.reason,
-                                                  raw_text=tick.raw_text, at=engine.ctx.now())
-                    engine.ctx.save(account)
+                    self._record_rejection(exchange.venue, exchange.account, tick)
                 self.stats.handled[type(tick).__name__] += 1
             except Exception:
                 self.stats.failures[type(tick).__name__] += 1
@@ -188,8 +209,10 @@ class WardenService:
 
     # ----- health -----------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
-        """Safe to trade only when the store answers, every feed is connected, the engine has
-        reconciled recently and no intent is stuck."""
+        """Safe to trade only when the store answers, every private feed the engine depends on is
+        connected, and the engine has reconciled recently. ``feeds_down`` names the feeds at fault;
+        ``feeds`` shows every feed (compare-mode candidates and mark prices too, which report their
+        state without making warden unhealthy)."""
         ctx = self.engine.ctx
         try:
             ctx.store.recorder.max_notification_id()
@@ -199,11 +222,12 @@ class WardenService:
         now = ctx.clock.monotonic()
         ages = {f"{v}/{a}": round(now - t, 1) for (v, a), t in self.engine.reconciler.last_snapshot.items()}
         pending = sum(1 for p in self.engine.positions.values() if p.pending_intent)
-        feeds = {name: state.connected for name, state in self.stats.feeds.items()}
+        down = self.feeds_down()
         stale = [k for k, age in ages.items() if age > 3 * ctx.config.reconcile_interval_s]
         projections = {s.name: s.lag for s in self.supervisor.status()} if self.supervisor else {}
-        ok = store_ok and self.engine.ready and all(feeds.values()) and not stale
-        return {"ok": ok, "ready": self.engine.ready, "store": store_ok, "feeds": feeds,
+        ok = store_ok and self.engine.ready and not down and not stale
+        return {"ok": ok, "ready": self.engine.ready, "store": store_ok, "feeds_down": down,
+                "feeds": {name: feed.report() for name, feed in sorted(self.feeds().items())},
                 "projection_lag": projections,
                 "last_reconcile_age_s": ages, "pending_intents": pending,
                 "open_positions": len(self.engine.positions)}

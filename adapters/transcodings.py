@@ -18,10 +18,12 @@ from eventsourcing.persistence import DatetimeAsISO, DecimalAsStr, JSONTranscode
 
 from warden.domain.instrument import Instrument
 from warden.domain.lifecycle import Intent, Status
-from warden.domain.reports import FillReport, PositionReport, PriceAnswer
+from warden.domain.reports import ClosingOrder, FillReport, PositionReport, PriceAnswer
 from warden.domain.values import (
+    CloseBasis,
     CloseReason,
     ExitAction,
+    OrderOrigin,
     OrderSide,
     Origin,
     PhantomPolicy,
@@ -66,8 +68,8 @@ class DataclassAsDict(Transcoding):
 
 
 ENUMS = (Side, PriceSource, Origin, CloseReason, ReportSource, Status, OrderSide, StopPurpose,
-         PhantomPolicy, Intent, ExitAction)
-VALUE_OBJECTS = (Instrument, PositionReport, FillReport, PriceAnswer)
+         PhantomPolicy, Intent, CloseBasis, OrderOrigin, ExitAction)
+VALUE_OBJECTS = (Instrument, PositionReport, FillReport, ClosingOrder, PriceAnswer)
 
 
 def register_domain_transcodings(transcoder: JSONTranscoder) -> None:

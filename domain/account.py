@@ -39,17 +39,26 @@ class ExchangeAccount(Aggregate):
         self._check_belongs(report)
         self.trigger_event(ev.PositionReported, timestamp=at, report=_safe(report))
 
-    def record_snapshot(self, reports: list[PositionReport], *, at: datetime) -> None:
+    def record_snapshot(self, reports: list[PositionReport], *, at: datetime) -> bool:
+        """Record a full REST snapshot when it says something the account's state does not already
+        (a position opened, closed or changed size, entry, stop or liquidation price); an
+        unchanged snapshot, the usual periodic one, records nothing. True when recorded."""
         for report in reports:
             self._check_belongs(report)
+        if _substance(r for r in reports if not r.is_flat) == _substance(self.positions.values()):
+            return False
         self.trigger_event(ev.PositionsSnapshotted, timestamp=at, reports=[_safe(r) for r in reports])
+        return True
 
     def record_fill(self, fill: FillReport, *, at: datetime) -> None:
         self.trigger_event(ev.FillReported, timestamp=at, fill=_safe(fill))
 
-    def record_rejected_frame(self, *, feed: str, reason: str, raw_text: str, at: datetime) -> None:
+    def record_rejected_frame(self, *, feed: str, reason: str, raw_text: str, at: datetime,
+                              size: int | None = None, sha256: str = "",
+                              unrecorded: dict[str, int] | None = None) -> None:
         self.trigger_event(ev.StreamFrameRejected, timestamp=at, feed=feed, reason=reason,
-                           raw_text=raw_text[:MAX_RAW_TEXT])
+                           raw_text=raw_text[:MAX_RAW_TEXT], size=size, sha256=sha256,
+                           unrecorded=dict(unrecorded or {}))
 
     def record_phantom(self, report: PositionReport, *, action: PhantomPolicy, at: datetime) -> None:
         self._check_belongs(report)
@@ -99,7 +108,7 @@ class ExchangeAccount(Aggregate):
 
     @_handles(ev.StreamFrameRejected)
     def _(self, e: ev.StreamFrameRejected) -> None:
-        self.frames_rejected += 1
+        self.frames_rejected += (e.size is not None) + sum(e.unrecorded.values())
 
     @_handles(ev.PhantomDetected)
     def _(self, e: ev.PhantomDetected) -> None:
@@ -117,6 +126,13 @@ class ExchangeAccount(Aggregate):
 
     def state(self) -> dict[str, Any]:
         return {k: v for k, v in vars(self).items() if k != "_pending_events"}
+
+
+def _substance(reports: Any) -> dict[str, tuple[Any, ...]]:
+    """What a position report says about the position itself, per symbol: not the mark price or
+    the time, which change on every read (prices have their own record)."""
+    return {r.symbol: (r.side, r.size, r.entry_price, r.stop_loss, r.liquidation_price)
+            for r in reports}
 
 
 def _safe(report: Any) -> Any:

@@ -63,6 +63,10 @@ class InvalidExitOrder(DomainError):
     price that cannot be sent."""
 
 
+class PositionBusy(DomainError):
+    """A command that must wait until the position's pending intent is settled."""
+
+
 class InvalidInstrument(DomainError):
     """Instrument metadata that cannot be traded on (non-positive tick size, ...)."""
 

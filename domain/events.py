@@ -19,8 +19,9 @@ from uuid import UUID
 from eventsourcing.domain import Aggregate
 
 from warden.domain.instrument import Instrument
-from warden.domain.reports import FillReport, PositionReport, PriceAnswer
+from warden.domain.reports import ClosingOrder, FillReport, PositionReport, PriceAnswer
 from warden.domain.values import (
+    CloseBasis,
     CloseReason,
     ExitAction,
     PhantomPolicy,
@@ -143,17 +144,23 @@ class EntryRejected(PositionEvent):
 
 
 class StopLossRequested(PositionEvent):
-    """A stop at ``price`` (already rounded and validated against ``reference_price``) is being sent."""
+    """A stop at ``price`` (already rounded and validated against ``reference_price``) is being
+    sent, as an order with ``client_order_id`` (None for a Bybit position stop, which has none)."""
 
-    class_version = 2
+    class_version = 3
 
     price: Decimal
     reference_price: Decimal
     purpose: StopPurpose
+    client_order_id: str | None
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
         state["purpose"] = StopPurpose(state["purpose"])  # v1 stored the purpose's plain value
+
+    @staticmethod
+    def upcast_v2_v3(state: dict[str, Any]) -> None:
+        state["client_order_id"] = None  # before v3 stop orders were sent without a client id
 
 
 class StopLossPlaced(PositionEvent):
@@ -286,10 +293,66 @@ class CloseRequested(PositionEvent):
 
 
 class PositionClosed(PositionEvent):
+    """The venue shows the position flat. ``basis`` says how the reason is known; ``closed_by`` is
+    the venue's order that closed it (stop, liquidation, a hand order...) when the venue said."""
+
+    class_version = 2
+
     exit_price: Decimal | None  # None only when the venue reported no fill for the exit
     realized_pnl: Decimal | None
     fees: Decimal
     reason: CloseReason
+    basis: CloseBasis
+    closed_by: ClosingOrder | None
+    detail: str | None
+    raw: Raw
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        # v1 read stop hits, liquidations and outside closes from the exit price alone; every
+        # other reason was warden's own close order
+        guessed = {"stop_hit", "trailing_stop_hit", "liquidated", "closed_externally"}
+        reason = state["reason"]
+        value = reason.value if isinstance(reason, CloseReason) else reason
+        state["basis"] = CloseBasis.PRICE_GUESS if value in guessed else CloseBasis.WARDEN_ORDER
+        state["closed_by"] = state["detail"] = None
+
+
+class ScaleInRequested(PositionEvent):
+    """Intent: signal ``signal_id`` adds ``quantity`` to this open position (``scale_in`` policy);
+    a market order with ``client_order_id`` is about to be sent."""
+
+    class_version = 1
+
+    signal_id: str
+    quantity: Decimal
+    client_order_id: str
+    raw: Raw
+
+
+class ScaleInFilled(PositionEvent):
+    """The added quantity executed at a real price: the position's quantity grows and its entry
+    becomes the volume-weighted average."""
+
+    class_version = 1
+
+    signal_id: str
+    price: Decimal
+    quantity: Decimal
+    price_source: PriceSource
+    order_id: str | None
+    fee: Decimal
+    raw: Raw
+
+
+class ScaleInRejected(PositionEvent):
+    """The venue refused the added order (or it never filled): the position is unchanged."""
+
+    class_version = 1
+
+    signal_id: str
+    reason: str
+    code: str | None
     raw: Raw
 
 
@@ -335,11 +398,26 @@ class FillReported(AccountEvent):
 
 
 class StreamFrameRejected(AccountEvent):
-    """A websocket frame that could not be understood, kept verbatim (truncated) with the reason."""
+    """A websocket frame that could not be understood, recorded compactly: the reason, its first
+    characters (``raw_text``), its ``size`` in bytes and ``sha256``. ``unrecorded`` counts, by kind,
+    the feed's rejected frames since its previous record that were not recorded one by one (the
+    feed records at most about one a second); a summary of those alone has ``size`` None."""
+
+    class_version = 2
 
     feed: str
     reason: str
     raw_text: str
+    size: int | None
+    sha256: str
+    unrecorded: dict[str, int]
+
+    @staticmethod
+    def upcast_v1_v2(state: dict[str, Any]) -> None:
+        # v1 kept up to 4 KiB of the frame itself, one record per frame
+        state["size"] = len(state["raw_text"].encode("utf-8", "surrogatepass"))
+        state["sha256"] = ""
+        state["unrecorded"] = {}
 
 
 class PhantomDetected(AccountEvent):

@@ -24,4 +24,10 @@ def account_id(venue: str, account: str) -> UUID:
 
 def client_order_id(position: UUID, purpose: str, attempt: int = 0) -> str:
     """An exchange client order id derived from the position (idempotent resends). <= 36 chars."""
-    return f"w{position.hex[:24]}{purpose[:6]}{attempt}"[:36]
+    return f"{client_order_id_prefix(position)}{purpose[:6]}{attempt}"[:36]
+
+
+def client_order_id_prefix(position: UUID) -> str:
+    """What every client order id of ``position`` starts with: how warden finds the orders it
+    sent for a position on the venue, whatever their purpose."""
+    return f"w{position.hex[:24]}"

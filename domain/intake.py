@@ -1,4 +1,5 @@
-"""`SignalBook`: one aggregate per UTC day recording signals that opened nothing.
+"""`SignalBook`: one aggregate per UTC day recording signals that opened nothing; `SignalClaim`:
+a signal that added to an open position instead of opening its own.
 
 A malformed, impossible or duplicate signal is never just dropped: its rejection and the payload
 are recorded here. Partitioning by day keeps each stream short.
@@ -57,3 +58,24 @@ class SignalBook(Aggregate):
                          at: datetime) -> None:
         self.trigger_event(self.SignalDuplicated, timestamp=at, signal_id=signal_id,
                            position_id=position_id, raw=evidence(raw))
+
+
+class SignalClaim(Aggregate):
+    """A signal that scaled into an open position (the ``scale_in`` policy) rather than opening its
+    own. Its id is the id the signal's own position would have had, so the store refuses to claim
+    the same signal twice and a repeat reads as a duplicate, never as a second scale-in."""
+
+    class Claimed(Aggregate.Created):
+        class_version = 1
+
+        signal_id: str
+        position_id: UUID  # the open position the signal added to
+
+    def __init__(self, signal_id: str, position_id: UUID) -> None:
+        self.signal_id = signal_id
+        self.position_id = position_id
+
+    @classmethod
+    def claim(cls, *, claim_id: UUID, signal_id: str, position_id: UUID, at: datetime) -> SignalClaim:
+        return cls._create(cls.Claimed, id=claim_id, timestamp=at, signal_id=signal_id,
+                           position_id=position_id)

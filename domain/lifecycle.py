@@ -32,6 +32,7 @@ class Intent(Enum):
     ENTRY = "entry"  # EntryOrderRequested, until EntryOrderPlaced or EntryRejected
     STOP = "stop"  # StopLossRequested, until the stop is placed, moved or rejected
     CLOSE = "close"  # CloseRequested, until the position is closed
+    SCALE_IN = "scale_in"  # ScaleInRequested, until ScaleInFilled or ScaleInRejected
 
 
 P, F, PR, T, A, C = (Status.PENDING, Status.FILLED, Status.PROTECTED, Status.TRAILING,
@@ -93,6 +94,10 @@ TRANSITIONS: dict[type, dict[Status, Status]] = {
         A: C,
     },
     ev.PositionRolledBack: {F: C},  # could not protect it: closed at market
+    # a signal adding to the open position (the scale_in policy): only once it is protected
+    ev.ScaleInRequested: {PR: PR, T: T, A: A},
+    ev.ScaleInFilled: {PR: PR, T: T, A: A},  # the one stop covers the new size
+    ev.ScaleInRejected: {PR: PR, T: T, A: A},
 }
 
 PROTECTED_STATUSES = frozenset({Status.PROTECTED, Status.TRAILING, Status.AGED})

@@ -10,13 +10,23 @@ defaults, and the configuration and the engine take theirs from here.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
 
 from warden.domain.errors import InvalidStop
 from warden.domain.instrument import Instrument
 from warden.domain.lifecycle import Status
-from warden.domain.values import HUNDRED, ZERO, CloseReason, PhantomPolicy, Side
+from warden.domain.reports import ClosingOrder
+from warden.domain.values import (
+    HUNDRED,
+    ZERO,
+    CloseBasis,
+    CloseReason,
+    OrderOrigin,
+    PhantomPolicy,
+    Side,
+)
 
 AGEABLE = (Status.PROTECTED, Status.TRAILING)  # what ages; TRAILING keeps trailing once AGED
 
@@ -182,6 +192,9 @@ class Policies:
     trailing: TrailingStopPolicy = field(default_factory=TrailingStopPolicy)
     aged: AgedExitPolicy = field(default_factory=AgedExitPolicy)
     phantom: PhantomPolicy = PhantomPolicy.ADOPT
+    # a signal for a symbol that already has an open position: refused (False: one venue
+    # position, one warden position) or, on the same side, added to that position (True)
+    scale_in: bool = False
 
 
 DEFAULT_POLICIES = Policies()
@@ -192,7 +205,8 @@ STOP_HIT_TOLERANCE = Decimal("0.005")  # an exit within 0.5% of a price was that
 
 def exit_reason(side: Side, exit_price: Decimal | None, stop: Decimal | None, trailing: bool,
                 liquidation_price: Decimal | None) -> CloseReason:
-    """Why a position the exchange closed on its own was closed, read from its exit price."""
+    """A guess at why a position the exchange closed on its own was closed, from its exit price
+    alone: only when the venue described no order that closed it (`attribute_close`)."""
     def near(level: Decimal | None) -> bool:
         return exit_price is not None and level is not None and level > 0 and \
             abs(exit_price - level) <= level * STOP_HIT_TOLERANCE
@@ -203,3 +217,66 @@ def exit_reason(side: Side, exit_price: Decimal | None, stop: Decimal | None, tr
     if near(stop):
         return CloseReason.TRAILING_STOP_HIT if trailing else CloseReason.STOP_HIT
     return CloseReason.CLOSED_EXTERNALLY
+
+
+@dataclass(frozen=True)
+class CloseAttribution:
+    """Why a position closed, how that is known, and the venue's order that closed it."""
+
+    reason: CloseReason
+    basis: CloseBasis
+    order: ClosingOrder | None = None
+
+
+@dataclass(frozen=True)
+class OwnOrders:
+    """What warden sent for one position: its client-id prefix, the stop orders the venue confirmed
+    and the stop price it holds; ``requested`` is the reason of warden's own close in flight."""
+
+    client_id_prefix: str
+    stop_order_ids: frozenset[str]
+    stop_price: Decimal | None
+    trailing: bool
+    requested: CloseReason | None = None
+
+    def sent(self, order: ClosingOrder) -> bool:
+        return (order.client_order_id or "").startswith(self.client_id_prefix)
+
+    def is_our_stop(self, order: ClosingOrder) -> bool:
+        """The position's own stop-loss is ours; so is a stop order we placed (by id or client
+        id) or one at the very price of our stop (a venue that re-ids a triggered algo order)."""
+        return order.origin is OrderOrigin.POSITION_STOP or order.order_id in self.stop_order_ids \
+            or self.sent(order) or (order.trigger_price is not None
+                                    and order.trigger_price == self.stop_price)
+
+
+def attribute_close(closing: Sequence[ClosingOrder], own: OwnOrders, *, side: Side,
+                    exit_price: Decimal | None,
+                    liquidation_price: Decimal | None) -> CloseAttribution:
+    """Why a position closed, from the orders the venue says closed it (oldest first).
+
+    A liquidation order anywhere means LIQUIDATED. Otherwise the last closing order decides: warden's
+    own close order gives the reason warden asked for; the position's stop (its stop-loss, or a
+    stop order warden placed) gives STOP_HIT (TRAILING_STOP_HIT while trailing), whatever the fill
+    price (a gap through the stop is still a stop hit); a regular order warden did not send is
+    MANUAL (by hand or another client); another trigger or the venue's own order (auto-deleveraging)
+    is CLOSED_EXTERNALLY. Only when the venue described no order is the reason read from the exit
+    price, and then it is recorded as a guess (`CloseBasis.PRICE_GUESS`).
+    """
+    described = [o for o in closing if o.origin is not OrderOrigin.UNKNOWN]
+    liquidations = [o for o in described if o.origin is OrderOrigin.LIQUIDATION]
+    if liquidations:
+        return CloseAttribution(CloseReason.LIQUIDATED, CloseBasis.VENUE_ORDER, liquidations[-1])
+    if not described:
+        guess = exit_reason(side, exit_price, own.stop_price, own.trailing, liquidation_price)
+        return CloseAttribution(guess, CloseBasis.PRICE_GUESS, closing[-1] if closing else None)
+    last = described[-1]
+    if own.sent(last) and last.origin is OrderOrigin.ORDER:
+        return CloseAttribution(own.requested or CloseReason.CLOSED_EXTERNALLY,
+                                CloseBasis.WARDEN_ORDER, last)
+    if last.origin in (OrderOrigin.STOP, OrderOrigin.POSITION_STOP) and own.is_our_stop(last):
+        hit = CloseReason.TRAILING_STOP_HIT if own.trailing else CloseReason.STOP_HIT
+        return CloseAttribution(hit, CloseBasis.VENUE_ORDER, last)
+    if last.origin is OrderOrigin.ORDER:
+        return CloseAttribution(CloseReason.MANUAL, CloseBasis.VENUE_ORDER, last)
+    return CloseAttribution(CloseReason.CLOSED_EXTERNALLY, CloseBasis.VENUE_ORDER, last)

@@ -2,8 +2,8 @@
 
 Public methods are commands: each declares the one event it records (``@records``), is refused
 up front when the lifecycle table does not allow that event in the current status, checks its
-other rules (typed errors) and then triggers the event. ``when`` applies the table's status change
-and assigns state from the event, nothing else, so a replay is identical.
+other rules (typed errors) and then triggers the event. How each event sets the state (``when``)
+lives in `warden.domain.position_state`, so a replay is identical.
 """
 
 from __future__ import annotations
@@ -17,7 +17,6 @@ from typing import Any
 from eventsourcing.domain import Aggregate
 
 from warden.domain import events as ev
-from warden.domain.dispatch import Handlers
 from warden.domain.errors import (
     AgedPhaseOutOfOrder,
     EntryAlreadyRequested,
@@ -26,26 +25,33 @@ from warden.domain.errors import (
     InvalidSignal,
     InvalidStop,
     NotAgedYet,
+    PositionBusy,
     StopWouldLoosen,
 )
 from warden.domain.evidence import evidence
-from warden.domain.exit_order import ExitOrderCommands
-from warden.domain.ids import adopted_position_id, position_id
+from warden.domain.exit_order import NO_EXIT_ORDER, ExitOrderCommands
+from warden.domain.ids import adopted_position_id, client_order_id_prefix, position_id
 from warden.domain.instrument import Instrument
-from warden.domain.lifecycle import INITIAL, PROTECTED_STATUSES, Intent, Status, next_status, records
-from warden.domain.reports import PriceAnswer
-from warden.domain.values import ZERO, CloseReason, Origin, PriceSource, Side, StopPurpose
+from warden.domain.lifecycle import PROTECTED_STATUSES, Intent, Status, records
+from warden.domain.position_state import PositionState
+from warden.domain.reports import ClosingOrder, PriceAnswer
+from warden.domain.values import (
+    ZERO,
+    CloseBasis,
+    CloseReason,
+    PriceSource,
+    Side,
+    StopPurpose,
+)
 
 Raw = dict[str, Any]
 
-_handles = Handlers("Position")
-_handles.include(ExitOrderCommands.handlers)
 
-
-class Position(ExitOrderCommands, Aggregate):
+class Position(ExitOrderCommands, PositionState, Aggregate):
     # v2: ``pending_intent`` is an `Intent` (v1 snapshots hold its plain value)
-    # v3: the aged exit's resting order (`ExitOrderCommands`; v2 snapshots had none)
-    class_version = 3
+    # v3: ``stop_order_ids`` and the scale-in fields
+    # v4: the aged exit's resting order (`ExitOrderCommands`; v3 snapshots had none)
+    class_version = 4
 
     @staticmethod
     def upcast_v1_v2(state: dict[str, Any]) -> None:
@@ -54,7 +60,15 @@ class Position(ExitOrderCommands, Aggregate):
 
     @staticmethod
     def upcast_v2_v3(state: dict[str, Any]) -> None:
-        state.update(ExitOrderCommands.NO_EXIT_ORDER)
+        current = state.get("stop_order_id")
+        state["stop_order_ids"] = [current] if current else []
+        state["requested_stop_client_id"] = None
+        state["scale_in_signal_id"] = state["scale_in_client_order_id"] = None
+        state["scale_in_quantity"] = None
+
+    @staticmethod
+    def upcast_v3_v4(state: dict[str, Any]) -> None:
+        state.update(NO_EXIT_ORDER)
 
     def __init__(self) -> None:
         """State is assigned by ``when`` from the creating event."""
@@ -144,10 +158,13 @@ class Position(ExitOrderCommands, Aggregate):
 
     @records(ev.StopLossRequested)
     def request_stop(self, *, price: Decimal, reference_price: Decimal, purpose: StopPurpose,
-                     at: datetime) -> None:
+                     at: datetime, client_order_id: str | None = None) -> None:
         self._check_stop(price, reference_price)
+        if self.pending_intent is Intent.SCALE_IN:
+            raise PositionBusy(f"{self.symbol}: a scale-in is pending; its fill resizes the stop")
         self.trigger_event(ev.StopLossRequested, timestamp=at, price=price,
-                           reference_price=reference_price, purpose=purpose)
+                           reference_price=reference_price, purpose=purpose,
+                           client_order_id=client_order_id)
 
     @records(ev.StopLossPlaced)
     def confirm_stop(self, *, price: Decimal, reference_price: Decimal, order_id: str | None,
@@ -208,10 +225,15 @@ class Position(ExitOrderCommands, Aggregate):
 
     @records(ev.PositionClosed)
     def close(self, *, exit_price: Decimal | None, fees: Decimal, reason: CloseReason,
-              at: datetime, raw: Raw | None = None) -> None:
+              at: datetime, basis: CloseBasis = CloseBasis.WARDEN_ORDER,
+              closed_by: ClosingOrder | None = None, detail: str | None = None,
+              raw: Raw | None = None) -> None:
+        """The venue shows the position flat; ``basis`` says how ``reason`` is known."""
+        if closed_by is not None:
+            closed_by = replace(closed_by, raw=evidence(closed_by.raw))
         self.trigger_event(ev.PositionClosed, timestamp=at, exit_price=exit_price,
                            realized_pnl=self._pnl(exit_price, fees), fees=fees, reason=reason,
-                           raw=evidence(raw))
+                           basis=basis, closed_by=closed_by, detail=detail, raw=evidence(raw))
 
     @records(ev.PositionRolledBack)
     def roll_back(self, *, reason: str, exit_price: Decimal | None, fees: Decimal, at: datetime,
@@ -219,6 +241,41 @@ class Position(ExitOrderCommands, Aggregate):
         self.trigger_event(ev.PositionRolledBack, timestamp=at, reason=reason,
                            exit_price=exit_price, realized_pnl=self._pnl(exit_price, fees),
                            fees=fees, raw=evidence(raw))
+
+    @records(ev.ScaleInRequested)
+    def request_scale_in(self, *, signal_id: str, quantity: Decimal, client_order_id: str,
+                         at: datetime, raw: Raw | None = None) -> None:
+        """Signal ``signal_id`` adds ``quantity`` to this position (the account's ``scale_in``)."""
+        if self.pending_intent is not None:
+            raise PositionBusy(f"{self.symbol}: waiting on {self.pending_intent.value}; "
+                               "a scale-in must wait until it is settled")
+        if not quantity.is_finite() or quantity <= 0 or self.instrument.round_qty(quantity) != quantity:
+            raise InvalidSignal(f"{self.symbol}: scale-in quantity {quantity} is not a tradable "
+                                f"multiple of {self.instrument.qty_step}")
+        self.trigger_event(ev.ScaleInRequested, timestamp=at, signal_id=signal_id, quantity=quantity,
+                           client_order_id=client_order_id, raw=evidence(raw))
+
+    @records(ev.ScaleInFilled)
+    def fill_scale_in(self, *, price: Decimal, quantity: Decimal, source: PriceSource,
+                      at: datetime, order_id: str | None = None, fee: Decimal = ZERO,
+                      raw: Raw | None = None) -> None:
+        if self.pending_intent is not Intent.SCALE_IN:
+            raise ImpossibleFill(f"{self.symbol}: no scale-in is pending")
+        _check_fill(self.symbol, price, quantity)
+        if quantity > self.scale_in_quantity:
+            raise ImpossibleFill(f"{self.symbol}: scale-in fill of {quantity} exceeds the "
+                                 f"{self.scale_in_quantity} requested")
+        self.trigger_event(ev.ScaleInFilled, timestamp=at, signal_id=self.scale_in_signal_id,
+                           price=price, quantity=quantity, price_source=source, order_id=order_id,
+                           fee=fee, raw=evidence(raw))
+
+    @records(ev.ScaleInRejected)
+    def reject_scale_in(self, *, reason: str, code: str | None, at: datetime,
+                        raw: Raw | None = None) -> None:
+        if self.pending_intent is not Intent.SCALE_IN:
+            raise PositionBusy(f"{self.symbol}: no scale-in is pending")
+        self.trigger_event(ev.ScaleInRejected, timestamp=at, signal_id=self.scale_in_signal_id,
+                           reason=reason, code=code, raw=evidence(raw))
 
     # ----- queries --------------------------------------------------------------------------
     @property
@@ -228,6 +285,17 @@ class Position(ExitOrderCommands, Aggregate):
     @property
     def is_protected(self) -> bool:
         return self.status in PROTECTED_STATUSES
+
+    @property
+    def client_id_prefix(self) -> str:
+        """Every client order id warden gives an order of this position starts with this."""
+        return client_order_id_prefix(self.id)
+
+    def owns_order(self, order_id: str | None, client_order_id: str | None) -> bool:
+        """Did warden send this venue order for this position (a stop it recorded, or any order
+        whose client id it derived from the position)?"""
+        return (order_id is not None and order_id in self.stop_order_ids) or \
+            (client_order_id or "").startswith(self.client_id_prefix)
 
     def state(self) -> dict[str, Any]:
         """Every field of the aggregate, for comparisons and display."""
@@ -250,140 +318,6 @@ class Position(ExitOrderCommands, Aggregate):
             raise ImpossibleFill(f"{self.symbol}: exit price {exit_price} must be > 0")
         gross = self.side.sign * (exit_price - self.entry_price) * self.filled_qty
         return gross - self.entry_fees - fees
-
-    # ----- state from events ----------------------------------------------------------------
-    def when(self, event: object) -> None:
-        """The one place the lifecycle table moves the status: on every event, live or replayed."""
-        if isinstance(event, ev.PositionEvent):
-            status = next_status(self.status, type(event))
-            _handles.dispatch(self, event)
-            self.status = status
-        else:
-            _handles.dispatch(self, event)
-
-    @_handles(ev.SignalAccepted)
-    def _(self, e: ev.SignalAccepted) -> None:
-        self._init(e, Origin.SIGNAL)
-        self.signal_id = e.signal_id
-        self.stop_loss_percent = e.stop_loss_percent
-        self.trailing_activation_percent = e.trailing_activation_percent
-        self.trailing_callback_percent = e.trailing_callback_percent
-
-    @_handles(ev.PositionAdopted)
-    def _(self, e: ev.PositionAdopted) -> None:
-        self._init(e, Origin.ADOPTED)
-        self.filled_qty = e.quantity
-        self.entry_price = e.entry_price
-        self.best_price = e.entry_price
-
-    def _init(self, e: Any, origin: Origin) -> None:
-        self.venue, self.account, self.symbol = e.venue, e.account, e.symbol
-        self.side, self.quantity, self.instrument = e.side, e.quantity, e.instrument
-        self.origin, self.status, self.opened_at = origin, INITIAL[type(e)], e.timestamp
-        self.signal_id = None
-        self.stop_loss_percent = self.trailing_activation_percent = None
-        self.trailing_callback_percent = None
-        self.filled_qty, self.entry_price, self.entry_fees = ZERO, None, ZERO
-        self.entry_client_order_id = self.entry_order_id = None
-        self.pending_intent: Intent | None = None
-        self.close_client_order_id: str | None = None
-        self.requested_close_reason: CloseReason | None = None
-        self.stop_price = self.stop_reference = self.stop_order_id = self.requested_stop = None
-        self.stop_rejections = self.refused_fills = 0
-        self.last_mark = self.best_price = None
-        self.aged_phase = 0
-        self.exit_client_order_id = self.exit_order_id = self.exit_limit = None
-        self.exit_intent = self.exit_requested = self.exit_refused = None
-        self.close_reason = self.exit_price = self.realized_pnl = self.closed_at = None
-
-    @_handles(ev.EntryOrderRequested)
-    def _(self, e: ev.EntryOrderRequested) -> None:
-        self.entry_client_order_id, self.pending_intent = e.client_order_id, Intent.ENTRY
-
-    @_handles(ev.EntryOrderPlaced)
-    def _(self, e: ev.EntryOrderPlaced) -> None:
-        self.entry_client_order_id, self.entry_order_id = e.client_order_id, e.order_id
-        self.pending_intent = None
-
-    @_handles(ev.FillUnresolved)
-    def _(self, e: ev.FillUnresolved) -> None:
-        pass  # the fact is the record: the engine keeps asking
-
-    @_handles(ev.EntryFilled)
-    def _(self, e: ev.EntryFilled) -> None:
-        total = self.filled_qty + e.quantity
-        previous = (self.entry_price or ZERO) * self.filled_qty
-        self.entry_price = (previous + e.price * e.quantity) / total
-        self.filled_qty = total
-        self.entry_fees += e.fee
-        self.best_price = self.entry_price if self.best_price is None else self.best_price
-
-    @_handles(ev.FillRefused)
-    def _(self, e: ev.FillRefused) -> None:
-        self.refused_fills += 1
-
-    @_handles(ev.EntryRejected)
-    def _(self, e: ev.EntryRejected) -> None:
-        self.pending_intent = None
-        self.close_reason, self.closed_at = CloseReason.ENTRY_REJECTED, e.timestamp
-
-    @_handles(ev.StopLossRequested)
-    def _(self, e: ev.StopLossRequested) -> None:
-        self.requested_stop, self.pending_intent = e.price, Intent.STOP
-
-    @_handles(ev.StopLossPlaced)
-    def _(self, e: ev.StopLossPlaced) -> None:
-        self.stop_price, self.stop_reference, self.stop_order_id = (
-            e.price, e.reference_price, e.order_id)
-        self.requested_stop = self.pending_intent = None
-
-    @_handles(ev.StopLossRejected)
-    def _(self, e: ev.StopLossRejected) -> None:
-        self.requested_stop = self.pending_intent = None
-        self.stop_rejections += 1
-
-    @_handles(ev.MarkPriceObserved)
-    def _(self, e: ev.MarkPriceObserved) -> None:
-        self.last_mark = e.price
-        if self.best_price is not None and self.side.sign * (e.price - self.best_price) > 0:
-            self.best_price = e.price
-
-    @_handles(ev.TrailingActivated)
-    def _(self, e: ev.TrailingActivated) -> None:
-        pass  # only the status changes
-
-    @_handles(ev.StopLossMoved)
-    def _(self, e: ev.StopLossMoved) -> None:
-        self.stop_price, self.stop_reference = e.new_price, e.reference_price
-        self.stop_order_id = e.order_id or self.stop_order_id
-        self.requested_stop = self.pending_intent = None
-
-    @_handles(ev.PositionAged)
-    def _(self, e: ev.PositionAged) -> None:
-        pass  # only the status changes
-
-    @_handles(ev.AgedPhaseEntered)
-    def _(self, e: ev.AgedPhaseEntered) -> None:
-        self.aged_phase = e.phase
-
-    @_handles(ev.CloseRequested)
-    def _(self, e: ev.CloseRequested) -> None:
-        # the position stays open until the exchange confirms it is flat
-        self.pending_intent, self.close_client_order_id = Intent.CLOSE, e.client_order_id
-        self.requested_close_reason = e.reason
-
-    @_handles(ev.PositionClosed)
-    def _(self, e: ev.PositionClosed) -> None:
-        self._closed(e, e.reason)
-
-    @_handles(ev.PositionRolledBack)
-    def _(self, e: ev.PositionRolledBack) -> None:
-        self._closed(e, CloseReason.ROLLED_BACK)
-
-    def _closed(self, e: Any, reason: CloseReason) -> None:
-        self.close_reason, self.exit_price = reason, e.exit_price
-        self.realized_pnl, self.closed_at = e.realized_pnl, e.timestamp
-        self.pending_intent = None
 
 
 def _answers(asked: Sequence[PriceAnswer]) -> list[PriceAnswer]:

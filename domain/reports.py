@@ -17,6 +17,7 @@ from warden.domain.values import (
     OrderSide,
     OrderStatus,
     PositionMode,
+    OrderOrigin,
     PriceSource,
     ReportSource,
     Side,
@@ -88,13 +89,32 @@ class OrderReport:
 
 @dataclass(frozen=True)
 class StopReport:
-    """A stop-loss confirmed on the exchange. ``order_id`` is None for a Bybit position stop."""
+    """A stop-loss confirmed on the exchange. ``order_id`` is None for a Bybit position stop;
+    ``client_order_id`` is the id warden gave a stop order (None when it gave none)."""
 
     venue: str
     symbol: str
     side: Side
     stop_price: Decimal
     order_id: str | None
+    raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    client_order_id: str | None = None
+
+
+@dataclass(frozen=True)
+class ClosingOrder:
+    """An order whose fills closed (part of) a position, as the venue describes it: what closed
+    the position, not a guess from its price. ``order_type`` is the venue's own word for it
+    (``StopLoss``, ``STOP_MARKET``, ``Market``...); ``price`` is the VWAP of its exiting fills."""
+
+    order_id: str
+    client_order_id: str | None
+    origin: OrderOrigin
+    order_type: str | None
+    trigger_price: Decimal | None
+    qty: Decimal
+    price: Decimal
+    fee: Decimal
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
 
 

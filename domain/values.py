@@ -50,8 +50,28 @@ class CloseReason(Enum):
     AGED_EXIT = "aged_exit"
     CLOSED_EXTERNALLY = "closed_externally"
     LIQUIDATED = "liquidated"
-    MANUAL = "manual"
+    MANUAL = "manual"  # a regular order warden did not send: by hand or by another client
     PHANTOM_CLOSED = "phantom_closed"  # an adopted phantom closed by the `close` policy
+    UNPROTECTABLE = "unprotectable"  # no stop could be put on the venue any more: closed at market
+
+
+class CloseBasis(Enum):
+    """How warden knows why a position closed: the order that closed it, or a guess."""
+
+    WARDEN_ORDER = "warden_order"  # warden's own close order filled
+    VENUE_ORDER = "venue_order"  # the venue's record of the order that closed it (stop, liquidation...)
+    PRICE_GUESS = "price_guess"  # the venue described no closing order: read from the exit price
+
+
+class OrderOrigin(Enum):
+    """What kind of order closed (part of) a position, as the venue describes it."""
+
+    STOP = "stop"  # a conditional (trigger) order: a stop or a take-profit
+    POSITION_STOP = "position_stop"  # the position's own stop-loss (Bybit trading-stop)
+    LIQUIDATION = "liquidation"  # the venue's liquidation (takeover) order
+    VENUE = "venue"  # another order of the venue's own: auto-deleveraging, delivery
+    ORDER = "order"  # a regular market or limit order (by hand, warden or another client)
+    UNKNOWN = "unknown"  # the venue could not be asked about it
 
 
 class StopPurpose(Enum):
@@ -61,6 +81,7 @@ class StopPurpose(Enum):
     CORRECTION = "correction"  # re-rounded after the venue rejected the previous try
     TRAIL = "trail"  # a trailing move toward the best price
     RESTORE = "restore"  # the recorded stop put back where the venue holds none
+    RESIZE = "resize"  # the same stop for the position's new quantity (after a scale-in)
 
 
 class ExitAction(Enum):

@@ -2,33 +2,35 @@
 
 `close` records a `CloseRequested` intent, sends a reduce-only market order with a client id
 derived from the position, then waits until a REST position query shows the symbol flat (a failed
-query is never "flat") and prices the exit from the close order's fills. A rollback that leaves a
-position open on the exchange is a defect, so nothing is recorded as closed before that proof.
+query is never "flat"). `Exits.record_closed` then removes every order warden left for it on the
+venue, prices the exit from the fills and records why it closed from the order that did it (the
+stop may have beaten the close order). A rollback that leaves a position open on the exchange is
+a defect, so nothing is recorded as closed before that proof.
 
 The aged exit's resting limit order (`engine.exit_order`, ``exit_orders``) belongs to the close:
-a position that closes with one resting has it cancelled first (intent and outcome recorded), and
-a position that ever had one is priced from every exiting fill since it opened, so an exit that
-filled partly at the limit and partly at market is one volume-weighted price.
+before anything else it is recorded filled, or taken off the venue with its intent and outcome
+recorded (`Exits.record_closed`).
 """
 
 from __future__ import annotations
 
-import contextlib
 from decimal import Decimal
 
 from warden.domain.ids import client_order_id
 from warden.domain.position import Position
-from warden.domain.reports import PositionReport, StopReport
-from warden.domain.values import ZERO, CloseReason, OrderSide
+from warden.domain.reports import PositionReport
+from warden.domain.values import CloseReason
 from warden.engine.context import EngineContext
 from warden.engine.errors import ExchangeFailure, Rejected, Retryable, UnknownOutcome
 from warden.engine.exit_order import ExitOrders
+from warden.engine.exits import Exits
 
 
 class Closer:
     def __init__(self, ctx: EngineContext) -> None:
         self.ctx = ctx
         self.exit_orders = ExitOrders(ctx)
+        self.exits = Exits(ctx, self.exit_orders)
 
     async def positions(self, p: Position) -> list[PositionReport]:
         """The account's open positions, or [] when the venue cannot be asked (for hints only)."""
@@ -55,7 +57,7 @@ class Closer:
         """Resolve the pending close intent: send it if the venue does not know it, then confirm.
         Everything it needs is in the aggregate, so it also resumes a close after a crash."""
         ctx, port = self.ctx, self.ctx.port(p)
-        cid, reason = p.close_client_order_id, p.requested_close_reason
+        cid = p.close_client_order_id
         order_id = None
         for _ in range(ctx.config.confirm_rounds):
             try:
@@ -72,47 +74,4 @@ class Closer:
             await ctx.pause()
         else:
             return False
-        await self.drop_exit_order(p)
-        exit_price, fees = await self.exit_of(p, order_id if p.exit_client_order_id is None else None)
-        await self._cancel_stop(p)
-        if reason is CloseReason.ROLLED_BACK:
-            p.roll_back(reason=detail or f"could not be protected ({p.stop_rejections} stop rejections)",
-                        exit_price=exit_price, fees=fees, at=ctx.now())
-        else:
-            p.close(exit_price=exit_price, fees=fees, reason=reason, at=ctx.now())
-        ctx.save(p)
-        return True
-
-    async def drop_exit_order(self, p: Position) -> bool:
-        """``p`` is flat: its aged exit order is recorded filled if the venue filled it, else taken
-        off (a venue cancels a reduce-only order of a flat position itself; the log still says
-        so). True when that order is what closed the position: it filled the whole quantity."""
-        if p.exit_client_order_id is None:
-            return False
-        gone = "the position closed without it (the stop, or another order)"
-        await self.exit_orders.settle(p, gone)
-        if p.exit_resting and p.exit_intent is None:  # still on the venue: not for long
-            await self.exit_orders.cancel(p, gone)
-        return await self.exit_orders.filled_qty(p) >= p.filled_qty
-
-    async def exit_of(self, p: Position, order_id: str | None) -> tuple[Decimal | None, Decimal]:
-        """VWAP and fees of the exit: the close order's fills, else every exiting fill since open."""
-        try:
-            fills = await self.ctx.port(p).fetch_fills(p.symbol, order_id)
-        except ExchangeFailure:
-            return None, ZERO
-        exiting = [f for f in fills if f.side is OrderSide.exiting(p.side)
-                   and (order_id is not None or f.time is None or f.time >= p.opened_at)]
-        qty = sum((f.qty for f in exiting), ZERO)
-        if qty <= 0:
-            return None, ZERO
-        vwap = sum((f.price * f.qty for f in exiting), ZERO) / qty
-        return vwap, sum((f.fee for f in exiting), ZERO)
-
-    async def _cancel_stop(self, p: Position) -> None:
-        if p.stop_price is None or p.stop_order_id is None:
-            return  # a position stop leaves with the position
-        # a reduce-only stop left on a flat position cannot open anything: failure is harmless
-        with contextlib.suppress(ExchangeFailure):
-            await self.ctx.port(p).cancel_stop(
-                StopReport(p.venue, p.symbol, p.side, p.stop_price, p.stop_order_id))
+        return await self.exits.record_closed(p, order_id=order_id, detail=detail)

@@ -56,12 +56,25 @@ class EngineConfig:
     trailing: TrailingStopPolicy = DEFAULT_POLICIES.trailing
     aged: AgedExitPolicy = DEFAULT_POLICIES.aged
     phantom_policy: PhantomPolicy = DEFAULT_POLICIES.phantom
+    scale_in: bool = DEFAULT_POLICIES.scale_in  # see `Policies.scale_in`
     stop_attempts: int = 3  # placements of one stop before the position is rolled back
     fill_timeout_s: float = 5.0  # budget of one run of the execution price chain
     fill_rounds: int = 3  # runs of the chain before the position is checked on the exchange
     confirm_rounds: int = 20  # position queries while waiting for a close to show flat
     retry_delay_s: float = 0.2
     reconcile_interval_s: float = 30.0
+
+
+def entry_exposure_bound_s(config: EngineConfig, request_timeout_s: float) -> float:
+    """The longest an entry can stay on the venue without a stop, fill to first stop (seconds):
+    the answer to the entry order (or, lost, three client-id queries), ``fill_rounds`` runs of the
+    price chain (each ends at its ``fill_timeout_s`` deadline, plus the one request in flight)
+    and a position read, then ``stop_attempts`` placements, each with its answer, a re-read of the
+    mark, and three reads of the venue's stops when the answer was lost. After that the position
+    is protected or being rolled back at market."""
+    request = request_timeout_s + config.retry_delay_s
+    return (4 * request + config.fill_rounds * (config.fill_timeout_s + request) + request
+            + config.stop_attempts * 5 * request)
 
 
 def no_checkpoint(name: str) -> None:

@@ -24,7 +24,8 @@ from warden.adapters.store import WardenStore
 from warden.domain.errors import DomainError, InvalidSignal
 from warden.domain.events import PositionAdopted, SignalAccepted
 from warden.domain.ids import position_id
-from warden.domain.intake import SignalBook
+from warden.domain.instrument import Instrument
+from warden.domain.intake import SignalBook, SignalClaim
 from warden.domain.lifecycle import Intent, Status
 from warden.domain.position import Position
 from warden.domain.reports import PositionReport
@@ -37,6 +38,8 @@ from warden.engine.errors import Rejected, Retryable, UnknownOutcome, Unsupporte
 from warden.engine.open_saga import OpenSaga
 from warden.engine.ports import ExchangePort
 from warden.engine.reconcile import Reconciler
+from warden.engine.scale_in import ScaleIn
+from warden.engine.stops import StopKeeper
 from warden.engine.trailing import TrailingProcess
 
 log = logging.getLogger("warden.engine")
@@ -64,8 +67,10 @@ class Engine:
         self.ctx = EngineContext(store, ports, config or EngineConfig(), clock or SystemClock(), checkpoint)
         self.ctx.account_configs.update(account_configs or {})
         self.closer = Closer(self.ctx)
-        self.saga = OpenSaga(self.ctx, self.closer)
-        self.trailing = TrailingProcess(self.ctx)
+        self.stops = StopKeeper(self.ctx, self.closer)
+        self.saga = OpenSaga(self.ctx, self.closer, self.stops)
+        self.scale_in = ScaleIn(self.ctx, self.saga, self.stops)
+        self.trailing = TrailingProcess(self.ctx, self.stops)
         self.aged = AgedProcess(self.ctx, self.closer)
         self.reconciler = Reconciler(self.ctx, self.saga, self.closer)
         self.ready = False
@@ -130,9 +135,11 @@ class Engine:
         elif p.pending_intent is Intent.CLOSE:
             async with self.ctx.lock(p.id):
                 await self.closer.finish(p)
+        elif p.pending_intent is Intent.SCALE_IN:
+            await self.scale_in.resume(p)
         else:
             async with self.ctx.lock(p.id):
-                await self.saga.ensure_protected(p)
+                await self.stops.verify(p)
                 await self.aged.resume(p)  # the aged exit's order: settled, or kept as it rests
 
     async def stop(self) -> None:
@@ -159,10 +166,10 @@ class Engine:
             signal = parse_signal(payload, received_at=at)
             pid = position_id(signal.venue, signal.account, signal.signal_id)
             if self.ctx.store.recorder.select_events(pid, limit=1):
-                self._book(at).record_duplicate(signal_id=signal.signal_id, position_id=pid,
-                                                raw=signal.raw, at=at)
-                self.ctx.save(self._book(at))
-                return SignalOutcome("duplicate", pid)
+                return self._duplicate(signal, pid, at)
+            open_already = self._open_on_symbol(signal)
+            if open_already is not None:
+                return await self._scale_in(signal, open_already, pid, at)
             position = self._open(signal)
         except (InvalidSignal, DomainError) as e:
             self.record_rejection(signal_id if isinstance(signal_id, str) else None, str(e), payload, at)
@@ -172,10 +179,50 @@ class Engine:
         except IntegrityError:
             return SignalOutcome("duplicate", position.id)
         self.ctx.positions[position.id] = position
-        task = asyncio.create_task(self.saga.advance(position), name=f"saga:{position.id}")
+        self._track(asyncio.create_task(self.saga.advance(position), name=f"saga:{position.id}"))
+        return SignalOutcome("accepted", position.id)
+
+    def _duplicate(self, signal: Signal, pid: UUID, at: datetime) -> SignalOutcome:
+        self._book(at).record_duplicate(signal_id=signal.signal_id, position_id=pid, raw=signal.raw,
+                                        at=at)
+        self.ctx.save(self._book(at))
+        return SignalOutcome("duplicate", pid)
+
+    def _track(self, task: asyncio.Task[None]) -> None:
         self._tasks.add(task)
         task.add_done_callback(self._saga_done)
-        return SignalOutcome("accepted", position.id)
+
+    def _open_on_symbol(self, signal: Signal) -> Position | None:
+        """One venue position, one warden position: the open position warden tracks on this
+        symbol and account (the venue nets a second order into it), if any. A position the venue
+        holds that warden only alerted about (a phantom) refuses the signal outright."""
+        tracked = self.ctx.tracked(signal.venue, signal.account, signal.symbol)
+        if tracked:
+            return tracked[0]
+        if self.reconciler.untracked(signal.venue, signal.account, signal.symbol):
+            raise InvalidSignal(f"{signal.symbol} is open on {signal.venue}/{signal.account} without "
+                                "a warden position (a phantom left alone); a signal would net into it")
+        return None
+
+    async def _scale_in(self, signal: Signal, p: Position, pid: UUID, at: datetime) -> SignalOutcome:
+        """A signal for a symbol with an open position: refused, unless the account's ``scale_in``
+        policy lets a same-side signal add to it."""
+        where = f"{signal.venue}/{signal.account}"
+        if signal.side is not p.side:
+            raise InvalidSignal(f"{signal.symbol} has an open {p.side.value} position {p.id} on {where}: "
+                                f"a {signal.side.value} signal would net against it; close it first")
+        if not self.ctx.config_for(signal.venue, signal.account).scale_in:
+            raise InvalidSignal(f"{signal.symbol} already has an open position {p.id} on {where}: one "
+                                "position per symbol (the account's scale_in policy would add to it)")
+        quantity = self._quantity(signal, p.instrument)
+        claim = SignalClaim.claim(claim_id=pid, signal_id=signal.signal_id, position_id=p.id, at=at)
+        try:
+            task = await self.scale_in.begin(p, signal_id=signal.signal_id, quantity=quantity,
+                                             raw=signal.raw, claim=claim)
+        except IntegrityError:
+            return SignalOutcome("duplicate", pid)
+        self._track(task)
+        return SignalOutcome("accepted", p.id, reason=f"added to position {p.id} (scale-in)")
 
     def _saga_done(self, task: asyncio.Task[None]) -> None:
         self._tasks.discard(task)
@@ -196,18 +243,25 @@ class Engine:
         instrument = self.ctx.instrument(signal.venue, signal.symbol)
         if instrument is None:
             raise InvalidSignal(f"{signal.symbol} is not a linear perpetual on {signal.venue}")
+        return Position.open(venue=signal.venue, account=signal.account, signal_id=signal.signal_id,
+                             symbol=signal.symbol, side=signal.side,
+                             quantity=self._quantity(signal, instrument),
+                             instrument=instrument, at=signal.at,
+                             stop_loss_percent=signal.stop_loss_percent,
+                             trailing_activation_percent=signal.trailing_activation_percent,
+                             trailing_callback_percent=signal.trailing_callback_percent, raw=signal.raw)
+
+    def _quantity(self, signal: Signal, instrument: Instrument) -> Decimal:
         quantity = signal.quantity
         if quantity is None:
             mark = self._last_mark(signal.venue, signal.account, signal.symbol)
             if mark is None:
                 raise InvalidSignal(f"no recent price for {signal.symbol}: give a quantity")
             quantity = instrument.round_qty(signal.notional / mark)
-        return Position.open(venue=signal.venue, account=signal.account, signal_id=signal.signal_id,
-                             symbol=signal.symbol, side=signal.side, quantity=quantity,
-                             instrument=instrument, at=signal.at,
-                             stop_loss_percent=signal.stop_loss_percent,
-                             trailing_activation_percent=signal.trailing_activation_percent,
-                             trailing_callback_percent=signal.trailing_callback_percent, raw=signal.raw)
+        if instrument.round_qty(quantity) != quantity or quantity < instrument.min_qty:
+            raise InvalidSignal(f"{signal.symbol}: quantity {quantity} is not a tradable multiple of "
+                                f"{instrument.qty_step} >= {instrument.min_qty}")
+        return quantity
 
     def _last_mark(self, venue: str, account: str, symbol: str) -> Decimal | None:
         report = self.reconciler.account(venue, account).open_positions().get(symbol)
@@ -251,10 +305,12 @@ class Engine:
         """Every reconcile interval: each protected position must still have its stop on the venue
         (someone may have cancelled it by hand); a missing one is put back."""
         for p in list(self.ctx.positions.values()):
-            if (p.venue, p.account) == (venue, account) and p.is_protected and p.pending_intent is None:
+            # a stop intent left pending (its answer lost, the venue not askable then) is settled here
+            if (p.venue, p.account) == (venue, account) and p.is_protected and \
+                    p.pending_intent in (None, Intent.STOP):
                 lock = self.ctx.lock(p.id)
                 if lock.locked():
                     continue  # busy (closing, moving): the next interval checks it
                 async with lock:
                     if p.is_open:
-                        await self.saga.ensure_protected(p)
+                        await self.stops.verify(p)

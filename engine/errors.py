@@ -47,12 +47,7 @@ class ExchangeFailure(Exception):
 
 
 class Rejected(ExchangeFailure):
-    """The venue refused the request. Do not resend it unchanged.
-
-    ``restored_stop`` is set when a stop move was refused after the old stop had been cancelled
-    and the old stop was placed again (a new order id)."""
-
-    restored_stop: object | None = None
+    """The venue refused the request. Do not resend it unchanged."""
 
 
 class Retryable(ExchangeFailure):
@@ -61,3 +56,9 @@ class Retryable(ExchangeFailure):
 
 class UnknownOutcome(ExchangeFailure):
     """The request may or may not have taken effect: query the venue before deciding."""
+
+
+def refusal(e: ExchangeFailure) -> dict[str, Any]:
+    """What a ``reject_*`` command records of a venue's refusal: its message (or the error's
+    text), its code and, as evidence, the error and the venue's whole answer."""
+    return {"reason": e.venue_message or str(e), "code": e.venue_code, "raw": e.evidence}

@@ -22,12 +22,13 @@ from warden.domain.reports import ExecutionPrice, OrderReport, PriceAnswer, Stop
 from warden.domain.values import ZERO, CloseReason, PriceSource, StopPurpose
 from warden.engine.closing import Closer
 from warden.engine.context import EngineContext
-from warden.engine.errors import ExchangeFailure, Rejected, Retryable, UnknownOutcome
+from warden.engine.errors import Rejected, Retryable, UnknownOutcome, refusal
+from warden.engine.stops import StopKeeper
 
 
 class OpenSaga:
-    def __init__(self, ctx: EngineContext, closer: Closer) -> None:
-        self.ctx, self.closer = ctx, closer
+    def __init__(self, ctx: EngineContext, closer: Closer, stops: StopKeeper) -> None:
+        self.ctx, self.closer, self.stops = ctx, closer, stops
 
     async def advance(self, position: Position) -> None:
         """Take ``position`` as far as it can go toward PROTECTED (or a confirmed close)."""
@@ -43,31 +44,39 @@ class OpenSaga:
 
     # ----- entry ------------------------------------------------------------------------------
     async def _place_entry(self, p: Position) -> None:
-        ctx, port = self.ctx, self.ctx.port(p)
+        ctx = self.ctx
         cid = p.entry_client_order_id or client_order_id(p.id, "entry")
-        order: OrderReport | None = None
-        if p.pending_intent is Intent.ENTRY:  # resumed after a crash: did the order reach the venue?
-            order = await self._query_order(p, cid)
-        else:
+        resumed = p.pending_intent is Intent.ENTRY  # after a crash: did it reach the venue?
+        if not resumed:
             p.request_entry_order(client_order_id=cid, at=ctx.now())
             ctx.save(p)
             ctx.checkpoint("entry-requested")
-        while order is None:
-            try:
-                order = await port.open_market(p.symbol, p.side, p.quantity, cid)
-            except Rejected as e:
-                p.reject_entry(reason=e.venue_message or str(e), code=e.venue_code, at=ctx.now(),
-                               raw=e.evidence)
-                ctx.save(p)
-                return
-            except UnknownOutcome:
-                order = await self._query_order(p, cid)  # the venue may have taken it
-            except Retryable:
-                await ctx.pause()
+        try:
+            order = await self.send_order(p, p.quantity, cid, resumed=resumed)
+        except Rejected as e:
+            p.reject_entry(at=ctx.now(), **refusal(e))
+            ctx.save(p)
+            return
         ctx.checkpoint("entry-sent")
         p.record_entry_order(client_order_id=cid, order_id=order.order_id, at=ctx.now(), raw=order.raw)
         ctx.save(p)
         ctx.checkpoint("entry-recorded")
+
+    async def send_order(self, p: Position, quantity: Decimal, cid: str, *,
+                         resumed: bool) -> OrderReport:
+        """A market order adding ``quantity`` to ``p``'s side, sent at most once: when ``resumed``
+        (its intent was recorded before a crash) or when an answer was lost, the venue is asked
+        for ``cid`` first. Raises `Rejected` when the venue refuses it."""
+        port = self.ctx.port(p)
+        order = await self._query_order(p, cid) if resumed else None
+        while order is None:
+            try:
+                order = await port.open_market(p.symbol, p.side, quantity, cid)
+            except UnknownOutcome:
+                order = await self._query_order(p, cid)  # the venue may have taken it
+            except Retryable:
+                await self.ctx.pause()
+        return order
 
     async def _query_order(self, p: Position, cid: str) -> OrderReport | None:
         """The order with ``cid``, or None once the venue has said several times it does not know it
@@ -145,11 +154,14 @@ class OpenSaga:
         attempts, last_reason = 0, ""
         while attempts < ctx.config.stop_attempts:
             purpose = StopPurpose.INITIAL if attempts == 0 else StopPurpose.CORRECTION
-            p.request_stop(price=stop, reference_price=reference, purpose=purpose, at=ctx.now())
+            cid = self.stops.client_id(p)
+            p.request_stop(price=stop, reference_price=reference, purpose=purpose, at=ctx.now(),
+                           client_order_id=cid)
             ctx.save(p)
             ctx.checkpoint("stop-requested")
             try:
-                placed = await port.place_stop(p.symbol, p.side, p.filled_qty, stop)
+                placed = await port.place_stop(p.symbol, p.side, p.filled_qty, stop,
+                                               client_order_id=cid)
             except Rejected as e:
                 if has_code(e, p.venue, NOT_MODIFIED):  # that very stop is already in place
                     placed = StopReport(p.venue, p.symbol, p.side, stop, None, raw=e.evidence)
@@ -166,7 +178,7 @@ class OpenSaga:
                 stop, reference = corrected
                 continue
             except (Retryable, UnknownOutcome) as e:
-                placed = await self._stop_on_venue(p, stop)
+                placed = await self._stop_on_venue(p, stop)  # asked, never assumed
                 if placed is None:
                     p.reject_stop(price=stop, code=e.venue_code, reason=f"not confirmed: {e}",
                                     at=ctx.now(), raw=e.evidence)
@@ -179,40 +191,6 @@ class OpenSaga:
             return
         await self.closer.close(p, CloseReason.ROLLED_BACK,
                                 detail=f"stop rejected {attempts} times: {last_reason}")
-
-    async def ensure_protected(self, p: Position) -> None:
-        """After a restart: settle a stop intent from what the venue holds, and put the recorded
-        stop back if the venue holds none (e.g. a Binance move died between cancel and place)."""
-        ctx = self.ctx
-        try:
-            stops = [s for s in await ctx.port(p).fetch_stops(p.symbol) if s.side is p.side]
-        except ExchangeFailure:
-            return  # cannot ask now: the next reconcile or restart asks again
-        if p.pending_intent is Intent.STOP:
-            exact = [s for s in stops if s.stop_price == p.requested_stop]
-            if exact and p.status is Status.PROTECTED:
-                self._record_placed(p, exact[0], p.stop_reference)
-            elif exact:
-                p.confirm_stop_move(new_price=exact[0].stop_price, reference_price=p.best_price,
-                             order_id=exact[0].order_id, at=ctx.now(), raw=exact[0].raw)
-                ctx.save(p)
-            else:
-                p.reject_stop(price=p.requested_stop, code=None, at=ctx.now(),
-                                reason="not found on the exchange after a restart; the recorded stop stays")
-                ctx.save(p)
-        if stops or p.stop_price is None:
-            return
-        p.request_stop(price=p.stop_price, reference_price=p.stop_reference, purpose=StopPurpose.RESTORE,
-                       at=ctx.now())
-        ctx.save(p)
-        try:
-            placed = await ctx.port(p).place_stop(p.symbol, p.side, p.filled_qty, p.stop_price)
-        except ExchangeFailure as e:
-            p.reject_stop(price=p.stop_price, code=e.venue_code, reason=e.venue_message or str(e),
-                            at=ctx.now(), raw=e.evidence)
-            ctx.save(p)
-            return
-        self._record_placed(p, placed, p.stop_reference)
 
     def _record_placed(self, p: Position, placed: StopReport, reference: Decimal) -> None:
         p.confirm_stop(price=placed.stop_price, reference_price=reference, order_id=placed.order_id,
@@ -236,12 +214,14 @@ class OpenSaga:
             return None
 
     async def _stop_on_venue(self, p: Position, stop: Decimal | None) -> StopReport | None:
-        """After a crash or an ambiguous answer: the venue's stop for ``p``, preferring ``stop``."""
-        try:
-            stops = [s for s in await self.ctx.port(p).fetch_stops(p.symbol) if s.side is p.side]
-        except ExchangeFailure:
+        """After a crash or an ambiguous answer: the venue's stop for ``p``, preferring the one
+        the pending request sent (its client id), then ``stop``'s price."""
+        stops = await self.stops.venue_stops(p)
+        if stops is None:
             return None
-        exact = [s for s in stops if s.stop_price == stop]
+        cid = p.requested_stop_client_id
+        exact = [s for s in stops if cid is not None and s.client_order_id == cid] or \
+            [s for s in stops if s.stop_price == stop]
         valid = [s for s in stops if s.stop_price > 0 and p.side.sign * (p.entry_price - s.stop_price) > 0]
         chosen = (exact or sorted(valid, key=lambda s: -p.side.sign * s.stop_price))[:1]
         return chosen[0] if chosen else None

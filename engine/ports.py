@@ -16,6 +16,7 @@ from enum import Enum
 
 from warden.domain.instrument import Instrument
 from warden.domain.reports import (
+    ClosingOrder,
     ExecutionPrice,
     FillReport,
     FillUnknown,
@@ -39,6 +40,7 @@ class ExchangePort(abc.ABC):
 
     venue: str
     account: str
+    stop_mode: StopMode = StopMode.CONDITIONAL  # how this account's stops are held
 
     @abc.abstractmethod
     async def load_instruments(self) -> dict[str, Instrument]:
@@ -60,12 +62,18 @@ class ExchangePort(abc.ABC):
 
     @abc.abstractmethod
     async def place_stop(self, symbol: str, side: Side, qty: Decimal, stop_price: Decimal,
-                         mode: StopMode | None = None) -> StopReport:
-        """Protect the ``side`` position with a stop at ``stop_price`` (already rounded protectively)."""
+                         mode: StopMode | None = None,
+                         client_order_id: str | None = None) -> StopReport:
+        """Protect ``qty`` of the ``side`` position with a reduce-only stop at ``stop_price``
+        (already rounded protectively); a stop order carries ``client_order_id``."""
 
     @abc.abstractmethod
-    async def move_stop(self, stop: StopReport, qty: Decimal, new_price: Decimal) -> StopReport:
-        """Move ``stop``; re-sending the price it already has is a success, not an error."""
+    async def move_stop(self, stop: StopReport, qty: Decimal, new_price: Decimal,
+                        client_order_id: str | None = None) -> StopReport:
+        """Move ``stop`` without ever leaving the position bare: the new stop is on the venue
+        before the old one is removed (a position stop moves in place). `Rejected`: nothing
+        changed, the old stop stands. `UnknownOutcome`/`Retryable`: ask `fetch_stops`. Re-sending
+        the price it already has is a success, not an error."""
 
     @abc.abstractmethod
     async def cancel_stop(self, stop: StopReport) -> None:
@@ -85,8 +93,18 @@ class ExchangePort(abc.ABC):
         holds the order no more (filled or cancelled)."""
 
     @abc.abstractmethod
+    async def fetch_open_orders(self, symbol: str) -> list[OrderReport]:
+        """Every open order of ``symbol``: regular (resting) and conditional (trigger) ones."""
+
+    @abc.abstractmethod
     async def cancel_order(self, order: OrderReport) -> None:
         """Cancel an open order; one that is already gone counts as cancelled."""
+
+    @abc.abstractmethod
+    async def describe_closing_orders(self, symbol: str,
+                                      fills: list[FillReport]) -> list[ClosingOrder]:
+        """What the orders behind these exiting fills were, as the venue says (stop, liquidation,
+        regular order...), ordered by their last fill; UNKNOWN where the venue cannot be asked."""
 
     @abc.abstractmethod
     async def close_market(self, symbol: str, side: Side, qty: Decimal,

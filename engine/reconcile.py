@@ -4,8 +4,9 @@
   Recorded as `PhantomDetected` with the configured policy: alert, adopt (track it in FILLED and
   protect it at once) or close (adopt, then close it at market).
 - **Ghost**: warden tracks a filled position the exchange reports flat. Confirmed by a REST query
-  first (a failed query is never "flat"), then closed with the reason read from the exit fills
-  (stop hit, trailing stop hit, liquidated, closed externally) and the exit price they give.
+  first (a failed query is never "flat"); every order warden left for it is removed from the venue
+  and the close recorded with the reason the venue's closing order gives (its stop, a
+  liquidation, a hand or other-client order), the exit price read from its fills (`engine.exits`).
 - **Mismatch**: side or size differ: recorded as `PositionMismatch` (alert only).
 Reports for untracked symbols are never skipped: they are how phantoms are found.
 """
@@ -20,8 +21,7 @@ from eventsourcing.application import AggregateNotFoundError
 
 from warden.domain.account import ExchangeAccount
 from warden.domain.ids import account_id
-from warden.domain.lifecycle import Intent, Status
-from warden.domain.policies import exit_reason
+from warden.domain.lifecycle import Intent
 from warden.domain.position import Position
 from warden.domain.reports import PositionReport
 from warden.domain.values import CloseReason, PhantomPolicy, PriceSource
@@ -81,6 +81,11 @@ class Reconciler:
         finally:
             self._workers.pop(key, None)
 
+    def untracked(self, venue: str, account: str, symbol: str) -> bool:
+        """Is ``symbol`` open on the venue as a phantom warden has not taken on (policy alert)?"""
+        return (venue, account, symbol) in self._seen_phantoms and \
+            not self.ctx.tracked(venue, account, symbol)
+
     @property
     def busy(self) -> bool:
         return bool(self._workers)
@@ -107,8 +112,8 @@ class Reconciler:
     async def apply_snapshot(self, venue: str, account_name: str, reports: list[PositionReport]) -> None:
         """Record and reconcile a snapshot taken elsewhere (e.g. by a stream after it reconnected)."""
         account = self.account(venue, account_name)
-        account.record_snapshot(reports, at=self.ctx.now())
-        self.ctx.save(account)
+        if account.record_snapshot(reports, at=self.ctx.now()):  # only when something changed
+            self.ctx.save(account)
         by_symbol = {r.symbol: r for r in reports}
         symbols = set(by_symbol) | {p.symbol for p in self.ctx.positions.values()
                                     if (p.venue, p.account) == (venue, account_name)}
@@ -144,16 +149,9 @@ class Reconciler:
             if p.pending_intent is Intent.CLOSE:
                 await self.closer.finish(p)
                 return
-            # the aged exit's resting order, if it is what closed the position, names the reason
-            by_exit_order = await self.closer.drop_exit_order(p)
-            exit_price, fees = await self.closer.exit_of(p, None)
-            reason = CloseReason.AGED_EXIT if by_exit_order else self._reason(p, exit_price)
-            p.close(exit_price=exit_price, fees=fees, reason=reason, at=self.ctx.now())
-            self.ctx.save(p)
-
-    def _reason(self, p: Position, exit_price: Decimal | None) -> CloseReason:
-        liquidation = self._liquidation.get((p.venue, p.account, p.symbol))
-        return exit_reason(p.side, exit_price, p.stop_price, p.status is Status.TRAILING, liquidation)
+            # the last reported liquidation price only helps if the venue describes no order
+            liquidation = self._liquidation.get((p.venue, p.account, p.symbol))
+            await self.closer.exits.record_closed(p, liquidation_price=liquidation)
 
     async def _phantom(self, account: ExchangeAccount, report: PositionReport) -> None:
         key = (report.venue, report.account, report.symbol)
@@ -186,6 +184,8 @@ class Reconciler:
             return
         if p.exit_resting and report.side is p.side and report.size < p.filled_qty:
             return  # the aged exit's order has filled in part: expected, not a mismatch
+        if p.pending_intent is Intent.SCALE_IN:
+            return  # the added quantity is on its way: its fill settles the size
         key = (p.id, report.size)
         if key in self._seen_mismatch:
             return

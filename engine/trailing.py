@@ -5,7 +5,8 @@ activation percent the position is TRAILING and the stop follows the best price 
 distance, only in the position's favour. Moves are throttled per position (`min_interval_seconds`)
 and coalesced: while a move is in flight or throttled, later updates only mark the position dirty,
 and the next move recomputes the target from the latest best price. A move is recorded as done
-only when the exchange confirms it.
+only when the exchange confirms it (or, after a lost answer, when the venue lists the new stop);
+the new stop is placed before the old one goes (`engine.stops`).
 """
 
 from __future__ import annotations
@@ -20,10 +21,9 @@ from typing import Any
 
 from warden.domain.lifecycle import Status
 from warden.domain.position import Position
-from warden.domain.reports import StopReport
 from warden.domain.values import PriceSource, StopPurpose
 from warden.engine.context import EngineContext
-from warden.engine.errors import ExchangeFailure, Rejected
+from warden.engine.stops import StopKeeper
 
 MOVABLE = (Status.TRAILING, Status.AGED)
 DECISIONS_KEPT = 256  # latest update-to-decision latencies per position; a long trail keeps no more
@@ -40,8 +40,8 @@ class _Throttle:
 
 
 class TrailingProcess:
-    def __init__(self, ctx: EngineContext) -> None:
-        self.ctx = ctx
+    def __init__(self, ctx: EngineContext, stops: StopKeeper) -> None:
+        self.ctx, self.stops = ctx, stops
         self._throttles: dict[Any, _Throttle] = {}
         self.moves_sent = 0
         self.decision_observers: list[Callable[[float], None]] = []  # update-to-decision seconds
@@ -97,25 +97,9 @@ class TrailingProcess:
                 target = self._target(p)
                 if target is None or not p.is_open or p.status not in MOVABLE:
                     return
-                best = p.best_price
-                p.request_stop(price=target, reference_price=best, purpose=StopPurpose.TRAIL, at=ctx.now())
-                ctx.save(p)
-                current = StopReport(p.venue, p.symbol, p.side, p.stop_price, p.stop_order_id)
                 self.moves_sent += 1
-                try:
-                    moved = await ctx.port(p).move_stop(current, p.filled_qty, target)
-                except ExchangeFailure as e:
-                    restored = getattr(e, "restored_stop", None) if isinstance(e, Rejected) else None
-                    p.reject_stop(price=target, code=e.venue_code, reason=e.venue_message or str(e),
-                                    at=ctx.now(), raw={"error": str(e)})
-                    if isinstance(restored, StopReport):  # the old stop is back under a new id
-                        p.confirm_stop(price=restored.stop_price, reference_price=p.stop_reference,
-                                      order_id=restored.order_id, at=ctx.now(), raw=restored.raw)
-                    ctx.save(p)
-                    return
-                p.confirm_stop_move(new_price=moved.stop_price, reference_price=best, order_id=moved.order_id,
-                             at=ctx.now(), raw=moved.raw)
-                ctx.save(p)
+                # placed before the old one goes; a lost answer is settled by asking the venue
+                await self.stops.replace(p, target, p.best_price, StopPurpose.TRAIL)
         finally:
             throttle.in_flight = False
             throttle.last_move = ctx.clock.monotonic()

@@ -12,7 +12,7 @@ from typing import Any
 
 from warden.domain import events as ev
 from warden.domain.reports import PriceAnswer
-from warden.domain.values import ExitAction, PriceSource, StopPurpose
+from warden.domain.values import CloseBasis, ExitAction, PriceSource, StopPurpose
 from warden.projections.timeline import show
 
 _REQUESTS = {StopPurpose.INITIAL: "stop requested at {price} (from {reference})",
@@ -74,8 +74,10 @@ def _stop_and_aged(e: Any) -> str | None:
         case ev.CloseRequested():
             return f"closing at market ({e.reason.name})"
         case ev.PositionClosed():
-            return (f"CLOSED {e.reason.name} at {show(e.exit_price) if e.exit_price else '?'}, "
-                    f"PnL {show(e.realized_pnl) if e.realized_pnl is not None else '?'}")
+            by = f" by {show(e.closed_by)}" if e.closed_by is not None else ""
+            guess = " (a guess from the price)" if e.basis is CloseBasis.PRICE_GUESS else ""
+            return (f"CLOSED {e.reason.name}{guess} at {show(e.exit_price) if e.exit_price else '?'}"
+                    f"{by}, PnL {show(e.realized_pnl) if e.realized_pnl is not None else '?'}")
         case ev.PositionRolledBack():
             return f"ROLLED BACK: {e.reason}"
     return None

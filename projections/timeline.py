@@ -18,7 +18,7 @@ from enum import Enum
 from typing import Any
 
 from warden.domain.instrument import Instrument
-from warden.domain.reports import PriceAnswer
+from warden.domain.reports import ClosingOrder, PriceAnswer
 
 # Fields every event has, or that are too bulky for one line of a timeline.
 _HIDDEN = {"originator_id", "originator_version", "timestamp", "originator_topic", "raw"}
@@ -128,6 +128,10 @@ def show(value: Any) -> str:
                                for a in value) + "]"
     if isinstance(value, list):
         return f"[{len(value)} items]"
+    if isinstance(value, ClosingOrder):  # what closed a position, as the venue described it
+        trigger = f" (trigger {show(value.trigger_price)})" if value.trigger_price else ""
+        return (f"{value.origin.name} {value.order_type or 'order'} {value.order_id}{trigger} "
+                f"filled {show(value.qty)} at {show(value.price)}")
     if dataclasses.is_dataclass(value):
         return f"{type(value).__name__}({getattr(value, 'symbol', '')})"
     return str(value)

@@ -122,8 +122,8 @@ class Script:
         dropped = await self.sim.drop_websockets("binance")
         self.note(f"{dropped} Binance websocket(s) dropped; the streams reconnect and resync by REST")
         await self.world.until("the outage repaired by the resync", lambda: not p.is_open)
-        self.world.expect(p.close_reason is CloseReason.CLOSED_EXTERNALLY,
-                          f"closed externally, not {p.close_reason}")
+        self.world.expect(p.close_reason is CloseReason.MANUAL,
+                          f"closed by hand (the venue's order says so), not {p.close_reason}")
 
     async def trailing(self) -> None:
         self.header("trailing stop", "SHIB1000USDT long on Bybit: the price rises 3%, the stop follows; "

@@ -77,7 +77,7 @@ class World:
                                      self.exchanges, tick_interval=0.2, symbols_interval=0.2)
         await self.service.start()
         await self.until("every private stream is connected",
-                         lambda: all(f.connected for f in self.service.stats.feeds.values()))
+                         lambda: not self.service.feeds_down())
         return self
 
     async def __aexit__(self, *exc: object) -> None:

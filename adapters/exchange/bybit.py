@@ -4,7 +4,8 @@ Bybit's ``create_order`` answers only ``{orderId, orderLinkId}``, so the order q
 to ``/v5/order/realtime`` and then ``/v5/order/history`` through ccxt's implicit endpoints, whose raw
 list items `normalize` reads directly. A stop is either the position's own stop
 (``/v5/position/trading-stop``, tpslMode Full: one per position, moved in place, and a repeat of the
-same price answers 34040 "not modified") or a reduce-only conditional market order.
+same price answers 34040 "not modified") or a reduce-only conditional market order, moved by
+placing the new order before cancelling the old one.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from decimal import Decimal
 from typing import Any
 
 from warden.adapters.exchange import normalize
+from warden.adapters.exchange.closing_orders import bybit_origin
 from warden.adapters.exchange.errors import NOT_MODIFIED, has_code
 from warden.adapters.exchange.venue_ops import VenueOps
 from warden.domain.reports import OrderReport, PositionModeReport, StopReport
@@ -29,11 +31,21 @@ ONE_WAY = ('switch the symbols to one-way mode (Position Mode "One-Way", positio
 
 
 class BybitOps(VenueOps):
+    order_origin = staticmethod(bybit_origin)
+
     async def fetch_positions(self) -> list[dict[str, Any]]:
         return await self.client.fetch_positions(None, {"settleCoin": "USDT"})
 
-    async def fetch_order_trades(self, order_id: str, unified: str) -> list[dict[str, Any]]:
-        return await self.client.fetch_order_trades(order_id, unified)
+    async def fetch_trades(self, symbol: str, unified: str,
+                           order_id: str | None) -> list[dict[str, Any]]:
+        # ccxt's fetch_my_trades (and fetch_order_trades) always send execType=Trade, which hides
+        # a liquidation (BustTrade) and auto-deleveraging (AdlTrade): ask without a type filter
+        request = {"category": CATEGORY, "symbol": symbol}
+        if order_id is not None:
+            request["orderId"] = order_id
+        response = await self.client.privateGetV5ExecutionList(request)
+        items = (response.get("result") or {}).get("list") or []
+        return [i for i in items if i.get("execType") != "Funding"]  # not a fill of an order
 
     async def position_mode(self, symbols: Sequence[str]) -> PositionModeReport:
         """Bybit keeps the mode per symbol: a position index of 1 or 2 in the open positions, or in
@@ -73,18 +85,18 @@ class BybitOps(VenueOps):
         return None
 
     async def place_stop(self, symbol: str, unified: str, side: Side, qty: Decimal, price: Decimal,
-                         mode: StopMode) -> StopReport:
+                         mode: StopMode, client_order_id: str | None) -> StopReport:
         if mode is StopMode.CONDITIONAL:
-            return await self.place_stop_order(symbol, unified, side, qty, price,
-                                               {"reduceOnly": True})
+            return await self.place_stop_order(symbol, unified, side, qty, price, client_order_id)
         response = await self._trading_stop(symbol, price)
         return StopReport(venue=self.venue, symbol=symbol, side=side, stop_price=price,
                           order_id=None, raw=response)
 
-    async def move_stop(self, stop: StopReport, unified: str, qty: Decimal,
-                        new_price: Decimal) -> StopReport:
+    async def move_stop(self, stop: StopReport, unified: str, qty: Decimal, new_price: Decimal,
+                        client_order_id: str | None) -> StopReport:
         if stop.order_id is not None:
-            return await self.replace_stop_order(stop, unified, qty, new_price)
+            return await self.replace_stop_order(stop, unified, qty, new_price, client_order_id)
+        # the position's own stop moves in place: one request, never a moment without it
         try:
             response = await self._trading_stop(stop.symbol, new_price)
         except Rejected as exc:
@@ -96,7 +108,7 @@ class BybitOps(VenueOps):
 
     async def cancel_stop(self, stop: StopReport, unified: str) -> None:
         if stop.order_id is not None:
-            await self.cancel_stop_order(stop, unified, {})
+            await self.cancel_order(stop.order_id, unified, trigger=True)
             return
         try:
             await self._trading_stop(stop.symbol, Decimal(0))  # "0" removes the position's stop

@@ -12,7 +12,7 @@ from collections.abc import Awaitable, Callable, Sequence
 from decimal import Decimal
 from typing import Any, TypeVar
 
-from warden.adapters.exchange import normalize
+from warden.adapters.exchange import closing_orders, normalize
 from warden.adapters.exchange.binance import BinanceOps
 from warden.adapters.exchange.bybit import BybitOps
 from warden.adapters.exchange.config import ExchangeConfig, build_client
@@ -21,6 +21,7 @@ from warden.adapters.exchange.price_chain import NamedStep, resolve_price
 from warden.adapters.exchange.venue_ops import VenueOps
 from warden.domain.instrument import Instrument
 from warden.domain.reports import (
+    ClosingOrder,
     ExecutionPrice,
     FillReport,
     FillUnknown,
@@ -101,11 +102,8 @@ class CcxtExchange(ExchangePort):
 
     async def fetch_fills(self, symbol: str, order_id: str | None = None) -> list[FillReport]:
         unified = await self.unified(symbol)
-        if order_id is None:
-            trades = await self.call("fetch_my_trades", False, self.client.fetch_my_trades, unified)
-        else:
-            trades = await self.call("fetch_order_trades", False, self.ops.fetch_order_trades,
-                                     order_id, unified)
+        trades = await self.call("fetch_trades", False, self.ops.fetch_trades, symbol, unified,
+                                 order_id)
         fills = [normalize.parse_fill(self.venue, t) for t in trades]
         if order_id is not None:
             fills = [f for f in fills if f.order_id == order_id]
@@ -174,14 +172,6 @@ class CcxtExchange(ExchangePort):
         return self._order_from_response(answer, order.symbol, order.side, order.qty,
                                          order.client_order_id or "", order.reduce_only, price)
 
-    async def cancel_order(self, order: OrderReport) -> None:
-        unified = await self.unified(order.symbol)
-        try:
-            await self.call("cancel_order", True, self.client.cancel_order, order.order_id, unified)
-        except Rejected as exc:
-            if not has_code(exc, self.venue, ORDER_NOT_FOUND):
-                raise  # an order already gone (filled, cancelled) counts as cancelled
-
     # -- the execution price chain --------------------------------------------------------------
 
     async def resolve_execution_price(self, symbol: str, order_id: str, client_order_id: str | None,
@@ -222,28 +212,28 @@ class CcxtExchange(ExchangePort):
     # -- stops ----------------------------------------------------------------------------------
 
     async def place_stop(self, symbol: str, side: Side, qty: Decimal, stop_price: Decimal,
-                         mode: StopMode | None = None) -> StopReport:
+                         mode: StopMode | None = None,
+                         client_order_id: str | None = None) -> StopReport:
         unified = await self.unified(symbol)
-        return await self.ops.place_stop(symbol, unified, side, qty, stop_price, mode or self.stop_mode)
+        return await self.ops.place_stop(symbol, unified, side, qty, stop_price,
+                                         mode or self.stop_mode, client_order_id)
 
-    async def move_stop(self, stop: StopReport, qty: Decimal, new_price: Decimal) -> StopReport:
+    async def move_stop(self, stop: StopReport, qty: Decimal, new_price: Decimal,
+                        client_order_id: str | None = None) -> StopReport:
         unified = await self.unified(stop.symbol)
-        return await self.ops.move_stop(stop, unified, qty, new_price)
+        return await self.ops.move_stop(stop, unified, qty, new_price, client_order_id)
 
     async def fetch_stops(self, symbol: str) -> list[StopReport]:
-        unified = await self.unified(symbol)
-        orders = await self.call("fetch_open_orders(trigger)", False, self.client.fetch_open_orders,
-                                 unified, None, None, {"trigger": True})
         stops = []
-        for order in (normalize.parse_order(self.venue, o) for o in orders):
+        for order in await self._trigger_orders(symbol):
             # Bybit lists a position's own stop as an order too (stopOrderType "StopLoss"): it is
             # reported once, from the position, below.
             attached = order.raw.get("stopOrderType") in _POSITION_TPSL
-            closing = order.reduce_only or self.config.venue is Venue.BINANCE
-            if order.trigger_price is not None and closing and not attached:
+            if order.trigger_price is not None and order.reduce_only and not attached:
                 position_side = Side.LONG if order.side is OrderSide.SELL else Side.SHORT
                 stops.append(StopReport(self.venue, symbol, position_side, order.trigger_price,
-                                        order.order_id, raw=order.raw))
+                                        order.order_id, raw=order.raw,
+                                        client_order_id=order.client_order_id))
         for position in await self.fetch_positions():
             if position.symbol == symbol and position.stop_loss and position.side is not None:
                 stops.append(StopReport(self.venue, symbol, position.side, position.stop_loss, None,
@@ -253,6 +243,35 @@ class CcxtExchange(ExchangePort):
     async def cancel_stop(self, stop: StopReport) -> None:
         unified = await self.unified(stop.symbol)
         await self.ops.cancel_stop(stop, unified)
+
+    # -- open orders and what closed a position -------------------------------------------------
+
+    async def _trigger_orders(self, symbol: str) -> list[OrderReport]:
+        unified = await self.unified(symbol)
+        orders = await self.call("fetch_open_orders(trigger)", False, self.client.fetch_open_orders,
+                                 unified, None, None, {"trigger": True})
+        return [normalize.parse_order(self.venue, o) for o in orders]
+
+    async def fetch_open_orders(self, symbol: str) -> list[OrderReport]:
+        unified = await self.unified(symbol)
+        regular = await self.call("fetch_open_orders", False, self.client.fetch_open_orders, unified)
+        seen, out = set(), []
+        for order in [normalize.parse_order(self.venue, o) for o in regular] + \
+                await self._trigger_orders(symbol):
+            if order.order_id not in seen:
+                seen.add(order.order_id)
+                out.append(order)
+        return out
+
+    async def cancel_order(self, order: OrderReport) -> None:
+        unified = await self.unified(order.symbol)
+        await self.ops.cancel_order(order.order_id, unified, trigger=order.trigger_price is not None)
+
+    async def describe_closing_orders(self, symbol: str,
+                                      fills: list[FillReport]) -> list[ClosingOrder]:
+        async def query(order_id: str) -> OrderReport | None:
+            return await self.ops.query_order(symbol, order_id)
+        return await closing_orders.describe(fills, query, self.ops.order_origin)
 
 
 def _from_order(order: OrderReport, source: PriceSource) -> ExecutionPrice | PriceAnswer:

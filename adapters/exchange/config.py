@@ -42,6 +42,7 @@ class ExchangeConfig:
     request_timeout_s: float = 10.0
     recv_window_ms: int = 10_000
     ws_keepalive_s: float = 18.0
+    feed_quiet_s: float = 60.0  # a feed that hears nothing (no frame, no heartbeat) this long restarts
 
     @classmethod
     def for_endpoint(cls, endpoint: str, account: str, api_key: str, secret: str,
@@ -62,9 +63,12 @@ def build_client(config: ExchangeConfig) -> Any:
         "timeout": int(config.request_timeout_s * 1000),
     }
     rest, ws = config.rest_url.rstrip("/"), config.ws_url.rstrip("/")
-    if config.venue is Venue.BYBIT:
-        return _bybit(common, config, rest, ws)
-    return _binance(common, config, rest, ws)
+    client = _bybit(common, config, rest, ws) if config.venue is Venue.BYBIT else \
+        _binance(common, config, rest, ws)
+    # ccxt.pro pings each websocket every ``streaming.keepAlive`` ms (``options.keepAlive`` is not
+    # read for that): Binance's own default is 180 s, far longer than a feed may stay silent.
+    client.streaming = {**client.streaming, "keepAlive": int(config.ws_keepalive_s * 1000)}
+    return client
 
 
 def _bybit(common: dict[str, Any], config: ExchangeConfig, rest: str, ws: str) -> Any:
@@ -76,7 +80,6 @@ def _bybit(common: dict[str, Any], config: ExchangeConfig, rest: str, ws: str) -
         "recvWindow": config.recv_window_ms,
         "adjustForTimeDifference": False,
         "watchPositions": _NO_SNAPSHOT,
-        "keepAlive": int(config.ws_keepalive_s * 1000),
     }})
     client.has["fetchCurrencies"] = False  # skips the private /v5/asset/coin/query-info
     for key in ("spot", "futures", "v2", "public", "private"):
@@ -101,7 +104,6 @@ def _binance(common: dict[str, Any], config: ExchangeConfig, rest: str, ws: str)
         "watchPositions": _NO_SNAPSHOT,
         "recvWindow": config.recv_window_ms,
         "adjustForTimeDifference": False,
-        "keepAlive": int(config.ws_keepalive_s * 1000),
     }})
     for key, url in list(client.urls["api"].items()):
         if key.startswith("fapi"):

@@ -1,16 +1,20 @@
-"""What every private stream shares: the event queue, de-duplication, backoff and the resync.
+"""What every private stream shares: supervision, the event queue, de-duplication and the resync.
+
+A stream's `_run` is one *session*; `supervise` restarts it (capped, jittered backoff) whenever it
+ends -- a REST outage that makes the resync fail included -- or goes quiet, so a feed never dies
+for good and its `FeedHealth` always says what state it is really in.
 
 After each (re)connect a stream calls `resync`, which takes a REST positions snapshot through the
 `ExchangePort`: ccxt.pro does not re-fetch after a reconnect and the venues do not replay what was
-pushed while the socket was down, so the snapshot is the only way to learn about the gap.
+pushed while the socket was down, so the snapshot is the only way to learn about the gap. The
+stream reports itself CONNECTED only once that snapshot is taken.
 """
 
 from __future__ import annotations
 
 import asyncio
-import random
-from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, replace
+from collections.abc import AsyncIterator
+from dataclasses import replace
 
 from warden.adapters.streams.dedup import Sequencer
 from warden.adapters.streams.events import (
@@ -21,22 +25,12 @@ from warden.adapters.streams.events import (
     StreamRejection,
     StreamStatus,
 )
+from warden.adapters.streams.rejections import Rejections
+from warden.adapters.streams.supervision import Backoff, FeedHealth, supervise
 from warden.domain.reports import PositionReport
 from warden.domain.values import ZERO, ReportSource
 from warden.engine.errors import Retryable
 from warden.engine.ports import ExchangePort
-
-
-@dataclass
-class Backoff:
-    """Exponential backoff with jitter: ``min(cap, base * 2**n)`` scaled by a factor in [0.5, 1)."""
-
-    base: float = 0.5
-    cap: float = 30.0
-    rng: Callable[[], float] = random.random
-
-    def delay(self, failures: int) -> float:
-        return min(self.cap, self.base * 2 ** max(failures - 1, 0)) * (0.5 + self.rng() / 2)
 
 
 class PrivateStream:
@@ -45,17 +39,22 @@ class PrivateStream:
     feed = "private"
 
     def __init__(self, port: ExchangePort, *, backoff: Backoff | None = None,
-                 queue_size: int = 10_000) -> None:
+                 quiet_after: float = 60.0, queue_size: int = 10_000) -> None:
         self.port = port
         self.backoff = backoff or Backoff()
+        self.quiet_after = quiet_after
         self.sequencer = Sequencer()
         self.queue: asyncio.Queue[StreamEvent] = asyncio.Queue(queue_size)
         self.attempt = 0  # connections made so far, minus one
+        self.health = FeedHealth(self.feed)
+        self.rejections = Rejections(self.feed, self.health, self.queue.put_nowait)
         self._task: asyncio.Task[None] | None = None
 
     async def start(self) -> None:
         if self._task is None:
-            self._task = asyncio.create_task(self._run(), name=f"stream:{self.feed}")
+            self._task = asyncio.create_task(
+                supervise(self._run, self.health, quiet_after=self.quiet_after, backoff=self.backoff,
+                          restarted=self._restarted), name=f"stream:{self.feed}")
 
     async def stop(self) -> None:
         if self._task is not None:
@@ -71,7 +70,15 @@ class PrivateStream:
         return await asyncio.wait_for(self.queue.get(), timeout)
 
     async def _run(self) -> None:
+        """One session: connect, subscribe, resync, deliver until the connection is lost for good."""
         raise NotImplementedError
+
+    async def _restarted(self, reason: str) -> None:
+        self.status(Connection.RESTARTING, reason)
+        await self._reset()
+
+    async def _reset(self) -> None:
+        """Drop what an ended session left behind (a half-open socket), so the next one dials anew."""
 
     # -- helpers for subclasses -----------------------------------------------------------------
 
@@ -79,10 +86,18 @@ class PrivateStream:
         if self.sequencer.admit(report):
             self.queue.put_nowait(report)
 
-    def reject(self, reason: str, raw_text: str) -> None:
-        self.queue.put_nowait(StreamRejection(self.feed, reason, raw_text))
+    def reject(self, reason: str, raw_text: str | bytes) -> None:
+        """A frame (or item) that is no report: counted, and recorded within the budget."""
+        if isinstance(raw_text, bytes):
+            raw_text = raw_text.decode("utf-8", "backslashreplace")
+        self.rejections.add(StreamRejection(self.feed, reason, raw_text))
+
+    def heard(self) -> None:
+        self.health.heard()
 
     def status(self, state: Connection, reason: str = "") -> None:
+        self.health.set(state, reason)
+        self.health.reconnects = self.attempt
         self.queue.put_nowait(StreamStatus(self.feed, state, self.attempt, reason))
 
     async def fetch_positions(self, retries: int = 5) -> list[PositionReport]:

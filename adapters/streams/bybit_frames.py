@@ -34,14 +34,14 @@ def parse_frame(text: str | bytes, venue: str, account: str) -> list[Report | Co
     try:
         frame = json.loads(text)
     except ValueError as exc:
-        return [StreamRejection(FEED, f"invalid JSON: {exc}", text)]
+        return [StreamRejection(FEED, f"json: {exc}", text)]
     if not isinstance(frame, dict):
-        return [StreamRejection(FEED, "frame is not a JSON object", text)]
+        return [StreamRejection(FEED, "shape: not a JSON object", text)]
     if "op" in frame or frame.get("ret_msg") == "pong" or "pong" in frame:
         return [_control(frame)]
     topic, data = frame.get("topic"), frame.get("data")
     if topic not in TOPICS or not isinstance(data, list):
-        return [StreamRejection(FEED, f"unexpected frame (topic {topic!r})", text)]
+        return [StreamRejection(FEED, f"shape: unexpected frame (topic {topic!r})", text)]
     out: list[Report | ControlFrame | StreamRejection] = []
     for item in data:
         out.extend(_item(topic, item, venue, account))
@@ -55,7 +55,7 @@ def is_trade_execution(item: dict[str, Any]) -> bool:
 
 def _item(topic: str, item: Any, venue: str, account: str) -> list[Report | StreamRejection]:
     if not isinstance(item, dict):
-        return [StreamRejection(FEED, f"{topic} item is not an object", json.dumps(item))]
+        return [StreamRejection(FEED, f"shape: {topic} item is not an object", json.dumps(item))]
     try:
         if topic == "position":
             return [normalize.parse_position(venue, account, item, ReportSource.WEBSOCKET)]
@@ -65,7 +65,7 @@ def _item(topic: str, item: Any, venue: str, account: str) -> list[Report | Stre
             return []
         return [normalize.parse_fill(venue, item)]
     except (ValueError, KeyError, TypeError) as exc:
-        return [StreamRejection(FEED, f"bad {topic} item: {exc}", json.dumps(item))]
+        return [StreamRejection(FEED, f"report: bad {topic} item: {exc}", json.dumps(item))]
 
 
 def _control(frame: dict[str, Any]) -> ControlFrame:

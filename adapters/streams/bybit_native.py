@@ -1,10 +1,11 @@
 """The native Bybit v5 private stream on the ``websockets`` library, like the seed bot's.
 
 One connection to ``<ws>/v5/private``: ``auth`` (HMAC of ``"GET/realtime" + expires``; the ack must
-say success), one ``subscribe`` per topic (position, order, execution), a text ``ping`` every 20 s
-(a websocket-level pong does not count on Bybit; a ping left unanswered closes the connection), and
-on any failure a reconnect with exponential backoff and jitter, re-authentication, resubscription
-and a REST positions snapshot.
+say success), one ``subscribe`` per topic (position, order, execution), a text ``ping`` every
+``ws_keepalive_s`` (a websocket-level pong does not count on Bybit; a ping left unanswered closes the
+connection), and on any failure a reconnect with exponential backoff and jitter, re-authentication,
+resubscription and a REST positions snapshot. The supervisor restarts a session that ends or hears
+nothing for ``feed_quiet_s``.
 """
 
 from __future__ import annotations
@@ -17,20 +18,13 @@ import json
 import time
 from typing import Any
 
-from websockets.asyncio.client import ClientConnection, connect
-from websockets.exceptions import ConnectionClosed, InvalidHandshake
+from websockets.asyncio.client import ClientConnection
 
 from warden.adapters.exchange.config import ExchangeConfig
-from warden.adapters.streams.base import Backoff, PrivateStream
 from warden.adapters.streams.bybit_frames import FEED, TOPICS, ControlFrame, parse_frame
-from warden.adapters.streams.events import Connection, StreamRejection
-from warden.engine.errors import ExchangeFailure
+from warden.adapters.streams.events import StreamRejection
+from warden.adapters.streams.native import NativeStream, StreamRefused
 from warden.engine.ports import ExchangePort
-
-
-class StreamRefused(Exception):
-    """Bybit refused the auth or a subscription: reconnecting with the same key will not help
-    immediately, but the stream keeps trying with backoff and reports every refusal."""
 
 
 def auth_message(api_key: str, secret: str, expires_ms: int) -> dict[str, Any]:
@@ -39,63 +33,31 @@ def auth_message(api_key: str, secret: str, expires_ms: int) -> dict[str, Any]:
     return {"op": "auth", "args": [api_key, expires_ms, signature]}
 
 
-class BybitNativeStream(PrivateStream):
+class BybitNativeStream(NativeStream):
     feed = FEED
 
-    def __init__(self, config: ExchangeConfig, port: ExchangePort, *, ping_interval: float = 20.0,
-                 pong_timeout: float = 5.0, reply_timeout: float = 5.0,
-                 backoff: Backoff | None = None) -> None:
-        super().__init__(port, backoff=backoff)
-        self.config = config
+    def __init__(self, config: ExchangeConfig, port: ExchangePort, **options: Any) -> None:
+        super().__init__(config, port, **options)
         self.url = config.ws_url.rstrip("/") + "/v5/private"
-        self.ping_interval = ping_interval
-        self.pong_timeout = pong_timeout
-        self.reply_timeout = reply_timeout
         self._req_ids = itertools.count(1)
         self._replies: dict[str, asyncio.Future[ControlFrame]] = {}
         self._pong = asyncio.Event()
 
-    async def _run(self) -> None:
-        failures = 0
-        while True:
-            try:
-                async with connect(self.url, ping_interval=None, open_timeout=self.reply_timeout,
-                                   max_queue=None) as ws:
-                    await self._session(ws)
-                reason = "closed by the server"
-            except (ConnectionClosed, InvalidHandshake, OSError, TimeoutError, StreamRefused,
-                    ExchangeFailure) as exc:
-                reason = f"{type(exc).__name__}: {exc}"
-            failures += 1
-            self.status(Connection.DISCONNECTED, reason)
-            await self.wait_backoff(failures)
-            self.attempt += 1
+    async def _url(self) -> str:
+        return self.url
 
-    async def _session(self, ws: ClientConnection) -> None:
-        reader = asyncio.create_task(self._read(ws))
-        pinger: asyncio.Task[None] | None = None
-        try:
-            expires = int(time.time() * 1000) + 10_000
-            await self._request(ws, reader, "auth", auth_message(self.config.api_key,
-                                                                  self.config.secret, expires))
-            for topic in TOPICS:
-                await self._request(ws, reader, "subscribe",
-                                    {"op": "subscribe", "req_id": str(next(self._req_ids)),
-                                     "args": [topic]})
-            self.status(Connection.CONNECTED)
-            await self.resync()
-            pinger = asyncio.create_task(self._ping(ws))
-            done, _ = await asyncio.wait({reader, pinger}, return_when=asyncio.FIRST_COMPLETED)
-            for task in done:
-                task.result()  # re-raise ConnectionClosed / TimeoutError from the reader or pinger
-        finally:
-            for task in (reader, pinger):
-                if task is not None:
-                    task.cancel()
-            await asyncio.gather(reader, *(t for t in (pinger,) if t), return_exceptions=True)
-            for future in self._replies.values():
-                future.cancel()
-            self._replies.clear()
+    async def _handshake(self, ws: ClientConnection, reader: asyncio.Task[None]) -> None:
+        expires = int(time.time() * 1000) + 10_000
+        await self._request(ws, reader, "auth", auth_message(self.config.api_key, self.config.secret,
+                                                              expires))
+        for topic in TOPICS:
+            await self._request(ws, reader, "subscribe",
+                                {"op": "subscribe", "req_id": str(next(self._req_ids)), "args": [topic]})
+
+    def _closed(self) -> None:
+        for future in self._replies.values():
+            future.cancel()
+        self._replies.clear()
 
     async def _request(self, ws: ClientConnection, reader: asyncio.Task[None], op: str,
                        message: dict[str, Any]) -> None:
@@ -113,15 +75,14 @@ class BybitNativeStream(PrivateStream):
         if not reply.success:
             raise StreamRefused(f"{op} refused: {reply.message or reply.raw}")
 
-    async def _read(self, ws: ClientConnection) -> None:
-        async for text in ws:
-            for item in parse_frame(text, self.port.venue, self.port.account):
-                if isinstance(item, ControlFrame):
-                    self._on_control(item)
-                elif isinstance(item, StreamRejection):
-                    self.queue.put_nowait(item)
-                else:
-                    self.emit(item)
+    def _frame(self, text: str | bytes) -> None:
+        for item in parse_frame(text, self.port.venue, self.port.account):
+            if isinstance(item, ControlFrame):
+                self._on_control(item)
+            elif isinstance(item, StreamRejection):
+                self.reject(item.reason, item.raw_text)
+            else:
+                self.emit(item)
 
     def _on_control(self, frame: ControlFrame) -> None:
         if frame.op in ("pong", "ping"):  # Bybit answers a text ping with op "pong" (or "ping")
@@ -132,12 +93,6 @@ class BybitNativeStream(PrivateStream):
             future.set_result(frame)
 
     async def _ping(self, ws: ClientConnection) -> None:
-        while True:
-            await asyncio.sleep(self.ping_interval)
-            self._pong.clear()
-            await ws.send(json.dumps({"req_id": str(next(self._req_ids)), "op": "ping"}))
-            try:
-                await asyncio.wait_for(self._pong.wait(), self.pong_timeout)
-            except TimeoutError:
-                await ws.close(code=4000, reason="pong timeout")
-                raise TimeoutError(f"no pong within {self.pong_timeout}s") from None
+        self._pong.clear()
+        await ws.send(json.dumps({"req_id": str(next(self._req_ids)), "op": "ping"}))
+        await asyncio.wait_for(self._pong.wait(), self.pong_timeout)

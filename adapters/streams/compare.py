@@ -1,23 +1,30 @@
-"""Compare mode: run two private feeds side by side and report every discrepancy.
+"""Compare mode: run two private feeds side by side and report where they disagree.
 
-The seed analysis proposed running ccxt.pro next to the native Bybit stream before trusting either.
-`FeedComparator` matches the websocket reports of a *baseline* feed and a *candidate* feed by
-identity (a fill by trade id, an order update by id/status/filled quantity, a position by symbol and
-exchange time) and reports:
+The seed analysis proposed running ccxt.pro next to a native stream before trusting either. The two
+do not deliver the same *sequence*: ccxt.pro merges an order's New and Filled updates when both
+arrive before its watcher runs, and keeps one cached state per position. What both must agree on is
+how each thing *ended*. `FeedComparator` therefore keeps, per identity (an order by id, a position by
+symbol, a fill by trade id), the latest state each feed reported, and compares the two once the
+identity has *settled* -- neither feed said anything new about it for ``window`` seconds:
 
-* ``missing``  -- the baseline delivered it, the candidate did not within the window;
-* ``extra``    -- the candidate delivered it, the baseline did not within the window;
-* ``differing`` -- both delivered it, with different content (the raw payloads are not compared).
+* ``missing``  -- only the baseline reported it;
+* ``extra``    -- only the candidate reported it;
+* ``differing`` -- both did, and they disagree on how it ended (for an order: status, quantities,
+  prices; for a position: side, size, entry, stop; a fill: all of it). The raw payloads, receive
+  times and the mark price a push happened to carry are not compared.
 
-REST snapshots, connection changes and rejections are not compared: each feed takes its own.
+A push one feed lost still shows: the other feed's last word on that order or position stands alone
+(or disagrees with an older one). REST snapshots, connection changes and rejections are not
+compared: each feed takes its own.
 """
 
 from __future__ import annotations
 
 import asyncio
 import time
+from collections import Counter
 from collections.abc import Callable, Coroutine
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import Enum
 from typing import Any
 
@@ -44,49 +51,65 @@ class Discrepancy:
 
 
 def report_key(report: object) -> Key | None:
+    """The identity a report speaks about; None for what compare mode does not compare."""
     if isinstance(report, FillReport):
         return ("fill", report.trade_id)
     if isinstance(report, OrderReport):
-        return ("order", report.order_id, report.status.value, str(report.filled_qty))
+        return ("order", report.order_id)
     if isinstance(report, PositionReport) and report.source is ReportSource.WEBSOCKET:
-        stamp = report.exchange_time.isoformat() if report.exchange_time else "-"
-        return ("position", report.symbol, stamp)
+        return ("position", report.symbol)
     return None
+
+
+def ending(report: Report) -> Report:
+    """What is compared of a report: how the thing stands, not when or how it was delivered."""
+    if isinstance(report, PositionReport):
+        return replace(report, mark_price=None, exchange_time=None)
+    if isinstance(report, OrderReport):
+        return replace(report, time=None)
+    return report
 
 
 class FeedComparator:
     def __init__(self, window: float = 2.0, clock: Callable[[], float] = time.monotonic) -> None:
         self.window = window
         self.clock = clock
-        # key -> (arrival time, report), one table per side
-        self._pending: dict[bool, dict[Key, tuple[float, Report]]] = {True: {}, False: {}}
-        self.matched = 0
+        # key -> [baseline's latest, candidate's latest], and when either last spoke about it
+        self._latest: dict[Key, list[Report | None]] = {}
+        self._touched: dict[Key, float] = {}
+        self.agreed: Counter[str] = Counter()  # settled identities both feeds agree on, by kind
+
+    @property
+    def matched(self) -> int:
+        return sum(self.agreed.values())
 
     def add(self, report: Report, *, baseline: bool) -> list[Discrepancy]:
         key = report_key(report)
         if key is None:
             return []
-        other = self._pending[not baseline].pop(key, None)
-        if other is None:
-            self._pending[baseline].setdefault(key, (self.clock(), report))
-            return self.expire()
-        self.matched += 1
-        pair = (report, other[1]) if baseline else (other[1], report)
-        found = [] if pair[0] == pair[1] else [Discrepancy(Mismatch.DIFFERING, key, *pair)]
-        return found + self.expire()
+        self._latest.setdefault(key, [None, None])[0 if baseline else 1] = report
+        self._touched[key] = self.clock()
+        return self.expire()
 
     def expire(self, *, everything: bool = False) -> list[Discrepancy]:
-        """Unmatched reports older than the window (or all of them) as missing / extra."""
+        """Compare every identity settled for ``window`` seconds (or all of them), and forget it."""
         limit = self.clock() - self.window
-        found = []
-        for baseline, kind in ((True, Mismatch.MISSING), (False, Mismatch.EXTRA)):
-            table = self._pending[baseline]
-            for key, (arrived, report) in list(table.items()):
-                if everything or arrived <= limit:
-                    del table[key]
-                    pair = (report, None) if baseline else (None, report)
-                    found.append(Discrepancy(kind, key, *pair))
+        found: list[Discrepancy] = []
+        for key, touched in list(self._touched.items()):
+            if everything or touched <= limit:
+                del self._touched[key]
+                found.extend(self._settle(key, *self._latest.pop(key)))
         return found
+
+    def _settle(self, key: Key, base: Report | None, candidate: Report | None) -> list[Discrepancy]:
+        if candidate is None:
+            return [Discrepancy(Mismatch.MISSING, key, base, None)]
+        if base is None:
+            return [Discrepancy(Mismatch.EXTRA, key, None, candidate)]
+        if ending(base) != ending(candidate):
+            return [Discrepancy(Mismatch.DIFFERING, key, base, candidate)]
+        self.agreed[key[0]] += 1
+        return []
 
 
 class Comparison:
@@ -113,8 +136,8 @@ class Comparison:
             self.add(event, baseline=baseline)
 
     async def run(self, *feeds: Coroutine[Any, Any, None]) -> None:
-        """Run ``feeds`` (e.g. `follow` calls) and the sweep that reports what stayed unmatched
-        past the window, until cancelled."""
+        """Run ``feeds`` (e.g. `follow` calls) and the sweep that compares what has settled,
+        until cancelled."""
         tasks = [asyncio.create_task(feed) for feed in feeds]
         tasks.append(asyncio.create_task(self._sweep()))
         try:
@@ -125,7 +148,7 @@ class Comparison:
             await asyncio.gather(*tasks, return_exceptions=True)
 
     def finish(self) -> None:
-        """Report everything still unmatched, whatever its age."""
+        """Compare everything still pending, settled or not."""
         self._emit(self.comparator.expire(everything=True))
 
     async def _sweep(self) -> None:

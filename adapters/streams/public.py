@@ -4,6 +4,11 @@ Bybit: ``watch_tickers`` on ``tickers.<SYMBOL>`` (the ticker carries ``markPrice
 ``watch_mark_prices`` on ``<symbol>@markPrice@1s``. A tick carries the mark price when the venue
 sent one and the last trade price otherwise, with its `PriceSource` saying which. After a dropped
 connection the next watch reconnects and resubscribes (ccxt.pro), after a jittered backoff.
+
+The feed is supervised like the private ones: a session that fails (the markets cannot be loaded
+during a REST outage, ccxt raises something unexpected) or hears nothing for ``quiet_after``
+seconds is torn down and started again, and `health` says what state the feed is in. Ticks wait in
+a small queue; when the consumer falls behind the oldest are dropped (the latest price wins).
 """
 
 from __future__ import annotations
@@ -16,9 +21,14 @@ import ccxt.async_support as ccxt
 
 from warden.adapters.exchange import normalize
 from warden.adapters.exchange.ccxt_exchange import CcxtExchange
-from warden.adapters.streams.base import Backoff
-from warden.adapters.streams.events import PriceTick, StreamRejection
+from warden.adapters.streams import frames
+from warden.adapters.streams.ccxt_guard import FrameGuard, fail_connections, is_private_url
+from warden.adapters.streams.events import Connection, PriceTick, StreamRejection
+from warden.adapters.streams.rejections import Rejections
+from warden.adapters.streams.supervision import Backoff, FeedHealth, supervise
 from warden.domain.values import PriceSource, Venue
+
+Tick = PriceTick | StreamRejection
 
 
 def parse_tick(venue: str, symbol: str, ticker: dict[str, Any]) -> PriceTick | None:
@@ -41,29 +51,82 @@ class MarkPriceStream:
     feed = "mark-price"
 
     def __init__(self, exchange: CcxtExchange, symbols: Iterable[str], *,
-                 backoff: Backoff | None = None) -> None:
+                 backoff: Backoff | None = None, quiet_after: float | None = None,
+                 queue_size: int = 1_000) -> None:
         self.exchange = exchange
         self.symbols = list(symbols)
         self.backoff = backoff or Backoff()
-        self.failures = 0
+        self.quiet_after = quiet_after or exchange.config.feed_quiet_s
+        # Without prices the trailing stop stands still, but every stop stays on the venue: the
+        # public feed is shown in the health report without making warden unhealthy.
+        self.health = FeedHealth(self.feed, gating=False)
+        self.queue: asyncio.Queue[Tick] = asyncio.Queue(queue_size)
+        self.running = False  # while someone iterates `ticks`
+        self.rejections = Rejections(self.feed, self.health, self._put)
 
-    async def ticks(self) -> AsyncIterator[PriceTick | StreamRejection]:
+    async def ticks(self) -> AsyncIterator[Tick]:
+        """Ticks (and rejected frames) until the consumer stops iterating."""
+        guard = FrameGuard.of(self.exchange.client)
+        guard.listen(self.owns, self)
+        runner = asyncio.create_task(supervise(
+            self._session, self.health, quiet_after=self.quiet_after, backoff=self.backoff,
+            restarted=self._restarted), name=f"feed:{self.exchange.venue}/{self.feed}")
+        self.running = True
+        try:
+            while True:
+                yield await self.queue.get()
+        finally:
+            self.running = False
+            runner.cancel()
+            await asyncio.gather(runner, return_exceptions=True)
+            guard.forget(self)
+
+    # -- what the frame guard asks ------------------------------------------------------------------
+    def owns(self, url: str) -> bool:
+        return not is_private_url(self.exchange.config.venue, url)
+
+    def heard(self) -> None:
+        self.health.heard()
+
+    def screen(self, data: str | bytes) -> str | None:
+        return frames.screen(self.exchange.config.venue, data)
+
+    def reject(self, reason: str, data: str | bytes) -> None:
+        text = data.decode("utf-8", "backslashreplace") if isinstance(data, bytes) else data
+        self.rejections.add(StreamRejection(self.feed, reason, text))
+
+    # -- the session ------------------------------------------------------------------------------
+    async def _session(self) -> None:
+        self.health.set(Connection.CONNECTING)
         client = self.exchange.client
         unified = {await self.exchange.unified(s): s for s in self.symbols}
         watch = (client.watch_tickers if self.exchange.config.venue is Venue.BYBIT
                  else client.watch_mark_prices)
+        failures = 0
         while True:
             try:
                 tickers = await watch(list(unified))
-            except (ccxt.NetworkError, ccxt.ExchangeError):
-                self.failures += 1
-                await asyncio.sleep(self.backoff.delay(self.failures))
+            except (ccxt.NetworkError, ccxt.ExchangeError) as exc:
+                failures += 1
+                self.health.reconnects += 1
+                self.health.set(Connection.DISCONNECTED, f"{type(exc).__name__}: {exc}")
+                await asyncio.sleep(self.backoff.delay(failures))
                 continue
-            self.failures = 0
+            failures = 0
+            self.health.set(Connection.CONNECTED)
             for name, ticker in tickers.items():
                 symbol = unified.get(name)
                 tick = parse_tick(self.exchange.venue, symbol, ticker) if symbol else None
                 if tick is None:
-                    yield StreamRejection(self.feed, "ticker without a price", repr(ticker.get("info")))
+                    self.reject("report: a ticker without a price", repr(ticker.get("info")))
                 else:
-                    yield tick
+                    self._put(tick)
+
+    async def _restarted(self, reason: str) -> None:
+        self.health.set(Connection.RESTARTING, reason)
+        fail_connections(self.exchange.client, self.owns, f"{self.feed} session restarted")
+
+    def _put(self, item: Tick) -> None:
+        if self.queue.full():
+            self.queue.get_nowait()
+        self.queue.put_nowait(item)

@@ -74,7 +74,7 @@ def test_a_close_missed_during_the_outage_is_repaired_by_the_resync(run):
     outage = run.section("websocket outage")
     assert "warden heard nothing: still PROTECTED" in outage
     dropped = outage.index("websocket(s) dropped")
-    assert dropped < outage.index("REST snapshot") < outage.index("CLOSED CLOSED_EXTERNALLY")
+    assert dropped < outage.index("REST snapshot") < outage.index("CLOSED MANUAL at")
     assert run.row("websocket outage")[:4] == ["ETHUSDT", "binanceusdm", "LONG", "CLOSED"]
 
 

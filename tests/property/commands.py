@@ -50,4 +50,7 @@ def plausible_arguments(command: str, *, mark: Decimal, stop: Decimal, reference
         "request_close": {"reason": CloseReason.MANUAL, "client_order_id": None, "limit_price": None},
         "close": {"exit_price": mark, "fees": Decimal(0), "reason": CloseReason.MANUAL},
         "roll_back": {"reason": "any", "exit_price": mark, "fees": Decimal(0)},
+        "request_scale_in": {"signal_id": "sig-add", "quantity": qty, "client_order_id": "cid-add"},
+        "fill_scale_in": {"price": mark, "quantity": qty, "source": PriceSource.EXECUTIONS},
+        "reject_scale_in": {"reason": "refused", "code": None},
     }[command]

@@ -38,7 +38,14 @@ from warden.adapters.eventlog import export_log, import_log
 from warden.adapters.store import open_store
 from warden.domain import events as ev
 from warden.domain.errors import DomainError, ImpossibleFill, InvalidStop, InvalidTransition
-from warden.domain.lifecycle import INITIAL, PROTECTED_STATUSES, TRANSITIONS, Status, reachable
+from warden.domain.lifecycle import (
+    INITIAL,
+    PROTECTED_STATUSES,
+    TRANSITIONS,
+    Intent,
+    Status,
+    reachable,
+)
 from warden.domain.policies import AgedExitPolicy, AgedStep, InitialStopPolicy, TrailingStopPolicy
 from warden.domain.position import Position
 from warden.domain.values import CloseReason, ExitAction, PriceSource, Side, StopPurpose
@@ -250,7 +257,8 @@ class PositionLifecycle(RuleBasedStateMachine):
         if confirmed:
             self.exchange_confirms_the_stop()
 
-    @when(lambda self, p: p.status is Status.PROTECTED and self.request is None)
+    @when(lambda self, p: p.status is Status.PROTECTED and self.request is None
+          and p.pending_intent is not Intent.SCALE_IN)
     @rule()
     def missing_stop_is_restored(self) -> None:
         self.send("request_stop", price=self.position.stop_price,
@@ -296,13 +304,37 @@ class PositionLifecycle(RuleBasedStateMachine):
                   activation_percent=p.trailing_activation_percent or self.trailing.activation_percent)
 
     @when(lambda self, p: p.status in (Status.TRAILING, Status.AGED) and self.request is None
-          and self.trail_target() is not None)
+          and p.pending_intent is not Intent.SCALE_IN and self.trail_target() is not None)
     @rule(confirmed=st.booleans())
     def trailing_stop_is_requested(self, confirmed) -> None:
         self.send("request_stop", price=self.trail_target(), reference_price=self.position.best_price,
                   purpose=StopPurpose.TRAIL)
         if confirmed:
             self.exchange_confirms_the_stop()
+
+    # ----- scale-in -------------------------------------------------------------------------
+    @when(lambda self, p: p.status in PROTECTED_STATUSES and p.pending_intent is None)
+    @rule(lots=st.integers(1, 500), slip_ticks=st.integers(-20, 20), fills=st.booleans())
+    def signal_scales_in(self, lots, slip_ticks, fills) -> None:
+        """A same-side signal adds to the open position (the scale_in policy)."""
+        added = self.position.instrument.qty_step * lots
+        self.send("request_scale_in", signal_id=f"sig-add-{self.sent}", quantity=added,
+                  client_order_id="cid-add")
+        self.scale_in_settles(fills, slip_ticks)
+
+    @when(lambda self, p: p.is_open and p.pending_intent is Intent.SCALE_IN)
+    @rule(fills=st.booleans(), slip_ticks=st.integers(-20, 20))
+    def scale_in_settles(self, fills, slip_ticks) -> None:
+        p = self.position
+        before = (p.filled_qty, p.entry_price, p.quantity)
+        if not fills:
+            self.send("reject_scale_in", reason="insufficient margin", code="110007")
+            assert (p.filled_qty, p.entry_price, p.quantity) == before
+            return
+        price, added = max(self.tick, self.mark + slip_ticks * self.tick), p.scale_in_quantity
+        self.send("fill_scale_in", price=price, quantity=added, source=PriceSource.EXECUTIONS)
+        assert p.filled_qty == before[0] + added and p.quantity == before[2] + added
+        assert p.entry_price == (before[1] * before[0] + price * added) / p.filled_qty  # the VWAP
 
     # ----- aging ----------------------------------------------------------------------------
     @when(lambda self, p: self.aged_step().ages or self.aged_step().enters is not None

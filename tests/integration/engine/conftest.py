@@ -14,6 +14,7 @@ from warden.domain.policies import TrailingStopPolicy
 from warden.domain.values import Venue
 from warden.engine.context import EngineConfig, OffsetClock, no_checkpoint
 from warden.engine.core import Engine
+from warden.engine.ports import StopMode
 from warden.sim.server import Simulator
 
 ACCOUNTS = {"bybit": ("bybit", Venue.BYBIT, "bybit-key", "bybit-secret"),
@@ -21,8 +22,6 @@ ACCOUNTS = {"bybit": ("bybit", Venue.BYBIT, "bybit-key", "bybit-secret"),
 FAST = EngineConfig(fill_timeout_s=1.5, retry_delay_s=0.05,
                     trailing=TrailingStopPolicy(Decimal("1"), Decimal("0.5"), min_step_ticks=1,
                                                 min_interval_seconds=Decimal(0)))
-
-
 
 
 @pytest.fixture
@@ -48,13 +47,15 @@ async def make_engine(sim: Simulator, store: WardenStore, clock: OffsetClock):
 
     async def build(config: EngineConfig = FAST, checkpoint: Callable[[str], None] = no_checkpoint,
                     start: bool = True, venues: tuple[str, ...] = ("bybit", "binanceusdm"),
-                    **engine_kwargs) -> Engine:
+                    exchange_options: dict | None = None, stop_mode: StopMode = StopMode.POSITION,
+                    request_timeout_s: float = 2.0, **engine_kwargs) -> Engine:
         ports = {}
         for venue in venues:
             account, enum, key, secret = ACCOUNTS[venue]
             ports[venue, account] = CcxtExchange(ExchangeConfig(
                 venue=enum, account=account, api_key=key, secret=secret, rest_url=sim.http_url,
-                ws_url=sim.ws_url, request_timeout_s=2.0), poll_interval=0.05)
+                ws_url=sim.ws_url, **{"request_timeout_s": request_timeout_s, **(exchange_options or {})}),
+                poll_interval=0.05, stop_mode=stop_mode)
         engine = Engine(store, ports, config=config, clock=clock, checkpoint=checkpoint, **engine_kwargs)
         built.append((engine, list(ports.values())))
         if start:
@@ -77,3 +78,46 @@ def signal(signal_id: str, *, exchange: str = "bybit", symbol: str = "BTCUSDT", 
 
 def events_of(store: WardenStore, position_id) -> list[str]:
     return [type(e).__name__ for e in store.history(position_id)]
+
+
+@pytest.fixture
+async def ops_service(make_engine):
+    """Build a running `WardenService` with its operator endpoints on a loopback port.
+
+    ``streams(exchanges)`` makes the private streams (ccxt.pro with defaults when omitted); a
+    (stream, native stream) pair runs the two in compare mode. The fixture waits until every one is
+    connected and returns (service, base URL)."""
+    from aiohttp import web
+
+    from tests.integration.engine.test_service import eventually
+    from warden.adapters.metrics import Metrics
+    from warden.adapters.ops_http import ops_app
+    from warden.adapters.service import WardenService
+    from warden.adapters.streams.ccxt_private import CcxtPrivateStream
+
+    running: list[tuple[WardenService, web.AppRunner]] = []
+
+    async def build(streams: Callable[[list[CcxtExchange]], list] | None = None, *,
+                    exchange_options: dict | None = None, config: EngineConfig = FAST, **service_options):
+        engine = await make_engine(config, start=False, exchange_options=exchange_options)
+        exchanges = list(engine.ctx.ports.values())
+        made = streams(exchanges) if streams else [CcxtPrivateStream(x) for x in exchanges]
+        pairs = [s if isinstance(s, tuple) else (s, None) for s in made]
+        service = WardenService(engine, [feed for feed, _ in pairs], exchanges,
+                                shadows={feed: shadow for feed, shadow in pairs if shadow is not None},
+                                **{"tick_interval": 0.2, **service_options})
+        metrics = Metrics()
+        metrics.attach(engine)
+        runner = web.AppRunner(ops_app(service, metrics))
+        await runner.setup()
+        site = web.TCPSite(runner, "127.0.0.1", 0)
+        await site.start()
+        running.append((service, runner))
+        await service.start()
+        await eventually(lambda: all(feed.up for feed in service.feeds().values()))
+        return service, f"http://127.0.0.1:{site._server.sockets[0].getsockname()[1]}"
+
+    yield build
+    for service, runner in running:
+        await service.stop(grace=1)
+        await runner.cleanup()

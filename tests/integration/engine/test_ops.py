@@ -8,35 +8,16 @@ import logging
 
 import aiohttp
 import pytest
-from aiohttp import web
 
 from tests.integration.engine.conftest import signal
 from tests.integration.engine.test_service import eventually
 from tests.integration.engine.test_trailing_and_aged import walk
 from warden.adapters.logs import EventLogger, configure_logging
-from warden.adapters.metrics import Metrics
-from warden.adapters.ops_http import ops_app
-from warden.adapters.service import WardenService
-from warden.adapters.streams.ccxt_private import CcxtPrivateStream
 
 
 @pytest.fixture
-async def running(make_engine):
-    engine = await make_engine(start=False)
-    exchanges = list(engine.ctx.ports.values())
-    service = WardenService(engine, [CcxtPrivateStream(x) for x in exchanges], exchanges, tick_interval=0.2)
-    metrics = Metrics()
-    metrics.attach(engine)
-    runner = web.AppRunner(ops_app(service, metrics))
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]
-    await service.start()
-    await eventually(lambda: all(f.connected for f in service.stats.feeds.values()))
-    yield service, f"http://127.0.0.1:{port}"
-    await service.stop(grace=1)
-    await runner.cleanup()
+async def running(ops_service):
+    return await ops_service()
 
 
 async def get(url: str) -> tuple[int, str]:
@@ -51,9 +32,11 @@ async def test_healthz_is_ok_when_reconciled_and_connected_and_503_when_a_feed_i
 
     sim.control.inject("missing_auth_ack", venue="bybit")
     await sim.control.drop_websockets("bybit")
-    await eventually(lambda: not all(f.connected for f in service.stats.feeds.values()))
+    await eventually(lambda: service.feeds_down() == ["bybit/bybit/ccxt-pro"])
     status, body = await get(base + "/healthz")
-    assert status == 503 and json.loads(body)["feeds"]["bybit/bybit/ccxt-pro"] is False
+    health = json.loads(body)
+    assert status == 503 and health["feeds_down"] == ["bybit/bybit/ccxt-pro"]
+    assert health["feeds"]["bybit/bybit/ccxt-pro"]["state"] != "connected"
 
 
 async def test_metrics_count_positions_events_decisions_and_signals(running, sim):

@@ -7,7 +7,14 @@ from decimal import Decimal
 from tests.integration.engine.conftest import FAST, signal
 from tests.integration.engine.test_open_saga import venue_position
 from warden.domain.lifecycle import Status
-from warden.domain.values import CloseReason, Origin, PhantomPolicy, StopPurpose
+from warden.domain.values import (
+    CloseBasis,
+    CloseReason,
+    OrderOrigin,
+    Origin,
+    PhantomPolicy,
+    StopPurpose,
+)
 
 
 def account_events(store, name: str) -> list:
@@ -65,7 +72,7 @@ async def test_a_stop_hit_on_the_exchange_closes_the_position_with_the_fill_pric
     assert position.realized_pnl < 0
 
 
-async def test_a_manual_close_is_recorded_as_closed_externally(sim, make_engine, store):
+async def test_a_close_by_hand_is_recorded_manual_from_the_venues_order(sim, make_engine, store):
     engine = await make_engine()
     outcome = await engine.submit(signal("ghost-manual", exchange="binanceusdm", side="short"))
     await engine.idle()
@@ -75,7 +82,9 @@ async def test_a_manual_close_is_recorded_as_closed_externally(sim, make_engine,
     await engine.reconciler.snapshot("binanceusdm", "binance")
 
     position = store.repository.get(outcome.position_id)
-    assert position.close_reason is CloseReason.CLOSED_EXTERNALLY
+    [closed] = [e for e in store.history(position.id) if type(e).__name__ == "PositionClosed"]
+    assert position.close_reason is CloseReason.MANUAL and closed.basis is CloseBasis.VENUE_ORDER
+    assert closed.closed_by.origin is OrderOrigin.ORDER and closed.closed_by.order_type == "MARKET"
     assert position.exit_price == Decimal("59000") and position.realized_pnl > 0
 
 
@@ -120,3 +129,20 @@ async def test_a_stop_cancelled_by_hand_is_put_back_at_the_next_reconcile(sim, m
     assert [s.stop_price for s in await port.fetch_stops("BTCUSDT")] == [position.stop_price]
     purposes = [e.purpose for e in store.history(position.id) if type(e).__name__ == "StopLossRequested"]
     assert purposes == [StopPurpose.INITIAL, StopPurpose.RESTORE]
+
+
+async def test_a_snapshot_is_recorded_only_when_it_changes_something(sim, make_engine, store):
+    engine = await make_engine()  # start() reconciled both accounts: flat, nothing to record
+    await engine.submit(signal("snap"))
+    await engine.idle()
+
+    for _ in range(3):
+        sim.control.step(count=1, symbols=["BTCUSDT"])  # the mark moves: not a change of position
+        await engine.reconciler.snapshot("bybit", "bybit")
+    sim.control.open_position("bybit", "BTCUSDT", "buy", "0.005")  # the size changes
+    await engine.reconciler.snapshot("bybit", "bybit")
+    await engine.reconciler.snapshot("bybit", "bybit")
+
+    snapshots = account_events(store, "PositionsSnapshotted")
+    assert [[(r.symbol, r.size) for r in s.reports] for s in snapshots] == [
+        [("BTCUSDT", Decimal("0.010"))], [("BTCUSDT", Decimal("0.015"))]]

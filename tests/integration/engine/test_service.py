@@ -13,7 +13,7 @@ from tests.integration.engine.test_open_saga import venue_position
 from warden.adapters.service import WardenService
 from warden.adapters.streams.ccxt_private import CcxtPrivateStream
 from warden.domain.lifecycle import Status
-from warden.domain.values import CloseReason, Origin
+from warden.domain.values import CloseBasis, CloseReason, OrderOrigin, Origin
 
 
 async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -31,7 +31,7 @@ async def service(make_engine):
     service = WardenService(engine, [CcxtPrivateStream(x) for x in exchanges], exchanges,
                             tick_interval=0.2, symbols_interval=0.2)
     await service.start()
-    await eventually(lambda: all(f.connected for f in service.stats.feeds.values()))
+    await eventually(lambda: not service.feeds_down())
     yield service
     await service.stop(grace=2)
 
@@ -67,8 +67,8 @@ async def test_a_close_missed_while_disconnected_is_repaired_by_the_resync(sim, 
     await sim.control.drop_websockets("binance")
 
     await eventually(lambda: outcome.position_id not in service.engine.positions)
-    assert store.repository.get(outcome.position_id).close_reason is CloseReason.CLOSED_EXTERNALLY
-    await eventually(lambda: service.stats.feeds["binanceusdm/binance/ccxt-pro"].reconnects >= 1)
+    assert store.repository.get(outcome.position_id).close_reason is CloseReason.MANUAL
+    await eventually(lambda: service.feeds()["binanceusdm/binance/ccxt-pro"].reconnects >= 1)
 
 
 async def test_the_trailing_stop_follows_the_venues_mark_prices(sim, service, store):
@@ -83,31 +83,25 @@ async def test_the_trailing_stop_follows_the_venues_mark_prices(sim, service, st
     await eventually(lambda: store.repository.get(outcome.position_id).stop_price == Decimal("60894.0"))
 
 
+@pytest.mark.parametrize("venue", ["bybit", "binanceusdm"])
+async def test_a_position_the_venue_liquidates_is_recorded_liquidated_from_its_order(
+        sim, service, store, venue):
+    """End to end: the venue's liquidation engine takes the position over (its own order, its
+    own pushes); warden reads LIQUIDATED from that order, not from a price."""
+    sim.control.set_liquidation(True)
+    sim.control.set_price("BTCUSDT", "60000")
+    port = next(p for p in service.engine.ctx.ports.values() if p.venue == venue)
+    await port.client.set_leverage(50, "BTC/USDT:USDT")  # liquidated at 59,100; bankrupt at 58,800
+    outcome = await service.engine.submit(signal(f"liq-{venue}", exchange=venue,
+                                                 stop_loss_percent="5"))  # the stop at 57,000
+    await service.engine.idle()
 
-async def test_compare_mode_matches_the_native_feed_against_ccxt_pro(sim, make_engine, store):
-    from warden.adapters.exchange.config import ExchangeConfig
-    from warden.adapters.streams.bybit_native import BybitNativeStream
-    from warden.domain.values import Venue
+    sim.control.set_price("BTCUSDT", "59000")  # through the liquidation price, not the stop
 
-    engine = await make_engine(start=False, venues=("bybit",))
-    port = engine.ctx.ports["bybit", "bybit"]
-    feed = CcxtPrivateStream(port)
-    native = BybitNativeStream(ExchangeConfig(venue=Venue.BYBIT, account="bybit", api_key="bybit-key",
-                                              secret="bybit-secret", rest_url=sim.http_url,
-                                              ws_url=sim.ws_url), port)
-    service = WardenService(engine, [feed], [port], shadows={feed: native}, tick_interval=0.2)
-    await service.start()
-    try:
-        await eventually(lambda: all(f.connected for f in service.stats.feeds.values()))
-        await asyncio.sleep(0.5)  # both subscribed
-        await engine.submit(signal("compare-1"))
-        await engine.idle()
-        await eventually(lambda: service.comparisons[feed].matched >= 2)
-        await asyncio.sleep(2.5)  # past the matching window: anything unmatched is reported
-        # ccxt.pro may merge an order's New and Filled updates into one, so the native feed's extra
-        # "new" order update is a real, known difference; fills and positions must agree exactly.
-        disagreements = [d for d in service.discrepancies if d.key[0] != "order"]
-        assert disagreements == []
-        assert all(d.key[2] == "new" for d in service.discrepancies)
-    finally:
-        await service.stop(grace=1)
+    await eventually(lambda: outcome.position_id not in service.engine.positions)
+    [closed] = [e for e in store.history(outcome.position_id) if type(e).__name__ == "PositionClosed"]
+    assert (closed.reason, closed.basis) == (CloseReason.LIQUIDATED, CloseBasis.VENUE_ORDER)
+    assert closed.closed_by.origin is OrderOrigin.LIQUIDATION
+    assert closed.closed_by.order_type in ("CreateByTakeOver_PassThrough", "autoclose")
+    assert closed.exit_price == Decimal("58800") and closed.realized_pnl < 0
+    assert venue_position(sim, venue) is None

@@ -10,6 +10,7 @@ import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
+from decimal import Decimal
 from pathlib import Path
 
 import pytest
@@ -18,6 +19,8 @@ from eventsourcing.persistence import PersistenceError
 
 from warden.adapters.store import open_store
 from warden.domain.intake import SignalBook
+from warden.domain.reports import PositionReport
+from warden.domain.values import ReportSource, Side
 from warden.engine.core import Engine
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
@@ -50,7 +53,8 @@ def test_a_store_failure_while_loading_an_account_does_not_register_a_new_one(da
     store = open_store(f"sqlite:///{database}")
     first = Engine(store, {})
     account = first.reconciler.account("bybit", "main")
-    account.record_snapshot([], at=AT)
+    account.record(PositionReport("bybit", "main", "BTCUSDT", Side.LONG, Decimal("0.5"),
+                                  Decimal("60000"), None, ReportSource.REST), at=AT)
     first.ctx.save(account)
 
     restarted = Engine(open_store(f"sqlite:///{database}"), {})
@@ -59,7 +63,7 @@ def test_a_store_failure_while_loading_an_account_does_not_register_a_new_one(da
     assert not isinstance(failure.value, AggregateNotFoundError)
 
     again = restarted.reconciler.account("bybit", "main")
-    assert again.version == 2 and again.last_snapshot_at == AT
+    assert again.version == 2 and again.last_report_at == AT
 
 
 def test_a_store_failure_while_loading_the_signal_book_does_not_open_a_new_one(database):

@@ -33,6 +33,15 @@ def sim_position(sim: Simulator, venue: Venue, symbol: str = SYMBOL) -> dict | N
     return next((p for p in positions if p["symbol"] == symbol), None)
 
 
+def stall(sim: Simulator, venue: str) -> int:
+    """The venue's end of every private connection stops reading: no pong, no ack -- the socket
+    stays open and silent, like a connection lost in a dead NAT or a hung gateway."""
+    private = [s for s in sim.hub.of(venue) if s.account is not None]
+    for session in private:
+        session.request.transport.pause_reading()
+    return len(private)
+
+
 def sim_stops(sim: Simulator, venue: Venue) -> list[dict]:
     return sim.control.state(sim_account(venue))["stops"]
 

@@ -130,3 +130,26 @@ async def test_the_stops_held_by_the_venue_can_be_listed(sim: Simulator, venue: 
     [listed] = await exchange.fetch_stops(SYMBOL)
     assert (listed.side, listed.stop_price, listed.order_id) == (Side.LONG, Decimal("58000"),
                                                                  placed.order_id)
+
+
+async def test_a_binance_stop_is_a_reduce_only_quantity_order_moved_place_first(sim: Simulator) -> None:
+    """Not closePosition (one per side, -4130): a move could only cancel first and leave the
+    position bare in between."""
+    from tests.integration.exchange.exchange_sim_helpers import make_config
+    exchange = CcxtExchange(make_config(sim, Venue.BINANCE))
+    try:
+        await open_long(exchange, "qty-stop")
+        stop = await exchange.place_stop(SYMBOL, Side.LONG, QTY, Decimal("58000"),
+                                         client_order_id="w-test-stop-1")
+        moved = await exchange.move_stop(stop, QTY, Decimal("58500"), client_order_id="w-test-stop-2")
+
+        requests = [(r["method"], r["params"]) for r in sim.control.requests("binance", "/fapi/v1/algoOrder")]
+        assert [method for method, _ in requests] == ["POST", "POST", "DELETE"]
+        placed = [params for method, params in requests if method == "POST"]
+        assert all(p["reduceOnly"] == "true" and p["quantity"] == "0.01" and "closePosition" not in p
+                   for p in placed)
+        [listed] = await exchange.fetch_stops(SYMBOL)
+        assert (listed.order_id, listed.client_order_id, listed.stop_price) == (
+            moved.order_id, "w-test-stop-2", Decimal("58500"))
+    finally:
+        await exchange.close()

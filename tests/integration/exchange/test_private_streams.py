@@ -12,21 +12,25 @@ import pytest
 from tests.integration.exchange.exchange_sim_helpers import (
     QTY,
     SYMBOL,
+    is_a,
     make_config,
     sim_account,
     until,
 )
 from warden.adapters.exchange.ccxt_exchange import CcxtExchange
-from warden.adapters.streams.base import Backoff, PrivateStream
+from warden.adapters.streams.base import PrivateStream
+from warden.adapters.streams.binance_native import BinanceNativeStream
 from warden.adapters.streams.bybit_native import BybitNativeStream
 from warden.adapters.streams.ccxt_private import CcxtPrivateStream
-from warden.adapters.streams.events import Connection, PositionSnapshot, StreamStatus
+from warden.adapters.streams.events import Connection, PositionSnapshot, StreamRejection, StreamStatus
+from warden.adapters.streams.supervision import Backoff
 from warden.domain.reports import FillReport, OrderReport, PositionReport
 from warden.domain.values import Side, Venue
 from warden.sim.server import Simulator
 
 FAST = Backoff(base=0.2, cap=0.5)
-FEEDS = [("ccxt", Venue.BYBIT), ("ccxt", Venue.BINANCE), ("native", Venue.BYBIT)]
+FEEDS = [("ccxt", Venue.BYBIT), ("ccxt", Venue.BINANCE), ("native", Venue.BYBIT), ("native", Venue.BINANCE)]
+NATIVE = {Venue.BYBIT: BybitNativeStream, Venue.BINANCE: BinanceNativeStream}
 POSITION_TOPIC = {Venue.BYBIT: "position", Venue.BINANCE: "ACCOUNT_UPDATE"}
 SIM_VENUE = {Venue.BYBIT: "bybit", Venue.BINANCE: "binance"}
 
@@ -35,7 +39,7 @@ def build_stream(kind: str, sim: Simulator, venue: Venue) -> PrivateStream:
     config = make_config(sim, venue)
     port = CcxtExchange(config)
     if kind == "native":
-        return BybitNativeStream(config, port, backoff=FAST, ping_interval=0.3, pong_timeout=0.3)
+        return NATIVE[venue](config, port, backoff=FAST, ping_interval=0.3, pong_timeout=0.3)
     return CcxtPrivateStream(port, backoff=FAST, settle=0.1)
 
 
@@ -94,10 +98,11 @@ async def test_a_server_disconnect_is_followed_by_reconnect_resubscribe_and_resy
     await until(stream, position_of(QTY))
     await sim.control.drop_websockets(SIM_VENUE[venue])
     sim.control.open_position(sim_account(venue), SYMBOL, "buy", str(QTY))  # pushed to nobody
-    events = await until(stream, snapshot)
-    states = [(e.state, e.attempt) for e in events if isinstance(e, StreamStatus)]
+    events = await until(stream, is_a(StreamStatus, state=Connection.CONNECTED))
+    states = [(e.state, e.attempt) for e in events if isinstance(e, StreamStatus)
+              and e.state is not Connection.CONNECTING]
     assert states == [(Connection.DISCONNECTED, 0), (Connection.CONNECTED, 1)]
-    [position] = events[-1].positions
+    [position] = [e for e in events if snapshot(e)][-1].positions
     assert position.size == 2 * QTY  # the update lost in the gap is repaired by the snapshot
     await trade(sim, venue, "d-2")  # resubscribed: pushes flow again
     after = await until(stream, position_of(3 * QTY))
@@ -157,3 +162,16 @@ async def test_an_expired_binance_listen_key_is_replaced_on_reconnect(sim: Simul
     finally:
         await stream.stop()
         await stream.port.close()
+
+
+async def test_a_text_frame_that_is_not_utf8_fails_the_connection_is_counted_and_the_feed_recovers(
+        sim: Simulator, feed) -> None:
+    stream, venue = feed
+    await until(stream, is_a(StreamStatus, state=Connection.CONNECTED))
+    # a lone surrogate, sent as its bytes in a text frame: the protocol says fail the connection
+    assert sim.control.push_raw(sim_account(venue), '{"topic": "\ud800"}', public=False) == 1
+    events = await until(stream, is_a(StreamStatus, state=Connection.CONNECTED))
+    [rejection] = [e for e in events if isinstance(e, StreamRejection)]
+    assert rejection.kind == "protocol" and stream.health.rejected_frames == 1
+    await trade(sim, venue, "utf-1")
+    await until(stream, position_of(QTY))

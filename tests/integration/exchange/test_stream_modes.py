@@ -11,9 +11,8 @@ from decimal import Decimal
 import pytest
 from websockets.asyncio.server import ServerConnection, serve
 
-from tests.integration.exchange.exchange_sim_helpers import QTY, SYMBOL, is_a, make_config, until
+from tests.integration.exchange.exchange_sim_helpers import QTY, SYMBOL, is_a, make_config, stall, until
 from warden.adapters.exchange.ccxt_exchange import CcxtExchange
-from warden.adapters.streams.base import Backoff
 from warden.adapters.streams.bybit_native import BybitNativeStream
 from warden.adapters.streams.ccxt_private import CcxtPrivateStream
 from warden.adapters.streams.compare import Discrepancy, Mismatch, compare_streams
@@ -25,6 +24,7 @@ from warden.adapters.streams.events import (
     StreamStatus,
 )
 from warden.adapters.streams.public import MarkPriceStream
+from warden.adapters.streams.supervision import Backoff
 from warden.domain.reports import PositionReport
 from warden.domain.values import PriceSource, Side, Venue
 from warden.sim.server import Simulator
@@ -51,12 +51,13 @@ async def test_compare_mode_reports_a_push_one_feed_lost(sim: Simulator) -> None
         await closable.stop()
         await closable.port.close()
     await trader.close()
-    # The dropped push reached only one of the two sessions (whichever the venue served first).
-    [lost] = [d for d in found if d.key[0] == "position"]
+    # The dropped push reached only one of the two sessions (whichever the venue served first);
+    # the order and the fill reached both alike, and ended alike.
+    [lost] = found
     assert lost.kind in (Mismatch.MISSING, Mismatch.EXTRA)
     delivered = lost.baseline if lost.kind is Mismatch.MISSING else lost.candidate
     assert isinstance(delivered, PositionReport) and delivered.size == QTY
-    assert not [d for d in found if d.key[0] == "fill"]  # the fill reached both feeds alike
+    assert lost.key == ("position", SYMBOL)
 
 
 async def test_a_missing_pong_makes_the_native_stream_reconnect(sim: Simulator) -> None:
@@ -76,14 +77,38 @@ async def test_a_missing_pong_makes_the_native_stream_reconnect(sim: Simulator) 
         await stream.port.close()
 
 
+async def test_a_native_stream_that_hears_nothing_is_restarted_by_its_supervisor(sim: Simulator) -> None:
+    config = make_config(sim, Venue.BYBIT)
+    # Its own pong check would wait 30 s; the supervisor's quiet rule (1 s) acts first.
+    stream = BybitNativeStream(config, CcxtExchange(config), backoff=FAST, ping_interval=0.2,
+                               pong_timeout=30, quiet_after=1.0)
+    await stream.start()
+    try:
+        await until(stream, is_a(StreamStatus, state=Connection.CONNECTED))
+        assert stall(sim, "bybit") == 1
+        events = await until(stream, is_a(StreamStatus, state=Connection.CONNECTED))
+        [restart] = [e for e in events if isinstance(e, StreamStatus) and e.state is Connection.RESTARTING]
+        assert restart.reason.startswith("quiet: no frame or heartbeat for 1.")
+        assert stream.health.restarts == 1 and stream.health.up
+        trader = CcxtExchange(config)
+        await trader.open_market(SYMBOL, Side.LONG, QTY, "quiet-1")
+        await trader.close()
+        await until(stream, lambda e: isinstance(e, PositionReport) and e.size == QTY)
+    finally:
+        await stream.stop()
+        await stream.port.close()
+
+
 async def test_a_refused_auth_is_reported_and_retried_not_fatal(sim: Simulator) -> None:
     good = make_config(sim, Venue.BYBIT)
     bad = type(good)(**{**good.__dict__, "secret": "wrong"})
     stream = BybitNativeStream(bad, CcxtExchange(good), backoff=FAST)
     await stream.start()
     try:
-        events = await until(stream, is_a(StreamStatus, attempt=1))
-        refusals = [e for e in events if isinstance(e, StreamStatus)]
+        events = await until(stream, is_a(StreamStatus, attempt=1, state=Connection.DISCONNECTED))
+        refusals = [e for e in events if isinstance(e, StreamStatus)
+                    and e.state is not Connection.CONNECTING]
+        assert len(refusals) == 2
         assert all(e.state is Connection.DISCONNECTED and "auth" in e.reason for e in refusals)
     finally:
         await stream.stop()
@@ -146,6 +171,23 @@ async def test_mark_price_ticks_follow_the_venue_price(sim: Simulator, venue: Ve
             if isinstance(tick, PriceTick) and tick.price == Decimal("61000.5"):
                 break
         assert tick.source in (PriceSource.MARK, PriceSource.TICKER) and tick.symbol == SYMBOL
+    finally:
+        await ticks.aclose()
+        await exchange.close()
+
+
+async def test_the_mark_price_feed_outlives_a_rest_outage_at_its_start(sim: Simulator, venue: Venue) -> None:
+    exchange = CcxtExchange(make_config(sim, venue))
+    sim.control.inject("http_error", venue="bybit" if venue is Venue.BYBIT else "binance")
+    feed = MarkPriceStream(exchange, [SYMBOL], backoff=FAST)
+    ticks = feed.ticks()
+    first = asyncio.create_task(anext(ticks))
+    try:
+        await asyncio.sleep(1.0)  # the markets cannot be loaded: each session fails and restarts
+        assert not first.done() and feed.health.restarts >= 2 and "503" in feed.health.last_error
+        sim.control.clear_faults("http_error")
+        assert isinstance(await asyncio.wait_for(first, 5), PriceTick)
+        assert feed.health.up
     finally:
         await ticks.aclose()
         await exchange.close()

@@ -7,10 +7,11 @@ from __future__ import annotations
 import asyncio
 import json
 import time
+from dataclasses import replace
 from decimal import Decimal
 from urllib.parse import urlsplit
 
-from tests.integration.engine.conftest import signal
+from tests.integration.engine.conftest import FAST, signal
 from tests.integration.intake.conftest import http_head, raw_request, rejections, signed, stored_text
 
 PRODUCTION_LIMITS = {"rate_per_second": Decimal(20), "rate_burst": 40}  # the defaults of [intake]
@@ -23,7 +24,9 @@ def unauthenticated(store):
 
 
 async def test_a_junk_flood_from_several_addresses_does_not_starve_the_bots_signed_signals(
-        serve, engine, store, client_at):
+        serve, make_engine, store, client_at):
+    # the bot adds to its BTCUSDT long: one venue position, one warden position (scale_in)
+    engine = await make_engine(config=replace(FAST, scale_in=True), venues=("bybit",))
     intake, bot = await serve(engine, **PRODUCTION_LIMITS)
     junk_answers: list[int] = []
     started = time.monotonic()

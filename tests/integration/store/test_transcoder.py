@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from datetime import timedelta, timezone
 from decimal import Decimal
 from enum import StrEnum
@@ -14,8 +15,8 @@ from eventsourcing.persistence import JSONTranscoder, TranscodingNotRegisteredEr
 from tests.builders import SATS, at, opened, protected
 from warden.adapters.store import open_store
 from warden.domain.account import ExchangeAccount
-from warden.domain.reports import PositionReport, PriceAnswer
-from warden.domain.values import PriceSource, ReportSource, Side
+from warden.domain.reports import ClosingOrder, PositionReport, PriceAnswer
+from warden.domain.values import CloseBasis, CloseReason, OrderOrigin, PriceSource, ReportSource, Side
 
 
 def transcoders() -> tuple[JSONTranscoder, JSONTranscoder]:
@@ -45,8 +46,20 @@ def domain_events() -> list:
                             Decimal("-0"), ReportSource.WEBSOCKET, exchange_time=at(1),
                             raw={"topic": "position", "_type_": "not a tag on its own"})
     account.record(report, at=at(1))
-    account.record_snapshot([report, report], at=at(2))
-    return [*position.collect_events(), *sats.collect_events(), *account.collect_events()]
+    account.record_snapshot([report, replace(report, size=Decimal("0.75"))], at=at(2))
+    stopped = protected(Side.LONG, signal_id="s3")
+    stopped.close(exit_price=Decimal("58795.5"), fees=Decimal("0.33"), reason=CloseReason.STOP_HIT,
+                  basis=CloseBasis.VENUE_ORDER, at=at(5), closed_by=ClosingOrder(
+                      "1007", None, OrderOrigin.POSITION_STOP, "StopLoss", Decimal("58800.0"),
+                      Decimal("0.010"), Decimal("58795.5"), Decimal("0.33"),
+                      raw={"stopOrderType": "StopLoss", "_type_": "x"}))
+    scaled = protected(Side.SHORT, signal_id="s4")
+    scaled.request_scale_in(signal_id="s5", quantity=Decimal("0.020"), client_order_id="wadd9",
+                            at=at(6), raw={"signal_id": "s5"})
+    scaled.fill_scale_in(price=Decimal("59950.5"), quantity=Decimal("0.020"),
+                         source=PriceSource.EXECUTIONS, order_id="77", fee=Decimal("0.6"), at=at(7))
+    return [*position.collect_events(), *sats.collect_events(), *account.collect_events(),
+            *stopped.collect_events(), *scaled.collect_events()]
 
 
 @pytest.mark.parametrize("index", range(len(domain_events())))

@@ -80,13 +80,15 @@ def test_the_example_file_loads_and_builds_what_the_engine_and_port_take(tmp_pat
 def test_environment_overrides_the_file(tmp_path):
     env = {**ENV, "WARDEN_INTAKE__PORT": "9000", "WARDEN_EXCHANGES__0__REST_URL": "http://127.0.0.1:1",
            "WARDEN_POLICY__TRAILING_CALLBACK_PERCENT": "0.25", "WARDEN_STORE__URL": "memory://",
-           "WARDEN_EXCHANGES__0__POLICY__PHANTOM_POLICY": "close"}
+           "WARDEN_EXCHANGES__0__POLICY__PHANTOM_POLICY": "close",
+           "WARDEN_EXCHANGES__0__POLICY__SCALE_IN": "true"}
     config = load(tmp_path, MINIMAL + '\n[intake]\nport = 8000\n', env)
     assert config.intake.port == 9000 and config.store.url == "memory://"
     assert config.exchanges[0].rest_url == "http://127.0.0.1:1"
     assert config.policy.trailing_callback_percent == Decimal("0.25")
     assert config.exchanges[0].policy.trailing_callback_percent == Decimal("0.25")  # inherits
     assert engine_config(config, config.exchanges[0]).phantom_policy is PhantomPolicy.CLOSE
+    assert engine_config(config, config.exchanges[0]).scale_in and not engine_config(config).scale_in
 
 
 def test_an_array_is_overridden_whole_as_json(tmp_path):
@@ -103,8 +105,6 @@ def test_an_array_is_overridden_whole_as_json(tmp_path):
     (MINIMAL.replace('rest_url = "http://127.0.0.1:8900"\n', ""), None, "exchanges[0].rest_url: required"),
     (MINIMAL + 'endpoint = "binance-testnet"\n', None, "exchanges[0].endpoint: 'binance-testnet' is not a"),
     (MINIMAL + 'endpoint = "moon"\n', None, "exchanges[0].endpoint: expected 'bybit-mainnet'"),
-    (MINIMAL.replace("bybit", "binanceusdm", 1) + 'stream = "native"\n', None,
-     "exchanges[0].stream: 'native' exists for bybit only"),
     (MINIMAL + 'stream = "fast"\n', None, "exchanges[0].stream: expected 'ccxtpro', 'native' or 'compare'"),
     (MINIMAL, {"BYBIT_API_KEY": "k"},
      "exchanges[0].secret_env: environment variable BYBIT_API_SECRET is not"),
@@ -112,6 +112,8 @@ def test_an_array_is_overridden_whole_as_json(tmp_path):
     (MINIMAL.replace('secret_env = "BYBIT_API_SECRET"', 'secret_file = "/nonexistent/s"'), None,
      "exchanges[0].secret_file: cannot read /nonexistent/s"),
     (MINIMAL + MINIMAL, None, "exchanges[1].account: bybit/main is configured twice"),
+    (MINIMAL + "ws_keepalive_s = 20\nfeed_quiet_s = 30\n", None,
+     "exchanges[0].feed_quiet_s: must be at least twice ws_keepalive_s (20 s)"),
     (MINIMAL + 'colour = "red"\n', None, "exchanges[0].colour: unknown key (known: account, api_key_env,"),
     (MINIMAL + "[exchanges.policy]\ninitial_stop_percent = 0\n", None,
      "exchanges[0].policy.initial_stop_percent: expected a number > 0 and < 100, got 0"),

@@ -1,4 +1,4 @@
-"""Native Bybit frames, push de-duplication, backoff and the feed comparator."""
+"""Native Bybit and Binance frames, push de-duplication, backoff and the feed comparator."""
 
 from __future__ import annotations
 
@@ -7,11 +7,12 @@ from dataclasses import replace
 from datetime import UTC, datetime
 from decimal import Decimal
 
-from warden.adapters.streams.base import Backoff
+from warden.adapters.streams import binance_frames
 from warden.adapters.streams.bybit_frames import ControlFrame, parse_frame
 from warden.adapters.streams.compare import FeedComparator, Mismatch
 from warden.adapters.streams.dedup import Sequencer
 from warden.adapters.streams.events import StreamRejection
+from warden.adapters.streams.supervision import Backoff
 from warden.domain.reports import FillReport, OrderReport, PositionReport
 from warden.domain.values import OrderSide, OrderStatus, ReportSource, Side
 
@@ -47,6 +48,41 @@ def test_executions_other_than_trades_are_not_fills() -> None:
 def test_auth_answers_are_control_frames() -> None:
     [ack] = parse_frame('{"success":false,"ret_msg":"invalid key","op":"auth"}', "bybit", "acc")
     assert isinstance(ack, ControlFrame) and (ack.op, ack.success) == ("auth", False)
+
+
+BINANCE_ORDER = {"s": "BTCUSDT", "c": "cid-1", "S": "BUY", "o": "MARKET", "q": "0.010", "ap": "60010.5",
+                 "x": "TRADE", "X": "FILLED", "i": 1001, "l": "0.010", "z": "0.010", "L": "60010.5",
+                 "N": "USDT", "n": "0.30", "T": 1700000000000, "t": 7, "R": False, "ps": "BOTH"}
+
+
+def binance(event: dict) -> list[object]:
+    return binance_frames.parse_frame(json.dumps(event), "binanceusdm", "acc")
+
+
+def test_a_binance_trade_update_is_an_order_and_a_fill_and_a_new_one_only_an_order() -> None:
+    order_, fill = binance({"e": "ORDER_TRADE_UPDATE", "E": 1, "T": 1, "o": BINANCE_ORDER})
+    assert isinstance(order_, OrderReport) and order_.status is OrderStatus.FILLED
+    assert isinstance(fill, FillReport) and (fill.trade_id, fill.price) == ("7", Decimal("60010.5"))
+    [new] = binance({"e": "ORDER_TRADE_UPDATE", "E": 1, "T": 1,
+                     "o": {**BINANCE_ORDER, "x": "NEW", "X": "NEW", "z": "0", "l": "0"}})
+    assert new.status is OrderStatus.NEW
+
+
+def test_a_binance_account_update_is_one_position_per_item_stamped_with_the_event_time() -> None:
+    [short] = binance({"e": "ACCOUNT_UPDATE", "E": 1700000000123, "T": 1, "a": {"m": "ORDER", "B": [], "P": [
+        {"s": "ETHUSDT", "pa": "-0.50", "ep": "3000", "ps": "BOTH"}]}})
+    assert (short.side, short.size, short.entry_price) == (Side.SHORT, Decimal("0.50"), Decimal(3000))
+    assert short.exchange_time == datetime(2023, 11, 14, 22, 13, 20, 123000, tzinfo=UTC)
+
+
+def test_binance_frames_that_are_not_reports() -> None:
+    [expired] = binance({"e": "listenKeyExpired", "E": 1, "listenKey": "k"})
+    assert isinstance(expired, binance_frames.ListenKeyExpired)
+    assert binance({"e": "TRADE_LITE", "E": 1}) == [] and binance({"result": None, "id": 1}) == []
+    for bad in ({"e": "ACCOUNT_UPDATE", "a": {"P": "x"}}, {"e": "ORDER_TRADE_UPDATE", "o": [1]},
+                {"e": "SOMETHING_NEW"}, [1, 2]):
+        [rejection] = binance(bad)  # type: ignore[arg-type]
+        assert isinstance(rejection, StreamRejection) and rejection.raw_text == json.dumps(bad)
 
 
 def position(ms: int, size: str = "0.012") -> PositionReport:
@@ -98,16 +134,30 @@ def test_backoff_grows_exponentially_with_bounded_jitter() -> None:
     assert 7.9 < high.delay(10) < 8.0
 
 
+def test_the_comparator_compares_how_things_ended_once_settled() -> None:
+    now = [0.0]
+    comp = FeedComparator(window=1.0, clock=lambda: now[0])
+    # the baseline saw New then Filled, the candidate only Filled (ccxt.pro merged the two)
+    comp.add(order(OrderStatus.NEW, "0", 4), baseline=True)
+    comp.add(order(OrderStatus.FILLED, "1", 5), baseline=True)
+    comp.add(order(OrderStatus.FILLED, "1", 5), baseline=False)
+    comp.add(position(1000), baseline=True)
+    comp.add(replace(position(1000), mark_price=Decimal(99)), baseline=False)  # a mark is not an end
+    now[0] = 0.9
+    assert comp.expire() == [] and comp.matched == 0  # not settled yet
+    now[0] = 1.0
+    assert comp.expire() == [] and comp.agreed == {"order": 1, "position": 1}
+
+
 def test_the_comparator_reports_missing_extra_and_differing() -> None:
     now = [0.0]
     comp = FeedComparator(window=1.0, clock=lambda: now[0])
-    assert comp.add(position(1000), baseline=True) == []
-    assert comp.add(position(1000), baseline=False) == []  # matched and equal
-    [differing] = comp.add(order(OrderStatus.FILLED, "1", 5), baseline=True) + comp.add(
-        replace(order(OrderStatus.FILLED, "1", 5), average_price=Decimal(7)), baseline=False)
-    assert differing.kind is Mismatch.DIFFERING
+    comp.add(order(OrderStatus.FILLED, "1", 5), baseline=True)
+    comp.add(replace(order(OrderStatus.FILLED, "1", 5), average_price=Decimal(7)), baseline=False)
     comp.add(position(2000), baseline=True)
-    comp.add(position(3000), baseline=False)
+    comp.add(replace(position(2000), symbol="ETHUSDT"), baseline=False)
     now[0] = 5.0
-    kinds = sorted(d.kind.value for d in comp.expire())
-    assert kinds == ["extra", "missing"] and comp.matched == 2
+    found = {d.key: d.kind for d in comp.expire()}
+    assert found == {("order", "o1"): Mismatch.DIFFERING, ("position", "BTCUSDT"): Mismatch.MISSING,
+                     ("position", "ETHUSDT"): Mismatch.EXTRA}
+    assert comp.matched == 0

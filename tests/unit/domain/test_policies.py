@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+from dataclasses import replace
 from decimal import Decimal as D
 
 import pytest
@@ -12,10 +13,13 @@ from warden.domain.policies import (
     AgedPhase,
     AgedStep,
     InitialStopPolicy,
+    OwnOrders,
     TrailingStopPolicy,
+    attribute_close,
     exit_reason,
 )
-from warden.domain.values import CloseReason, Side
+from warden.domain.reports import ClosingOrder
+from warden.domain.values import CloseBasis, CloseReason, OrderOrigin, Side
 
 
 def test_the_initial_stop_is_a_percent_from_the_real_fill_rounded_protectively():
@@ -116,3 +120,45 @@ def test_an_exit_the_venue_made_is_explained_by_its_price(side, exit_price, trai
 def test_a_trailing_policy_that_could_loosen_the_stop_is_refused(kwargs):
     with pytest.raises(InvalidStop):
         TrailingStopPolicy(**kwargs)
+
+
+def closing(origin: OrderOrigin, *, order_id: str = "9", client: str | None = None,
+            trigger: str | None = None, price: str = "59000") -> ClosingOrder:
+    return ClosingOrder(order_id, client, origin, None, D(trigger) if trigger else None, D("0.01"),
+                        D(price), D("0.3"))
+
+
+OWN = OwnOrders("wabc", frozenset({"stop-1"}), D("58800"), trailing=False)
+
+
+@pytest.mark.parametrize(("orders", "own", "expected"), [
+    # a hand close right by the stop: the order says manual, whatever the price
+    ([closing(OrderOrigin.ORDER, client="web-123")], OWN, (CloseReason.MANUAL, CloseBasis.VENUE_ORDER)),
+    # the stop warden placed, filled far below its trigger (a gap): still the stop
+    ([closing(OrderOrigin.STOP, order_id="stop-1", trigger="58800", price="55000")], OWN,
+     (CloseReason.STOP_HIT, CloseBasis.VENUE_ORDER)),
+    ([closing(OrderOrigin.POSITION_STOP, trigger="58800")], replace(OWN, trailing=True),
+     (CloseReason.TRAILING_STOP_HIT, CloseBasis.VENUE_ORDER)),
+    # a stop warden did not place (another client's), at another price
+    ([closing(OrderOrigin.STOP, order_id="x", trigger="57000")], OWN,
+     (CloseReason.CLOSED_EXTERNALLY, CloseBasis.VENUE_ORDER)),
+    # a liquidation anywhere wins, even before a later order
+    ([closing(OrderOrigin.LIQUIDATION), closing(OrderOrigin.ORDER)], OWN,
+     (CloseReason.LIQUIDATED, CloseBasis.VENUE_ORDER)),
+    # warden's own close order: the reason warden asked for
+    ([closing(OrderOrigin.ORDER, client="wabcclose7")], replace(OWN, requested=CloseReason.AGED_EXIT),
+     (CloseReason.AGED_EXIT, CloseBasis.WARDEN_ORDER)),
+    # the stop beat warden's close order: the stop is why
+    ([closing(OrderOrigin.STOP, order_id="stop-1")], replace(OWN, requested=CloseReason.AGED_EXIT),
+     (CloseReason.STOP_HIT, CloseBasis.VENUE_ORDER)),
+    ([closing(OrderOrigin.VENUE)], OWN, (CloseReason.CLOSED_EXTERNALLY, CloseBasis.VENUE_ORDER)),
+    # nothing the venue would describe: the price decides, and says it guessed
+    ([closing(OrderOrigin.UNKNOWN, price="58790")], OWN, (CloseReason.STOP_HIT, CloseBasis.PRICE_GUESS)),
+    ([], OWN, (CloseReason.CLOSED_EXTERNALLY, CloseBasis.PRICE_GUESS)),
+])
+def test_the_close_reason_comes_from_the_closing_order(orders, own, expected):
+    exit_price = orders[-1].price if orders else None
+    why = attribute_close(orders, own, side=Side.LONG, exit_price=exit_price, liquidation_price=None)
+    assert (why.reason, why.basis) == expected
+    assert why.order is (orders[-1] if orders and expected[0] is not CloseReason.LIQUIDATED else
+                         orders[0] if orders else None)

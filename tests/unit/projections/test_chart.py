@@ -71,7 +71,7 @@ def test_the_resync_snapshot_that_found_the_outage_close_is_on_the_chart():
     snapshots = [p for p in _series(chart)[FEEDS].points if "PositionsSnapshotted" in p.text]
     assert snapshots and "holds: nothing" in snapshots[-1].text
     assert snapshots[-1].time <= position.closed_at
-    assert any("CLOSED_EXTERNALLY" in p.text for p in _series(chart)[CLOSE].points)
+    assert any("MANUAL" in p.text for p in _series(chart)[CLOSE].points)
 
 
 def test_a_long_price_line_is_thinned_keeping_every_runs_lowest_and_highest():
