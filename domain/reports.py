@@ -14,10 +14,10 @@ from typing import Any
 
 from warden.domain.values import (
     ZERO,
+    OrderOrigin,
     OrderSide,
     OrderStatus,
     PositionMode,
-    OrderOrigin,
     PriceSource,
     ReportSource,
     Side,

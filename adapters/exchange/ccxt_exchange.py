@@ -16,7 +16,7 @@ from warden.adapters.exchange import closing_orders, normalize
 from warden.adapters.exchange.binance import BinanceOps
 from warden.adapters.exchange.bybit import BybitOps
 from warden.adapters.exchange.config import ExchangeConfig, build_client
-from warden.adapters.exchange.errors import DUPLICATE_CLIENT_ID, ORDER_NOT_FOUND, classify, has_code
+from warden.adapters.exchange.errors import DUPLICATE_CLIENT_ID, classify, has_code
 from warden.adapters.exchange.price_chain import NamedStep, resolve_price
 from warden.adapters.exchange.venue_ops import VenueOps
 from warden.domain.instrument import Instrument
