@@ -1,0 +1,300 @@
+"""The promises checked after each soak scenario, against the simulator's own state, request log
+and stop-coverage record, and against warden's event log and read model.
+
+Each check returns `Violation`s naming the scenario's seed; none of them reads warden's opinion of
+the venue where the venue itself can be asked.
+"""
+
+from __future__ import annotations
+
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass
+from decimal import Decimal
+from io import StringIO
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from warden.adapters.eventlog import export_log, import_log
+from warden.adapters.readmodel_sql import open_readmodel
+from warden.adapters.store import open_store
+from warden.domain.values import Side
+from warden.domain.ids import client_order_id_prefix, position_id
+from warden.engine.context import EngineConfig, entry_exposure_bound_s
+from warden.projections.positions_view import PositionsView, all_positions
+from warden.projections.runner import ProjectionRunner
+
+from tests.soak.world import RECONCILE_S, REQUEST_TIMEOUT_S
+
+if TYPE_CHECKING:
+    from tests.soak.harness import Run
+
+ACCOUNTS = {"bybit": "bybit", "binance": "binanceusdm"}   # sim account: warden venue
+MARK_GRACE_MS = 1000      # how stale warden's view of the mark may be when it places a stop
+RESTART_SLACK_S = 5.0     # per outage: a restart's reconcile and resume on top of the downtime
+ENTRY_BOUND_S = entry_exposure_bound_s(EngineConfig(fill_timeout_s=1.0, reconcile_interval_s=RECONCILE_S),
+                                       REQUEST_TIMEOUT_S)
+LIVE = ("new", "untriggered", "partially_filled")
+
+
+@dataclass(frozen=True)
+class Violation:
+    seed: int
+    check: str
+    detail: str
+
+
+def venue_snapshot(run: Run) -> dict[str, Any]:
+    """The simulator's state, request log, coverage record and price history, read on its loop."""
+    def grab() -> dict[str, Any]:
+        sim = run.sim.sim
+        return {"state": sim.control.state(), "requests": sim.control.requests(),
+                "coverage": sim.control.coverage(), "now_ms": sim.clock.now_ms(),
+                "history": {s: list(h) for s, h in sim.feed.history.items()}}
+    return run.sim.call(grab)
+
+
+def check_scenario(run: Run) -> tuple[list[Violation], list[dict[str, Any]]]:
+    """Every violation of the scenario, and every uncovered interval (for the worst-case figure)."""
+    venue = venue_snapshot(run)
+    store = open_store(run.store_url)
+    events = list(store.all_events())
+    seed, found = run.scenario.seed, []
+    for check, detail in [*duplicate_entries(run, venue), *stop_prices(venue, events),
+                          *tracking(run, venue, events), *exposure(run, venue),
+                          *left_behind(venue), *feeds(run), *ratchets(venue, events),
+                          *log_round_trip(run, store)]:
+        found.append(Violation(seed, check, detail))
+    gaps = [{**g, "account": life["account"], "symbol": life["symbol"]}
+            for life in venue["coverage"] for g in life["gaps"]]
+    return found, gaps
+
+
+# -- the venue's side --------------------------------------------------------------------------
+def duplicate_entries(run: Run, venue: dict[str, Any]):
+    """No signal ever made more than one entry order on the venue."""
+    for sid, payload in run.signals.items():
+        prefix = client_order_id_prefix(position_id(payload["exchange"], payload["account"], sid))
+        entries = [o for o in venue["state"]["orders"]
+                   if (o["client_id"] or "").startswith(prefix) and "entry" in o["client_id"]]
+        if len(entries) > 1:
+            yield "duplicate_entry", f"signal {sid}: {len(entries)} entry orders " \
+                                     f"{[o['client_id'] for o in entries]}"
+
+
+def stop_requests(venue: dict[str, Any]) -> list[dict[str, Any]]:
+    """Every stop warden sent (whatever the answer): account, symbol, side it sells or buys
+    (None for a Bybit position stop: the position's), trigger, time, accepted."""
+    accounts = {a["api_key"]: a for a in [{"api_key": "bybit-key", "id": "bybit"},
+                                         {"api_key": "binance-key", "id": "binance"}]}
+    stops = []
+    for r in venue["requests"]:
+        p, ok = r["params"], r["status"] == 200 and r["code"] in (None, 0)
+        if r["method"] != "POST" or r["api_key"] not in accounts:
+            continue
+        if r["path"] == "/v5/position/trading-stop" and "stopLoss" in p:
+            trigger, side = p["stopLoss"], None
+        elif r["path"] in ("/v5/order/create", "/fapi/v1/algoOrder", "/fapi/v1/order") and (
+                "triggerPrice" in p or "stopPrice" in p):
+            trigger, side = p.get("triggerPrice") or p.get("stopPrice"), str(p["side"]).lower()
+        else:
+            continue
+        stops.append({"account": accounts[r["api_key"]]["id"], "symbol": p["symbol"], "side": side,
+                      "trigger": Decimal(str(trigger)), "time_ms": r["time_ms"], "accepted": ok})
+    return stops
+
+
+def _lifetime(venue: dict[str, Any], account: str, symbol: str, time_ms: int) -> dict[str, Any] | None:
+    for life in venue["coverage"]:
+        if (life["account"], life["symbol"]) == (account, symbol) and life["opened_ms"] <= time_ms \
+                and (life["closed_ms"] is None or time_ms <= life["closed_ms"]):
+            return life
+    return None
+
+
+def _marks(venue: dict[str, Any], symbol: str, time_ms: int) -> list[Decimal]:
+    """The marks in force during the grace window before ``time_ms``."""
+    history = venue["history"].get(symbol, [])
+    before = [p for t, p in history if t <= time_ms - MARK_GRACE_MS]
+    return ([before[-1]] if before else []) + [p for t, p in history
+                                               if time_ms - MARK_GRACE_MS < t <= time_ms]
+
+
+def stop_prices(venue: dict[str, Any], events: list[Any]):
+    """No stop at a price <= 0; none on the wrong side of every mark of the last second; no first
+    stop on the wrong side of the entry."""
+    for s in stop_requests(venue):
+        where = f"{s['account']}/{s['symbol']} at {s['time_ms']}"
+        if s["trigger"] <= 0:
+            yield "stop_price", f"{where}: stop sent at {s['trigger']}"
+            continue
+        life = _lifetime(venue, s["account"], s["symbol"], s["time_ms"])
+        long = (s["side"] == "sell") if s["side"] else (life is not None and life["side"] == "buy")
+        marks = _marks(venue, s["symbol"], s["time_ms"])
+        if marks and (s["side"] or life) and all((s["trigger"] >= m) if long else (s["trigger"] <= m)
+                                                 for m in marks):
+            yield "stop_price", f"{where}: {'long' if long else 'short'} stop at {s['trigger']} " \
+                                f"on the wrong side of the mark {marks[-1]}"
+    entry: dict[Any, Decimal] = {}
+    trailing: set[Any] = set()
+    for e in events:
+        name = type(e).__name__
+        if name == "EntryFilled":
+            entry.setdefault(e.originator_id, e.price)
+        elif name == "TrailingActivated":
+            trailing.add(e.originator_id)
+    sides = _sides(events)
+    for e in events:
+        if type(e).__name__ != "StopLossRequested" or e.originator_id in trailing \
+                or e.originator_id not in entry:
+            continue
+        price, long = entry[e.originator_id], sides.get(e.originator_id)
+        if (e.price >= price) if long else (e.price <= price):
+            yield "stop_price", f"position {e.originator_id}: stop {e.price} before trailing is on " \
+                                f"the wrong side of the entry {price}"
+
+
+def tracking(run: Run, venue: dict[str, Any], events: list[Any]):
+    """Every venue position is tracked by an open warden position or flagged as a phantom, and
+    warden tracks no position the venue does not hold."""
+    db = open_readmodel(run.store_url)
+    try:
+        rows = [r for r in all_positions(db) if r.status.value != "closed"]
+    finally:
+        db.close()
+    flagged = {(e.report.symbol, str(e.originator_id)) for e in events if type(e).__name__ == "PhantomDetected"}
+    held = set()
+    for p in venue["state"]["positions"]:
+        held.add((ACCOUNTS[p["account"]], p["account"], p["symbol"]))
+        tracked = any((r.venue, r.account, r.symbol) == (ACCOUNTS[p["account"]], p["account"], p["symbol"])
+                      for r in rows)
+        if not tracked and not any(symbol == p["symbol"] for symbol, _ in flagged):
+            yield "untracked", f"{p['account']}/{p['symbol']} {p['side']} {p['qty']} on the venue, " \
+                               f"neither tracked nor flagged {RECONCILE_S + 1.2:.1f} s after the settle"
+    for r in rows:
+        if (r.venue, r.account, r.symbol) not in held:
+            yield "ghost", f"warden tracks {r.account}/{r.symbol} {r.status.value} ({r.id}): the venue is flat"
+
+
+def exposure(run: Run, venue: dict[str, Any]):
+    """No move ever leaves a position without a stop; an entry is protected within the bound of
+    issue 9 item 1, plus the time warden or its database was down (and a restart's slack)."""
+    now_ms = venue["now_ms"]
+    outages = run.outages()
+    for life in venue["coverage"]:
+        for gap in life["gaps"]:
+            where = f"{life['account']}/{life['symbol']} {gap['kind']} gap of {gap['duration_ms']} ms"
+            if gap["end_ms"] is None:
+                yield "naked", f"{where}, still open at the end"
+            elif gap["kind"] == "move":
+                yield "naked", f"{where} (a move leaves no gap at all)"
+            else:
+                start, end = _mono(run, venue, gap["start_ms"]), _mono(run, venue, gap["end_ms"])
+                down = sum(min(b or end, end) - max(a, start) + RESTART_SLACK_S
+                           for a, b in outages if a < end and (b == 0.0 or b > start))
+                if gap["duration_ms"] > (ENTRY_BOUND_S + down) * 1000:
+                    yield "naked", f"{where} > bound {ENTRY_BOUND_S:.1f} s + {down:.1f} s down"
+    del now_ms
+
+
+def _mono(run: Run, venue: dict[str, Any], time_ms: int) -> float:
+    """A venue time as the harness's monotonic clock (both run on this machine's clock)."""
+    return run.snapshot_mono - (venue["now_ms"] - time_ms) / 1000
+
+
+def left_behind(venue: dict[str, Any]):
+    """No stop or order left on the venue where the position is closed; one stop per position."""
+    open_ = {(p["account"], p["symbol"]) for p in venue["state"]["positions"]}
+    live = defaultdict(list)
+    for o in venue["state"]["orders"]:
+        if o["status"] in LIVE:
+            live[o["account"], o["symbol"]].append(o)
+    for (account, symbol), orders in sorted(live.items()):
+        names = [f"{o['kind']} {o['client_id'] or o['id']} @ {o['trigger_price'] or o['price']}" for o in orders]
+        if (account, symbol) not in open_:
+            yield "left_behind", f"{account}/{symbol} is flat but the venue holds {names}"
+        elif len(orders) > 1:
+            yield "left_behind", f"{account}/{symbol}: {len(orders)} orders on one position {names}"
+
+
+def feeds(run: Run):
+    """Every feed alive at the end (/healthz), and the service stops cleanly on SIGTERM."""
+    if run.exit_code != 0:
+        yield "exit", f"warden run exited {run.exit_code} on SIGTERM"
+    health = run.final_health
+    if not health or not health.get("ok"):
+        yield "feeds", f"/healthz not ok at the end: {health}"
+    elif any(f.get("state") != "connected" for name, f in health["feeds"].items() if "mark" not in name):
+        yield "feeds", f"a feed is not connected at the end: {health['feeds']}"
+
+
+def ratchets(venue: dict[str, Any], events: list[Any]):
+    """Stops only ratchet: on the venue (accepted stops of one position, in time order) and in the
+    log (the stop prices each position recorded)."""
+    by_life = defaultdict(list)
+    for s in stop_requests(venue):
+        life = _lifetime(venue, s["account"], s["symbol"], s["time_ms"])
+        if s["accepted"] and life is not None:
+            by_life[life["account"], life["symbol"], life["opened_ms"], life["side"]].append(s["trigger"])
+    for (account, symbol, opened, side), prices in by_life.items():
+        if _loosened(prices, side == "buy"):
+            yield "ratchet", f"{account}/{symbol} (opened {opened}): venue stops {prices}"
+    logged = defaultdict(list)
+    for e in events:
+        name = type(e).__name__
+        if name == "StopLossPlaced":
+            logged[e.originator_id].append(e.price)
+        elif name == "StopLossMoved":
+            logged[e.originator_id].append(e.new_price)
+    sides = _sides(events)
+    for pid, prices in logged.items():
+        if _loosened(prices, bool(sides.get(pid))):
+            yield "ratchet", f"position {pid}: logged stops {prices}"
+
+
+def _sides(events: list[Any]) -> dict[Any, bool]:
+    """Each position's side, True for a long."""
+    return {e.originator_id: e.side is Side.LONG for e in events
+            if type(e).__name__ in ("SignalAccepted", "PositionAdopted")}
+
+
+def _loosened(prices: list[Decimal], long: bool) -> bool:
+    return any((b < a) if long else (b > a) for a, b in zip(prices, prices[1:]))
+
+
+def log_round_trip(run: Run, store: Any):
+    """The log exports and imports into a fresh store; the positions read model rebuilt from the
+    imported log equals the one the service kept through kills and outages."""
+    text = StringIO()
+    exported = export_log(store, text)
+    with tempfile.TemporaryDirectory(prefix="soak-import-") as tmp:
+        url = f"sqlite:///{Path(tmp) / 'imported.sqlite3'}"
+        copy = open_store(url)
+        try:
+            imported = import_log(copy, text.getvalue().splitlines(keepends=True))
+        except ValueError as e:
+            yield "log", f"the exported log ({exported} events) does not import: {e}"
+            return
+        if imported.events != exported:
+            yield "log", f"exported {exported} events, imported {imported.events}"
+        rebuilt_db, kept_db = open_readmodel(url), open_readmodel(run.store_url)
+        try:
+            runner = ProjectionRunner(copy, rebuilt_db, PositionsView(copy))
+            runner.setup()
+            runner.catch_up()
+            ProjectionRunner(store, kept_db, PositionsView(store)).catch_up()
+            rebuilt, kept = all_positions(rebuilt_db), all_positions(kept_db)
+        finally:
+            rebuilt_db.close()
+            kept_db.close()
+        by_id = {r.id: r for r in kept}
+        if set(by_id) != {r.id for r in rebuilt}:
+            yield "log", f"read model has {sorted(map(str, by_id))}, the replayed log " \
+                         f"{sorted(str(r.id) for r in rebuilt)}"
+        for row in rebuilt:
+            if row.id in by_id and row != by_id[row.id]:
+                yield "log", f"position {row.id}: read model {by_id[row.id]} != replayed {row}"
+            aggregate = copy.repository.get(row.id)
+            if (aggregate.status, aggregate.stop_price) != (row.status, row.stop_price):
+                yield "log", f"position {row.id}: replayed aggregate {aggregate.status} " \
+                             f"{aggregate.stop_price} != read model {row.status} {row.stop_price}"

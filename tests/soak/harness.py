@@ -1,0 +1,246 @@
+"""The randomized fault soak: run seeded scenarios against `warden run`, check each, summarize.
+
+`run_soak(count, seed)` runs scenarios ``seed, seed+1, ...``; each one gets a fresh simulator and
+database, its timeline of signals, price moves, faults, SIGKILLs and PostgreSQL outages, a settle
+phase (faults cleared, the service back, signals nobody answered sent again as a bot would), and
+the checks of `tests.soak.checks`. `python -m tests.soak.harness --scenarios N --seed S` runs it
+outside pytest. docs/soak.md describes what is checked.
+"""
+
+from __future__ import annotations
+
+import argparse
+import heapq
+import itertools
+import shutil
+import sys
+import tempfile
+import time
+from collections import Counter
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from tests.soak.checks import Violation, check_scenario
+from tests.soak.scenario import PHANTOM, START_PRICE, Scenario, Step, draw
+from tests.soak.world import RECONCILE_S, Cluster, Warden, write_config
+from warden.sim.server import SimulatorThread
+
+SETTLE_TIMEOUT_S = 60.0
+
+
+@dataclass
+class Outcome:
+    seed: int
+    faults: list[str]
+    violations: list[Violation]
+    worst_naked_ms: int | None      # the longest any position was without a stop (any kind)
+    worst_naked_at: str = ""
+    elapsed_s: float = 0.0
+    log: Path | None = None
+
+
+@dataclass
+class Run:
+    """What one scenario did, for the checks: the service, the signals and when things were down."""
+    scenario: Scenario
+    sim: SimulatorThread
+    warden: Warden
+    cluster: Cluster
+    database: str
+    signals: dict[str, dict[str, Any]] = field(default_factory=dict)
+    answers: dict[str, list[int | None]] = field(default_factory=dict)
+    pg_down: list[tuple[float, float]] = field(default_factory=list)
+    exit_code: int | None = None
+    started: float = 0.0
+    final_health: dict[str, Any] | None = None
+    snapshot_mono: float = 0.0       # when the checks read the venue (monotonic clock)
+
+    @property
+    def store_url(self) -> str:
+        return self.cluster.server.url(self.database)
+
+    def outages(self) -> list[tuple[float, float]]:
+        """Intervals (monotonic) when warden could not act: no process, or no database."""
+        return self.warden.downtime + self.pg_down
+
+
+def run_scenario(cluster: Cluster, seed: int, workdir: Path, *,
+                 process_faults: bool | None = None) -> Outcome:
+    began = time.monotonic()
+    scenario = draw(seed, process_faults=process_faults)
+    sim = SimulatorThread(seed=seed).start()
+    database = cluster.create_database()
+    log = workdir / f"warden-{seed}.log"
+    warden = Warden(write_config(workdir / f"warden-{seed}.toml", cluster.server.url(database),
+                                 sim.sim.urls()["bybit"]["rest"]), log)
+    run = Run(scenario, sim, warden, cluster, database)
+    try:
+        for symbol, price in START_PRICE.items():
+            sim.control.set_price(symbol, price)
+        warden.start()
+        if not warden.wait_ready(60):
+            return Outcome(seed, scenario.faults(), [Violation(seed, "start", "warden run did not start")],
+                           None, log=log)
+        _play(run)
+        _settle(run)
+        run.final_health = warden.health()
+        run.exit_code = warden.stop()
+        run.snapshot_mono = time.monotonic()
+        violations, naked = check_scenario(run)
+        worst = max((g for g in naked), key=lambda g: g["duration_ms"], default=None)
+        return Outcome(seed, scenario.faults(), violations, worst["duration_ms"] if worst else None,
+                       f"{worst['account']}/{worst['symbol']} {worst['kind']}" if worst else "",
+                       time.monotonic() - began, log)
+    finally:
+        warden.stop()
+        sim.stop()
+        try:
+            cluster.start() if run.pg_down and run.pg_down[-1][1] == 0.0 else None
+            cluster.drop_database(database)
+        except Exception:  # a database left behind is removed with the cluster
+            pass
+
+
+def _play(run: Run) -> None:
+    """Play the timeline: each step at its time after the start, plus what steps schedule (a
+    restart after a kill, the clearing of a standing push fault)."""
+    control, pool = run.sim.control, ThreadPoolExecutor(8, thread_name_prefix="soak-signal")
+    run.started = start = time.monotonic()
+    order = itertools.count()
+    queue: list[tuple[float, int, Step]] = [(s.at_s, next(order), s) for s in run.scenario.steps]
+    heapq.heapify(queue)
+    posts: list[Future[None]] = []
+    while queue:
+        at, _, step = heapq.heappop(queue)
+        time.sleep(max(0.0, start + at - time.monotonic()))
+        a = step.args
+        if step.action in ("signal", "resend"):
+            payload = run.signals.setdefault(a["signal_id"], {k: v for k, v in a.items()})
+            posts.append(pool.submit(_post, run, payload))
+        elif step.action == "price":
+            control.set_price(a["symbol"], a["price"])
+        elif step.action == "fault":
+            options = {k: v for k, v in a.items() if k not in ("kind", "clear_after_s")}
+            control.inject(a["kind"], **options)
+            if "clear_after_s" in a:
+                heapq.heappush(queue, (at + a["clear_after_s"], next(order),
+                                       Step(at, "clear", {"kind": a["kind"], "venue": a["venue"]})))
+        elif step.action == "clear":
+            control.clear_faults(a["kind"], a["venue"])
+        elif step.action == "drop_ws":
+            control.drop_websockets(a["venue"], a["abrupt"])
+        elif step.action == "expire_key":
+            control.expire_listen_key("binance", a["close"])
+        elif step.action == "manual_close":
+            control.close_position(a["account"], a["symbol"])
+        elif step.action == "phantom":
+            control.open_position(a["account"], PHANTOM[0], a["side"], PHANTOM[1])
+        elif step.action == "kill":
+            run.warden.kill()
+            heapq.heappush(queue, (at + a["down_s"], next(order), Step(at, "restart")))
+        elif step.action == "restart":
+            run.warden.start()
+        elif step.action == "pg_stop":
+            run.cluster.stop(a["mode"])
+            run.pg_down.append((time.monotonic(), 0.0))
+        elif step.action == "pg_start":
+            run.cluster.start()
+            run.pg_down[-1] = (run.pg_down[-1][0], time.monotonic())
+    for post in posts:
+        post.result()
+    pool.shutdown()
+
+
+def _post(run: Run, payload: dict[str, Any]) -> None:
+    run.answers.setdefault(payload["signal_id"], []).append(run.warden.post_signal(payload))
+
+
+def _settle(run: Run) -> None:
+    """Faults cleared and everything back; signals nobody answered sent again; then wait until
+    warden is healthy with nothing pending, and one reconcile interval more."""
+    run.sim.control.clear_faults()
+    if run.pg_down and run.pg_down[-1][1] == 0.0:
+        run.cluster.start()
+        run.pg_down[-1] = (run.pg_down[-1][0], time.monotonic())
+    if run.warden.process is None or run.warden.process.poll() is not None:
+        run.warden.start()
+    run.warden.wait_ready(60)
+    for sid, statuses in run.answers.items():
+        if statuses and all(s is None or s >= 500 for s in statuses):
+            _post(run, run.signals[sid])
+    deadline = time.monotonic() + SETTLE_TIMEOUT_S
+    while time.monotonic() < deadline:
+        health = run.warden.health()
+        if health and health.get("ok") and health.get("pending_intents") == 0:
+            break
+        time.sleep(0.2)
+    time.sleep(RECONCILE_S + 1.2)  # one reconcile interval and a service tick
+
+
+@dataclass
+class Summary:
+    outcomes: list[Outcome]
+    elapsed_s: float
+
+    @property
+    def violations(self) -> list[Violation]:
+        return [v for o in self.outcomes for v in o.violations]
+
+    def render(self) -> str:
+        faults = Counter(f for o in self.outcomes for f in o.faults)
+        worst = max((o for o in self.outcomes if o.worst_naked_ms is not None),
+                    key=lambda o: o.worst_naked_ms or 0, default=None)
+        lines = [f"soak: {len(self.outcomes)} scenarios in {self.elapsed_s:.0f} s, "
+                 f"{len(self.violations)} violations",
+                 "faults injected: " + (", ".join(f"{k} {v}" for k, v in sorted(faults.items())) or "none"),
+                 "worst unprotected time: " + (f"{worst.worst_naked_ms} ms ({worst.worst_naked_at}, "
+                                               f"seed {worst.seed})" if worst else "none")]
+        lines += [f"VIOLATION seed {v.seed} [{v.check}] {v.detail}  (make soak SOAK_SEED={v.seed} "
+                  f"SOAK_SCENARIOS=1)" for v in self.violations]
+        return "\n".join(lines)
+
+
+def run_soak(count: int, seed: int, *, process_faults_every: int | None = None,
+             progress: Any = None) -> Summary:
+    """``count`` scenarios from ``seed`` on one private cluster. ``process_faults_every``: force
+    the SIGKILL / PostgreSQL kinds into every n-th scenario (and out of the others)."""
+    began = time.monotonic()
+    cluster = Cluster()
+    workdir = Path(tempfile.mkdtemp(prefix="warden-soak-"))
+    outcomes = []
+    try:
+        for n in range(count):
+            forced = None if process_faults_every is None else n % process_faults_every == 0
+            outcome = run_scenario(cluster, seed + n, workdir, process_faults=forced)
+            outcomes.append(outcome)
+            if progress:
+                progress(outcome)
+            if not outcome.violations and outcome.log:
+                outcome.log.unlink(missing_ok=True)
+    finally:
+        cluster.remove()
+        if not any(o.violations for o in outcomes):
+            shutil.rmtree(workdir, ignore_errors=True)
+    return Summary(outcomes, time.monotonic() - began)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--scenarios", type=int, default=20)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args(argv)
+
+    def progress(o: Outcome) -> None:
+        mark = "ok" if not o.violations else f"{len(o.violations)} VIOLATIONS (log {o.log})"
+        print(f"seed {o.seed}: {o.elapsed_s:4.1f} s {mark}  faults: {', '.join(o.faults) or '-'}",
+              flush=True)
+
+    summary = run_soak(args.scenarios, args.seed, progress=progress)
+    print(summary.render())
+    return 1 if summary.violations else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
