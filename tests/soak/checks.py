@@ -7,6 +7,7 @@ the venue where the venue itself can be asked.
 
 from __future__ import annotations
 
+import itertools
 import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
@@ -15,16 +16,15 @@ from io import StringIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tests.soak.world import RECONCILE_S, REQUEST_TIMEOUT_S
 from warden.adapters.eventlog import export_log, import_log
 from warden.adapters.readmodel_sql import open_readmodel
 from warden.adapters.store import open_store
-from warden.domain.values import Side
 from warden.domain.ids import client_order_id_prefix, position_id
+from warden.domain.values import Side
 from warden.engine.context import EngineConfig, entry_exposure_bound_s
 from warden.projections.positions_view import PositionsView, all_positions
 from warden.projections.runner import ProjectionRunner
-
-from tests.soak.world import RECONCILE_S, REQUEST_TIMEOUT_S
 
 if TYPE_CHECKING:
     from tests.soak.harness import Run
@@ -162,7 +162,8 @@ def tracking(run: Run, venue: dict[str, Any], events: list[Any]):
         rows = [r for r in all_positions(db) if r.status.value != "closed"]
     finally:
         db.close()
-    flagged = {(e.report.symbol, str(e.originator_id)) for e in events if type(e).__name__ == "PhantomDetected"}
+    flagged = {(e.report.symbol, str(e.originator_id)) for e in events
+               if type(e).__name__ == "PhantomDetected"}
     held = set()
     for p in venue["state"]["positions"]:
         held.add((ACCOUNTS[p["account"]], p["account"], p["symbol"]))
@@ -173,7 +174,8 @@ def tracking(run: Run, venue: dict[str, Any], events: list[Any]):
                                f"neither tracked nor flagged {RECONCILE_S + 1.2:.1f} s after the settle"
     for r in rows:
         if (r.venue, r.account, r.symbol) not in held:
-            yield "ghost", f"warden tracks {r.account}/{r.symbol} {r.status.value} ({r.id}): the venue is flat"
+            yield "ghost", f"warden tracks {r.account}/{r.symbol} {r.status.value} ({r.id}): " \
+                           "the venue is flat"
 
 
 def exposure(run: Run, venue: dict[str, Any]):
@@ -210,7 +212,8 @@ def left_behind(venue: dict[str, Any]):
         if o["status"] in LIVE:
             live[o["account"], o["symbol"]].append(o)
     for (account, symbol), orders in sorted(live.items()):
-        names = [f"{o['kind']} {o['client_id'] or o['id']} @ {o['trigger_price'] or o['price']}" for o in orders]
+        names = [f"{o['kind']} {o['client_id'] or o['id']} @ {o['trigger_price'] or o['price']}"
+                 for o in orders]
         if (account, symbol) not in open_:
             yield "left_behind", f"{account}/{symbol} is flat but the venue holds {names}"
         elif len(orders) > 1:
@@ -259,7 +262,7 @@ def _sides(events: list[Any]) -> dict[Any, bool]:
 
 
 def _loosened(prices: list[Decimal], long: bool) -> bool:
-    return any((b < a) if long else (b > a) for a, b in zip(prices, prices[1:]))
+    return any((b < a) if long else (b > a) for a, b in itertools.pairwise(prices))
 
 
 def log_round_trip(run: Run, store: Any):

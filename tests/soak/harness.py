@@ -17,6 +17,7 @@ import sys
 import tempfile
 import time
 from collections import Counter
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -66,40 +67,58 @@ class Run:
         return self.warden.downtime + self.pg_down
 
 
-def run_scenario(cluster: Cluster, seed: int, workdir: Path, *,
-                 process_faults: bool | None = None) -> Outcome:
-    began = time.monotonic()
-    scenario = draw(seed, process_faults=process_faults)
+@dataclass
+class Prepared:
+    """A fresh simulator and database with `warden run` starting against them."""
+    seed: int
+    sim: SimulatorThread
+    database: str
+    warden: Warden
+
+
+def prepare(cluster: Cluster, seed: int, workdir: Path) -> Prepared:
+    """The next scenario's world, started while the current one settles (a start costs ~2 s)."""
     sim = SimulatorThread(seed=seed).start()
+    for symbol, price in START_PRICE.items():
+        sim.control.set_price(symbol, price)
     database = cluster.create_database()
-    log = workdir / f"warden-{seed}.log"
-    warden = Warden(write_config(workdir / f"warden-{seed}.toml", cluster.server.url(database),
-                                 sim.sim.urls()["bybit"]["rest"]), log)
-    run = Run(scenario, sim, warden, cluster, database)
+    config = write_config(workdir / f"warden-{seed}.toml", cluster.server.url(database),
+                          sim.sim.urls()["bybit"]["rest"])
+    warden = Warden(config, workdir / f"warden-{seed}.log")
+    warden.start()
+    return Prepared(seed, sim, database, warden)
+
+
+def run_scenario(cluster: Cluster, world: Prepared, *, process_faults: bool | None = None,
+                 on_settle: Callable[[], None] = lambda: None) -> Outcome:
+    """Play the scenario of ``world.seed`` in ``world``, settle, stop warden and check."""
+    began = time.monotonic()
+    scenario = draw(world.seed, process_faults=process_faults)
+    run = Run(scenario, world.sim, world.warden, cluster, world.database)
+    warden = world.warden
     try:
-        for symbol, price in START_PRICE.items():
-            sim.control.set_price(symbol, price)
-        warden.start()
         if not warden.wait_ready(60):
-            return Outcome(seed, scenario.faults(), [Violation(seed, "start", "warden run did not start")],
-                           None, log=log)
+            on_settle()
+            return Outcome(world.seed, scenario.faults(),
+                           [Violation(world.seed, "start", "warden run did not start")], None, log=warden.log)
         _play(run)
-        _settle(run)
+        _settle(run, on_settle)
         run.final_health = warden.health()
         run.exit_code = warden.stop()
         run.snapshot_mono = time.monotonic()
         violations, naked = check_scenario(run)
-        worst = max((g for g in naked), key=lambda g: g["duration_ms"], default=None)
-        return Outcome(seed, scenario.faults(), violations, worst["duration_ms"] if worst else None,
+        worst = max(naked, key=lambda g: g["duration_ms"], default=None)
+        return Outcome(world.seed, scenario.faults(), violations, worst["duration_ms"] if worst else None,
                        f"{worst['account']}/{worst['symbol']} {worst['kind']}" if worst else "",
-                       time.monotonic() - began, log)
+                       time.monotonic() - began, warden.log)
     finally:
         warden.stop()
-        sim.stop()
+        world.sim.stop()
         try:
-            cluster.start() if run.pg_down and run.pg_down[-1][1] == 0.0 else None
-            cluster.drop_database(database)
-        except Exception:  # a database left behind is removed with the cluster
+            if run.pg_down and run.pg_down[-1][1] == 0.0:
+                cluster.start()
+            cluster.drop_database(world.database)
+        except Exception:
             pass
 
 
@@ -157,7 +176,7 @@ def _post(run: Run, payload: dict[str, Any]) -> None:
     run.answers.setdefault(payload["signal_id"], []).append(run.warden.post_signal(payload))
 
 
-def _settle(run: Run) -> None:
+def _settle(run: Run, on_settle: Callable[[], None]) -> None:
     """Faults cleared and everything back; signals nobody answered sent again; then wait until
     warden is healthy with nothing pending, and one reconcile interval more."""
     run.sim.control.clear_faults()
@@ -166,6 +185,7 @@ def _settle(run: Run) -> None:
         run.pg_down[-1] = (run.pg_down[-1][0], time.monotonic())
     if run.warden.process is None or run.warden.process.poll() is not None:
         run.warden.start()
+    on_settle()
     run.warden.wait_ready(60)
     for sid, statuses in run.answers.items():
         if statuses and all(s is None or s >= 500 for s in statuses):
@@ -176,7 +196,7 @@ def _settle(run: Run) -> None:
         if health and health.get("ok") and health.get("pending_intents") == 0:
             break
         time.sleep(0.2)
-    time.sleep(RECONCILE_S + 1.2)  # one reconcile interval and a service tick
+    time.sleep(RECONCILE_S + 0.3)  # one reconcile interval more
 
 
 @dataclass
@@ -209,17 +229,25 @@ def run_soak(count: int, seed: int, *, process_faults_every: int | None = None,
     began = time.monotonic()
     cluster = Cluster()
     workdir = Path(tempfile.mkdtemp(prefix="warden-soak-"))
-    outcomes = []
+    outcomes: list[Outcome] = []
+    upcoming: list[Prepared] = []
     try:
+        upcoming.append(prepare(cluster, seed, workdir))
         for n in range(count):
+            world = upcoming.pop()
             forced = None if process_faults_every is None else n % process_faults_every == 0
-            outcome = run_scenario(cluster, seed + n, workdir, process_faults=forced)
+            more = n + 1 < count
+            outcome = run_scenario(cluster, world, process_faults=forced, on_settle=lambda more=more, n=n: (
+                upcoming.append(prepare(cluster, seed + n + 1, workdir)) if more else None))
             outcomes.append(outcome)
             if progress:
                 progress(outcome)
             if not outcome.violations and outcome.log:
                 outcome.log.unlink(missing_ok=True)
     finally:
+        for world in upcoming:
+            world.warden.stop()
+            world.sim.stop()
         cluster.remove()
         if not any(o.violations for o in outcomes):
             shutil.rmtree(workdir, ignore_errors=True)

@@ -58,7 +58,7 @@ def draw(seed: int, *, process_faults: bool | None = None) -> Scenario:
     """The scenario of ``seed``. ``process_faults`` forces the SIGKILL / PostgreSQL kinds on or
     off; by default one scenario in four draws them."""
     rng = random.Random(seed)
-    duration = round(rng.uniform(2.0, 3.5), 2)
+    duration = round(rng.uniform(1.5, 2.5), 2)
     heavy = rng.random() < 0.25 if process_faults is None else process_faults
     at = lambda lo=0.0, hi=duration: round(rng.uniform(lo, hi), 2)  # noqa: E731
     steps: list[Step] = []
@@ -87,7 +87,8 @@ def draw(seed: int, *, process_faults: bool | None = None) -> Scenario:
         steps.append(_fault(rng, at(), duration))
     if rng.random() < 0.25:
         venue, account = rng.choice(list(VENUES.values()))
-        steps.append(Step(at(1.0), "manual_close", {"account": account, "symbol": rng.choice(SIGNAL_SYMBOLS)}))
+        steps.append(Step(at(1.0), "manual_close", {"account": account,
+                                                    "symbol": rng.choice(SIGNAL_SYMBOLS)}))
     if rng.random() < 0.2:
         steps.append(Step(at(), "phantom", {"account": rng.choice(list(VENUES.values()))[1],
                                             "side": rng.choice(["buy", "sell"])}))

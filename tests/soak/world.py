@@ -134,9 +134,9 @@ class Warden:
         self._ready.clear()
         self.starts += 1
         with self.log.open("a") as err:
-            self.process = subprocess.Popen([sys.executable, "-m", "warden", "run", "--config", str(self.config)],
-                                            cwd=ROOT, env={**os.environ, **KEYS}, stdout=subprocess.PIPE,
-                                            stderr=err, text=True)
+            command = [sys.executable, "-m", "warden", "run", "--config", str(self.config)]
+            self.process = subprocess.Popen(command, cwd=ROOT, env={**os.environ, **KEYS},
+                                            stdout=subprocess.PIPE, stderr=err, text=True)
         threading.Thread(target=self._read_ready, args=(self.process,), daemon=True).start()
 
     def _read_ready(self, process: subprocess.Popen[str]) -> None:
