@@ -89,11 +89,11 @@ def prepare(cluster: Cluster, seed: int, workdir: Path) -> Prepared:
     return Prepared(seed, sim, database, warden)
 
 
-def run_scenario(cluster: Cluster, world: Prepared, *, process_faults: bool | None = None,
+def run_scenario(cluster: Cluster, world: Prepared, *,
                  on_settle: Callable[[], None] = lambda: None) -> Outcome:
     """Play the scenario of ``world.seed`` in ``world``, settle, stop warden and check."""
     began = time.monotonic()
-    scenario = draw(world.seed, process_faults=process_faults)
+    scenario = draw(world.seed)
     run = Run(scenario, world.sim, world.warden, cluster, world.database)
     warden = world.warden
     try:
@@ -222,10 +222,8 @@ class Summary:
         return "\n".join(lines)
 
 
-def run_soak(count: int, seed: int, *, process_faults_every: int | None = None,
-             progress: Any = None) -> Summary:
-    """``count`` scenarios from ``seed`` on one private cluster. ``process_faults_every``: force
-    the SIGKILL / PostgreSQL kinds into every n-th scenario (and out of the others)."""
+def run_soak(count: int, seed: int, *, progress: Callable[[Outcome], None] | None = None) -> Summary:
+    """Scenarios ``seed`` .. ``seed + count - 1``, one after the other, on one private cluster."""
     began = time.monotonic()
     cluster = Cluster()
     workdir = Path(tempfile.mkdtemp(prefix="warden-soak-"))
@@ -235,9 +233,8 @@ def run_soak(count: int, seed: int, *, process_faults_every: int | None = None,
         upcoming.append(prepare(cluster, seed, workdir))
         for n in range(count):
             world = upcoming.pop()
-            forced = None if process_faults_every is None else n % process_faults_every == 0
             more = n + 1 < count
-            outcome = run_scenario(cluster, world, process_faults=forced, on_settle=lambda more=more, n=n: (
+            outcome = run_scenario(cluster, world, on_settle=lambda more=more, n=n: (
                 upcoming.append(prepare(cluster, seed + n + 1, workdir)) if more else None))
             outcomes.append(outcome)
             if progress:
