@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint fuzz
+.PHONY: demo test lint fuzz soak
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -37,6 +37,15 @@ FUZZ_TESTS := tests/integration/intake/test_intake_fuzz.py tests/integration/eng
 fuzz: $(VENV)/.installed
 	WARDEN_FUZZ_CASES=$(WARDEN_FUZZ_CASES) $(if $(WARDEN_FUZZ_SEED),WARDEN_FUZZ_SEED=$(WARDEN_FUZZ_SEED)) \
 		$(BIN)/python -m pytest -q -s $(FUZZ_TESTS) $(PYTEST_ARGS)
+
+# The randomized fault soak (docs/soak.md): 1,000 seeded scenarios of signals, price moves, the
+# simulator's faults, SIGKILLs and PostgreSQL outages against `warden run` (make test runs seeds
+# 1-20). Reproduce a violation with the seed it prints: make soak SOAK_SEED=... SOAK_SCENARIOS=1
+SOAK_SCENARIOS ?= 1000
+SOAK_SEED ?= 1
+soak: $(VENV)/.installed
+	WARDEN_SOAK_SCENARIOS=$(SOAK_SCENARIOS) WARDEN_SOAK_SEED=$(SOAK_SEED) \
+		$(BIN)/python -m pytest -q -s -p no:randomly tests/soak/test_soak.py $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .

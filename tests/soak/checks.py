@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import itertools
 import tempfile
-from collections import defaultdict
+from collections import Counter, defaultdict
 from dataclasses import dataclass
 from decimal import Decimal
 from io import StringIO
@@ -54,8 +54,9 @@ def venue_snapshot(run: Run) -> dict[str, Any]:
     return run.sim.call(grab)
 
 
-def check_scenario(run: Run) -> tuple[list[Violation], list[dict[str, Any]]]:
-    """Every violation of the scenario, and every uncovered interval (for the worst-case figure)."""
+def check_scenario(run: Run) -> tuple[list[Violation], list[dict[str, Any]], Counter[str]]:
+    """Every violation of the scenario, every uncovered interval (for the worst-case figure) and
+    what happened on the venue (positions opened and closed, stops placed)."""
     venue = venue_snapshot(run)
     store = open_store(run.store_url)
     events = list(store.all_events())
@@ -67,7 +68,11 @@ def check_scenario(run: Run) -> tuple[list[Violation], list[dict[str, Any]]]:
         found.append(Violation(seed, check, detail))
     gaps = [{**g, "account": life["account"], "symbol": life["symbol"]}
             for life in venue["coverage"] for g in life["gaps"]]
-    return found, gaps
+    activity = Counter(positions_opened=len(venue["coverage"]),
+                       positions_closed=sum(1 for life in venue["coverage"] if life["closed_ms"]),
+                       stops_placed=sum(1 for s in stop_requests(venue) if s["accepted"]),
+                       stops_refused=sum(1 for s in stop_requests(venue) if not s["accepted"]))
+    return found, gaps, activity
 
 
 # -- the venue's side --------------------------------------------------------------------------

@@ -38,6 +38,7 @@ class Outcome:
     violations: list[Violation]
     worst_naked_ms: int | None      # the longest any position was without a stop (any kind)
     worst_naked_at: str = ""
+    activity: Counter[str] = field(default_factory=Counter)
     elapsed_s: float = 0.0
     log: Path | None = None
 
@@ -100,17 +101,18 @@ def run_scenario(cluster: Cluster, world: Prepared, *,
         if not warden.wait_ready(60):
             on_settle()
             return Outcome(world.seed, scenario.faults(),
-                           [Violation(world.seed, "start", "warden run did not start")], None, log=warden.log)
+                           [Violation(world.seed, "start", "warden run did not start")], None,
+                           log=warden.log)
         _play(run)
         _settle(run, on_settle)
         run.final_health = warden.health()
         run.exit_code = warden.stop()
         run.snapshot_mono = time.monotonic()
-        violations, naked = check_scenario(run)
+        violations, naked, activity = check_scenario(run)
         worst = max(naked, key=lambda g: g["duration_ms"], default=None)
         return Outcome(world.seed, scenario.faults(), violations, worst["duration_ms"] if worst else None,
                        f"{worst['account']}/{worst['symbol']} {worst['kind']}" if worst else "",
-                       time.monotonic() - began, warden.log)
+                       activity, time.monotonic() - began, warden.log)
     finally:
         warden.stop()
         world.sim.stop()
@@ -210,11 +212,14 @@ class Summary:
 
     def render(self) -> str:
         faults = Counter(f for o in self.outcomes for f in o.faults)
+        activity = sum((o.activity for o in self.outcomes), Counter())
         worst = max((o for o in self.outcomes if o.worst_naked_ms is not None),
                     key=lambda o: o.worst_naked_ms or 0, default=None)
         lines = [f"soak: {len(self.outcomes)} scenarios in {self.elapsed_s:.0f} s, "
                  f"{len(self.violations)} violations",
                  "faults injected: " + (", ".join(f"{k} {v}" for k, v in sorted(faults.items())) or "none"),
+                 "on the venue: " + ", ".join(f"{k.replace('_', ' ')} {v}"
+                                              for k, v in sorted(activity.items())),
                  "worst unprotected time: " + (f"{worst.worst_naked_ms} ms ({worst.worst_naked_at}, "
                                                f"seed {worst.seed})" if worst else "none")]
         lines += [f"VIOLATION seed {v.seed} [{v.check}] {v.detail}  (make soak SOAK_SEED={v.seed} "

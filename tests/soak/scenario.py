@@ -71,17 +71,22 @@ def draw(seed: int) -> Scenario:
             signals.append((venue, symbol, side))
     for n, (venue, symbol, side) in enumerate(signals):
         sid = f"soak-{seed}-{n}"
-        when = at(0.0, duration * 0.5)
+        when = at(0.0, duration * 0.3)
         steps.append(Step(when, "signal", {"signal_id": sid, "exchange": venue, "account": VENUES[venue][1],
                                            "symbol": symbol, "side": side, "quantity": QUANTITY[symbol]}))
         if rng.random() < 0.3:  # the bot sends it again (a retry): never a second entry
             steps.append(Step(at(when, duration), "resend", {"signal_id": sid}))
 
-    for _ in range(rng.randint(4, 10)):  # price moves: enough to trail, sometimes to hit a stop
+    # price paths, after the entries: each symbol trends one way in steps of 0.4-1.5 %, a quarter
+    # of them against the trend: far enough for a trailing stop to activate and move, and for the
+    # other side's stop to be hit
+    trend = {symbol: rng.choice([-1, 1]) for symbol in SIGNAL_SYMBOLS}
+    for when in sorted(at(duration * 0.35) for _ in range(rng.randint(6, 12))):
         symbol = rng.choice(SIGNAL_SYMBOLS)
-        prices[symbol] = (prices[symbol] * Decimal(1 + rng.uniform(-0.03, 0.03))).quantize(
+        way = trend[symbol] if rng.random() < 0.75 else -trend[symbol]
+        prices[symbol] = (prices[symbol] * Decimal(1 + way * rng.uniform(0.004, 0.015))).quantize(
             Decimal("0.01") if symbol == "ETHUSDT" else Decimal("0.1"))
-        steps.append(Step(at(0.3), "price", {"symbol": symbol, "price": str(prices[symbol])}))
+        steps.append(Step(when, "price", {"symbol": symbol, "price": str(prices[symbol])}))
 
     for _ in range(rng.randint(1, 4)):
         steps.append(_fault(rng, at(), duration))
