@@ -20,7 +20,7 @@ from tests.soak.world import RECONCILE_S, REQUEST_TIMEOUT_S
 from warden.adapters.eventlog import export_log, import_log
 from warden.adapters.readmodel_sql import open_readmodel
 from warden.adapters.store import open_store
-from warden.domain.ids import client_order_id_prefix, position_id
+from warden.domain.ids import account_id, client_order_id_prefix, position_id
 from warden.domain.values import Side
 from warden.engine.context import EngineConfig, entry_exposure_bound_s
 from warden.projections.positions_view import PositionsView, all_positions
@@ -167,16 +167,19 @@ def tracking(run: Run, venue: dict[str, Any], events: list[Any]):
         rows = [r for r in all_positions(db) if r.status.value != "closed"]
     finally:
         db.close()
-    flagged = {(e.report.symbol, str(e.originator_id)) for e in events
+    flagged = {(e.originator_id, e.report.symbol) for e in events
                if type(e).__name__ == "PhantomDetected"}
     held = set()
     for p in venue["state"]["positions"]:
-        held.add((ACCOUNTS[p["account"]], p["account"], p["symbol"]))
-        tracked = any((r.venue, r.account, r.symbol) == (ACCOUNTS[p["account"]], p["account"], p["symbol"])
-                      for r in rows)
-        if not tracked and not any(symbol == p["symbol"] for symbol, _ in flagged):
-            yield "untracked", f"{p['account']}/{p['symbol']} {p['side']} {p['qty']} on the venue, " \
-                               f"neither tracked nor flagged {RECONCILE_S + 1.2:.1f} s after the settle"
+        key = (ACCOUNTS[p["account"]], p["account"], p["symbol"])
+        held.add(key)
+        side, qty = Side.LONG if p["side"] == "buy" else Side.SHORT, Decimal(p["qty"]).copy_abs()
+        mine = [r for r in rows if (r.venue, r.account, r.symbol) == key]
+        where = f"{p['account']}/{p['symbol']} {p['side']} {qty} on the venue"
+        if not mine and (account_id(*key[:2]), p["symbol"]) not in flagged:
+            yield "untracked", f"{where}, neither tracked nor flagged one reconcile interval after the settle"
+        elif mine and [(r.side, r.filled_qty) for r in mine] != [(side, qty)]:
+            yield "untracked", f"{where}, warden tracks {[(r.side.value, str(r.filled_qty)) for r in mine]}"
     for r in rows:
         if (r.venue, r.account, r.symbol) not in held:
             yield "ghost", f"warden tracks {r.account}/{r.symbol} {r.status.value} ({r.id}): " \

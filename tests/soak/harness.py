@@ -13,6 +13,7 @@ import argparse
 import heapq
 import itertools
 import shutil
+import signal
 import sys
 import tempfile
 import time
@@ -261,6 +262,8 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenarios", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
+    # SIGTERM ends the run through its finally blocks: warden stopped, the cluster removed
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
     def progress(o: Outcome) -> None:
         mark = "ok" if not o.violations else f"{len(o.violations)} VIOLATIONS (log {o.log})"

@@ -69,6 +69,9 @@ def draw(seed: int) -> Scenario:
         for symbol in rng.sample(SIGNAL_SYMBOLS, rng.randint(1, 2)):
             side = rng.choice(["long", "short"])
             signals.append((venue, symbol, side))
+    if rng.random() < 0.3:  # another signal for a symbol already signalled: refused, either side
+        venue, symbol, side = rng.choice(signals)
+        signals.append((venue, symbol, rng.choice(["long", "short"])))
     for n, (venue, symbol, side) in enumerate(signals):
         sid = f"soak-{seed}-{n}"
         when = at(0.0, duration * 0.3)
