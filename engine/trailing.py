@@ -79,8 +79,14 @@ class TrailingProcess:
         await self._move(p, throttle)
 
     def _target(self, p: Position) -> Decimal | None:
-        return self.ctx.policies(p).trailing.next_stop(p.side, p.best_price, p.stop_price, p.instrument,
-                                                  p.trailing_callback_percent)
+        """The stop to move to, or None: no better one, or one the latest mark has already passed
+        (a throttled move that runs after the price fell back through its target): the venue
+        would refuse it as triggering at once, so it is not sent and the stop in force stays."""
+        target = self.ctx.policies(p).trailing.next_stop(p.side, p.best_price, p.stop_price, p.instrument,
+                                                    p.trailing_callback_percent)
+        if target is not None and p.last_mark is not None and p.side.sign * (p.last_mark - target) <= 0:
+            return None
+        return target
 
     async def _later(self, p: Position, delay: float) -> None:
         await asyncio.sleep(delay)

@@ -171,8 +171,8 @@ class _Run:
             return
         target = trailing.next_stop(p.side, p.best_price, p.stop_price, p.instrument,
                                     p.trailing_callback_percent)
-        if target is None:
-            return
+        if target is None or (p.last_mark is not None and p.side.sign * (p.last_mark - target) <= 0):
+            return  # as the engine: a move the mark has already passed is not sent
         ready = self.last_move + timedelta(seconds=float(trailing.min_interval_seconds)) \
             if self.last_move is not None else time
         if time < ready:  # throttled: the move runs when the interval is over, from the best then

@@ -73,3 +73,27 @@ async def test_a_burst_of_updates_is_throttled_and_coalesced_to_the_latest_targe
     target = config.trailing.target(position.side, Decimal(burst[-1]), position.instrument)
     assert position.stop_price == target  # the latest target won
     assert engine.trailing.decision_latencies() and max(engine.trailing.decision_latencies()) < 0.05
+
+
+@pytest.mark.parametrize("venue", ["bybit", "binanceusdm"])
+async def test_a_move_the_mark_has_already_passed_is_not_sent_and_the_stop_in_force_stays(
+        sim, make_engine, store, venue):
+    # found by the soak (seed 3): a throttled move ran after the price fell back through its target
+    config = replace(FAST, trailing=TrailingStopPolicy(Decimal("1"), Decimal("0.5"), min_step_ticks=1,
+                                                       min_interval_seconds=Decimal("0.3")))
+    engine = await make_engine(config=config)
+    outcome = await engine.submit(signal(f"passed-{venue}", exchange=venue))
+    await engine.idle()
+    p = engine.positions[outcome.position_id]
+
+    await walk(engine, sim, venue, ["60700", "61500", "61000"])  # best 61500: target 61192.5 > mark
+    await asyncio.sleep(0.5)  # the throttled move's turn
+    await engine.idle()
+
+    assert p.status is Status.TRAILING and p.stop_price == Decimal("60396.5")
+    assert Decimal("61192.5") not in stops_sent(sim, venue)
+    await walk(engine, sim, venue, ["61400"])  # back above the target: the move goes now
+    await asyncio.sleep(0.5)
+    await engine.idle()
+    assert stops_sent(sim, venue)[-2:] == [Decimal("60396.5"), Decimal("61192.5")]
+    assert p.stop_price == Decimal("61192.5")
