@@ -269,6 +269,8 @@ def main(argv: list[str] | None = None) -> int:
         mark = "ok" if not o.violations else f"{len(o.violations)} VIOLATIONS (log {o.log})"
         print(f"seed {o.seed}: {o.elapsed_s:4.1f} s {mark}  faults: {', '.join(o.faults) or '-'}",
               flush=True)
+        for v in o.violations:
+            print(f"  [{v.check}] {v.detail}", flush=True)
 
     summary = run_soak(args.scenarios, args.seed, progress=progress)
     print(summary.render())

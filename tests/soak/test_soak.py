@@ -25,6 +25,8 @@ def _progress(outcome: Outcome) -> None:
     if outcome.violations or SCENARIOS > 20:
         state = "ok" if not outcome.violations else f"{len(outcome.violations)} violations, log {outcome.log}"
         print(f"seed {outcome.seed}: {outcome.elapsed_s:.1f} s {state}", flush=True)
+        for v in outcome.violations:
+            print(f"  [{v.check}] {v.detail}", flush=True)
 
 
 def test_no_scenario_of_the_soak_breaks_a_promise():
