@@ -10,6 +10,7 @@ from __future__ import annotations
 import itertools
 import tempfile
 from collections import Counter, defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
 from io import StringIO
@@ -35,6 +36,7 @@ RESTART_SLACK_S = 5.0     # per outage: a restart's reconcile and resume on top 
 ENTRY_BOUND_S = entry_exposure_bound_s(EngineConfig(fill_timeout_s=1.0, reconcile_interval_s=RECONCILE_S),
                                        REQUEST_TIMEOUT_S)
 LIVE = ("new", "untriggered", "partially_filled")
+Found = Iterator[tuple[str, str]]  # what a check yields: (its name, what it found)
 
 
 @dataclass(frozen=True)
@@ -76,7 +78,7 @@ def check_scenario(run: Run) -> tuple[list[Violation], list[dict[str, Any]], Cou
 
 
 # -- the venue's side --------------------------------------------------------------------------
-def duplicate_entries(run: Run, venue: dict[str, Any]):
+def duplicate_entries(run: Run, venue: dict[str, Any]) -> Found:
     """No signal ever made more than one entry order on the venue."""
     for sid, payload in run.signals.items():
         prefix = client_order_id_prefix(position_id(payload["exchange"], payload["account"], sid))
@@ -125,7 +127,7 @@ def _marks(venue: dict[str, Any], symbol: str, time_ms: int) -> list[Decimal]:
                                                if time_ms - MARK_GRACE_MS < t <= time_ms]
 
 
-def stop_prices(venue: dict[str, Any], events: list[Any]):
+def stop_prices(venue: dict[str, Any], events: list[Any]) -> Found:
     """No stop at a price <= 0; none on the wrong side of every mark of the last second; no first
     stop on the wrong side of the entry."""
     for s in stop_requests(venue):
@@ -159,7 +161,7 @@ def stop_prices(venue: dict[str, Any], events: list[Any]):
                                 f"the wrong side of the entry {price}"
 
 
-def tracking(run: Run, venue: dict[str, Any], events: list[Any]):
+def tracking(run: Run, venue: dict[str, Any], events: list[Any]) -> Found:
     """Every venue position is tracked by an open warden position or flagged as a phantom, and
     warden tracks no position the venue does not hold."""
     db = open_readmodel(run.store_url)
@@ -186,10 +188,9 @@ def tracking(run: Run, venue: dict[str, Any], events: list[Any]):
                            "the venue is flat"
 
 
-def exposure(run: Run, venue: dict[str, Any]):
+def exposure(run: Run, venue: dict[str, Any]) -> Found:
     """No move ever leaves a position without a stop; an entry is protected within the bound of
     issue 9 item 1, plus the time warden or its database was down (and a restart's slack)."""
-    now_ms = venue["now_ms"]
     outages = run.outages()
     for life in venue["coverage"]:
         for gap in life["gaps"]:
@@ -204,7 +205,6 @@ def exposure(run: Run, venue: dict[str, Any]):
                            for a, b in outages if a < end and (b == 0.0 or b > start))
                 if gap["duration_ms"] > (ENTRY_BOUND_S + down) * 1000:
                     yield "naked", f"{where} > bound {ENTRY_BOUND_S:.1f} s + {down:.1f} s down"
-    del now_ms
 
 
 def _mono(run: Run, venue: dict[str, Any], time_ms: int) -> float:
@@ -212,7 +212,7 @@ def _mono(run: Run, venue: dict[str, Any], time_ms: int) -> float:
     return run.snapshot_mono - (venue["now_ms"] - time_ms) / 1000
 
 
-def left_behind(venue: dict[str, Any]):
+def left_behind(venue: dict[str, Any]) -> Found:
     """No stop or order left on the venue where the position is closed; one stop per position."""
     open_ = {(p["account"], p["symbol"]) for p in venue["state"]["positions"]}
     live = defaultdict(list)
@@ -228,7 +228,7 @@ def left_behind(venue: dict[str, Any]):
             yield "left_behind", f"{account}/{symbol}: {len(orders)} orders on one position {names}"
 
 
-def feeds(run: Run):
+def feeds(run: Run) -> Found:
     """Every feed alive at the end (/healthz), and the service stops cleanly on SIGTERM."""
     if run.exit_code != 0:
         yield "exit", f"warden run exited {run.exit_code} on SIGTERM"
@@ -239,7 +239,7 @@ def feeds(run: Run):
         yield "feeds", f"a feed is not connected at the end: {health['feeds']}"
 
 
-def ratchets(venue: dict[str, Any], events: list[Any]):
+def ratchets(venue: dict[str, Any], events: list[Any]) -> Found:
     """Stops only ratchet: on the venue (accepted stops of one position, in time order) and in the
     log (the stop prices each position recorded)."""
     by_life = defaultdict(list)
@@ -273,7 +273,7 @@ def _loosened(prices: list[Decimal], long: bool) -> bool:
     return any((b < a) if long else (b > a) for a, b in itertools.pairwise(prices))
 
 
-def log_round_trip(run: Run, store: Any):
+def log_round_trip(run: Run, store: Any) -> Found:
     """The log exports and imports into a fresh store; the positions read model rebuilt from the
     imported log equals the one the service kept through kills and outages."""
     text = StringIO()
