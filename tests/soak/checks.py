@@ -17,6 +17,7 @@ from io import StringIO
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from tests.soak.scenario import PHANTOM
 from tests.soak.world import RECONCILE_S, REQUEST_TIMEOUT_S
 from warden.adapters.eventlog import export_log, import_log
 from warden.adapters.readmodel_sql import open_readmodel
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 
 ACCOUNTS = {"bybit": "bybit", "binance": "binanceusdm"}   # sim account: warden venue
 MARK_GRACE_MS = 1000      # how stale warden's view of the mark may be when it places a stop
+TICK_S = 1.0              # the service's tick (adapters/runtime.py), when reconcile runs
 RESTART_SLACK_S = 5.0     # per outage: a restart's reconcile and resume on top of the downtime
 ENTRY_BOUND_S = entry_exposure_bound_s(EngineConfig(fill_timeout_s=1.0, reconcile_interval_s=RECONCILE_S),
                                        REQUEST_TIMEOUT_S)
@@ -186,6 +188,29 @@ def tracking(run: Run, venue: dict[str, Any], events: list[Any]) -> Found:
         if (r.venue, r.account, r.symbol) not in held:
             yield "ghost", f"warden tracks {r.account}/{r.symbol} {r.status.value} ({r.id}): " \
                            "the venue is flat"
+    yield from _phantoms_seen(run, venue, events)
+
+
+def _phantoms_seen(run: Run, venue: dict[str, Any], events: list[Any]) -> Found:
+    """A position opened by hand is flagged within a reconcile interval (and a service tick, and
+    the time warden or its database was down meanwhile)."""
+    seen: dict[tuple[Any, str], list[float]] = defaultdict(list)
+    for e in events:
+        if type(e).__name__ == "PhantomDetected":
+            seen[e.originator_id, e.report.symbol].append(e.timestamp.timestamp())
+    for life in venue["coverage"]:
+        if life["symbol"] != PHANTOM[0]:
+            continue
+        opened = life["opened_ms"] / 1000
+        start = _mono(run, venue, life["opened_ms"])
+        down = sum(min(b or start + 60, start + 60) - max(a, start) + RESTART_SLACK_S
+                   for a, b in run.outages() if b == 0.0 or b > start)
+        allowed = RECONCILE_S + TICK_S + down
+        times = [t - opened for t in seen[account_id(ACCOUNTS[life["account"]], life["account"]),
+                                          life["symbol"]] if t >= opened - 0.1]
+        if not times or min(times) > allowed:
+            yield "untracked", f"{life['account']}/{life['symbol']} opened by hand: flagged after " \
+                               f"{min(times) if times else None} s, allowed {allowed:.1f} s"
 
 
 def exposure(run: Run, venue: dict[str, Any]) -> Found:
