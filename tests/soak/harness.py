@@ -40,6 +40,7 @@ class Outcome:
     worst_naked_ms: int | None      # the longest any position was without a stop (any kind)
     worst_naked_at: str = ""
     activity: Counter[str] = field(default_factory=Counter)
+    answers: dict[str, list[int | None]] = field(default_factory=dict)  # the intake's, per signal
     elapsed_s: float = 0.0
     log: Path | None = None
 
@@ -113,7 +114,7 @@ def run_scenario(cluster: Cluster, world: Prepared, *,
         worst = max(naked, key=lambda g: g["duration_ms"], default=None)
         return Outcome(world.seed, scenario.faults(), violations, worst["duration_ms"] if worst else None,
                        f"{worst['account']}/{worst['symbol']} {worst['kind']}" if worst else "",
-                       activity, time.monotonic() - began, warden.log)
+                       activity, run.answers, time.monotonic() - began, warden.log)
     finally:
         warden.stop()
         world.sim.stop()
@@ -271,6 +272,8 @@ def main(argv: list[str] | None = None) -> int:
               flush=True)
         for v in o.violations:
             print(f"  [{v.check}] {v.detail}", flush=True)
+        if o.violations:
+            print(f"  intake answers: {o.answers}", flush=True)
 
     summary = run_soak(args.scenarios, args.seed, progress=progress)
     print(summary.render())
