@@ -173,6 +173,7 @@ def tracking(run: Run, venue: dict[str, Any], events: list[Any]) -> Found:
         db.close()
     flagged = {(e.originator_id, e.report.symbol) for e in events
                if type(e).__name__ == "PhantomDetected"}
+    mismatched = {e.position_id for e in events if type(e).__name__ == "PositionMismatch"}  # flagged
     held = set()
     for p in venue["state"]["positions"]:
         key = (ACCOUNTS[p["account"]], p["account"], p["symbol"])
@@ -182,7 +183,8 @@ def tracking(run: Run, venue: dict[str, Any], events: list[Any]) -> Found:
         where = f"{p['account']}/{p['symbol']} {p['side']} {qty} on the venue"
         if not mine and (account_id(*key[:2]), p["symbol"]) not in flagged:
             yield "untracked", f"{where}, neither tracked nor flagged one reconcile interval after the settle"
-        elif mine and [(r.side, r.filled_qty) for r in mine] != [(side, qty)]:
+        elif mine and [(r.side, r.filled_qty) for r in mine] != [(side, qty)] \
+                and not any(r.id in mismatched for r in mine):
             yield "untracked", f"{where}, warden tracks {[(r.side.value, str(r.filled_qty)) for r in mine]}"
     for r in rows:
         if (r.venue, r.account, r.symbol) not in held:
@@ -238,8 +240,11 @@ def _mono(run: Run, venue: dict[str, Any], time_ms: int) -> float:
 
 
 def left_behind(venue: dict[str, Any]) -> Found:
-    """No stop or order left on the venue where the position is closed; one stop per position."""
-    open_ = {(p["account"], p["symbol"]) for p in venue["state"]["positions"]}
+    """No stop or order left on the venue where the position is closed; one stop per position,
+    for all of it (a reduce-only stop for part of the position leaves the rest naked, though the
+    coverage record counts the position as covered)."""
+    sizes = {(p["account"], p["symbol"]): Decimal(p["qty"]).copy_abs() for p in venue["state"]["positions"]}
+    open_ = set(sizes)
     live = defaultdict(list)
     for o in venue["state"]["orders"]:
         if o["status"] in LIVE:
@@ -251,6 +256,10 @@ def left_behind(venue: dict[str, Any]) -> Found:
             yield "left_behind", f"{account}/{symbol} is flat but the venue holds {names}"
         elif len(orders) > 1:
             yield "left_behind", f"{account}/{symbol}: {len(orders)} orders on one position {names}"
+        elif not (orders[0]["kind"] == "position_sl" or orders[0]["close_position"]) \
+                and Decimal(orders[0]["qty"]) < sizes[account, symbol]:
+            yield "underprotected", f"{account}/{symbol}: the stop covers {orders[0]['qty']} of " \
+                                    f"{sizes[account, symbol]}"
 
 
 def feeds(run: Run) -> Found:

@@ -144,6 +144,11 @@ def _play(run: Run) -> None:
             posts.append(pool.submit(_post, run, payload))
         elif step.action == "price":
             control.set_price(a["symbol"], a["price"])
+        elif step.action == "venue_model":
+            if "latency_ms" in a:
+                control.set_latency(a["latency_ms"], a["jitter_ms"])
+            if "partial_fills" in a:
+                control.set_partial_fills(a["partial_fills"])
         elif step.action == "fault":
             options = {k: v for k, v in a.items() if k not in ("kind", "clear_after_s")}
             control.inject(a["kind"], **options)

@@ -31,8 +31,8 @@ PUSH_FAULTS = ("push_drop", "push_delay", "push_duplicate", "push_reorder")
 @dataclass(frozen=True)
 class Step:
     at_s: float
-    action: str          # signal, resend, price, fault, clear, drop_ws, expire_key, manual_close,
-    args: dict[str, Any] = field(default_factory=dict)  # phantom, kill, pg_stop, pg_start
+    action: str          # signal, resend, price, venue_model, fault, clear, drop_ws, expire_key,
+    args: dict[str, Any] = field(default_factory=dict)  # manual_close, phantom, kill, pg_stop, pg_start
 
     def describe(self) -> str:
         return f"{self.at_s:5.2f}s {self.action} {self.args}"
@@ -51,7 +51,9 @@ class Scenario:
                  "expire_key": lambda s: "expire_listen_key", "kill": lambda s: "sigkill",
                  "pg_stop": lambda s: "postgres_down", "manual_close": lambda s: "manual_close",
                  "phantom": lambda s: "phantom"}
-        return [names[s.action](s) for s in self.steps if s.action in names]
+        model = [k for s in self.steps if s.action == "venue_model"
+                 for k in ("latency", "partial_fills") if any(a.startswith(k) for a in s.args)]
+        return model + [names[s.action](s) for s in self.steps if s.action in names]
 
 
 def draw(seed: int) -> Scenario:
@@ -91,6 +93,13 @@ def draw(seed: int) -> Scenario:
             Decimal("0.01") if symbol == "ETHUSDT" else Decimal("0.1"))
         steps.append(Step(when, "price", {"symbol": symbol, "price": str(prices[symbol])}))
 
+    model: dict[str, Any] = {}
+    if rng.random() < 0.3:  # a slower network: every answer and push late, by a jittered amount
+        model.update(latency_ms=rng.choice([10, 30, 60]), jitter_ms=rng.choice([0, 10, 25]))
+    if rng.random() < 0.3:  # orders fill in several executions
+        model.update(partial_fills=rng.randint(2, 4))
+    if model:
+        steps.append(Step(0.0, "venue_model", model))
     for _ in range(rng.randint(1, 4)):
         steps.append(_fault(rng, at(), duration))
     if rng.random() < 0.25:

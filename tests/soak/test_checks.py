@@ -29,9 +29,9 @@ def life(gaps=(), opened=T0, closed=None, side="buy") -> dict:
             "opened_ms": opened, "closed_ms": closed, "covered": True, "gaps": list(gaps)}
 
 
-def order(client_id: str, status: str = "filled", kind: str = "plain") -> dict:
+def order(client_id: str, status: str = "filled", kind: str = "plain", qty: str = "0.01") -> dict:
     return {"account": "binance", "symbol": "BTCUSDT", "client_id": client_id, "status": status,
-            "kind": kind, "id": 1, "trigger_price": "", "price": ""}
+            "kind": kind, "id": 1, "trigger_price": "", "price": "", "qty": qty, "close_position": False}
 
 
 def test_a_second_entry_order_for_one_signal_is_reported():
@@ -85,9 +85,10 @@ def test_an_entry_gap_across_an_outage_is_allowed_the_downtime():
 
 def test_an_order_left_on_a_flat_symbol_and_a_second_stop_are_reported():
     pending = order("wstop", status="untriggered", kind="conditional")
+    position = {"account": "binance", "symbol": "BTCUSDT", "qty": "0.01"}
     flat = venue(orders=[pending])
-    held = venue(orders=[pending], positions=[{"account": "binance", "symbol": "BTCUSDT"}])
-    doubled = venue(orders=[pending, pending], positions=[{"account": "binance", "symbol": "BTCUSDT"}])
+    held = venue(orders=[pending], positions=[position])
+    doubled = venue(orders=[pending, pending], positions=[position])
 
     assert [c for c, _ in left_behind(flat)] == ["left_behind"]
     assert list(left_behind(held)) == []
@@ -103,3 +104,12 @@ def test_a_stop_loosened_on_the_venue_is_reported():
     assert list(ratchets(tighter, [])) == []
     assert [c for c, _ in ratchets(looser, [])] == ["ratchet"]
     assert list(ratchets(refused, [])) == []
+
+
+def test_a_stop_for_part_of_the_position_is_reported():
+    part = order("wstop", status="untriggered", kind="conditional", qty="0.004")
+    whole = {**part, "close_position": True}
+    position = {"account": "binance", "symbol": "BTCUSDT", "qty": "-0.01"}
+
+    assert [c for c, _ in left_behind(venue(orders=[part], positions=[position]))] == ["underprotected"]
+    assert list(left_behind(venue(orders=[whole], positions=[position]))) == []
