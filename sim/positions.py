@@ -105,8 +105,11 @@ class PositionDesk:
         return pos
 
     def _sync_position_stop(self, account: Account, pos: Position) -> None:
-        order = next((o for o in account.live.values() if o.kind is OrderKind.POSITION_SL
-                      and o.symbol == pos.symbol and o.position_idx == pos.idx), None)
+        stops = [o for o in account.live.values() if o.kind is OrderKind.POSITION_SL
+                 and o.symbol == pos.symbol and o.position_idx == pos.idx]
+        if any(o.status is not OrderStatus.UNTRIGGERED for o in stops):
+            return  # fired: it fills for the size it had, in pieces or not, and closes the position
+        order = stops[0] if stops else None
         if pos.stop_loss is None or pos.qty == 0:
             if order is not None:
                 self._close_order(account, order, OrderStatus.DEACTIVATED)

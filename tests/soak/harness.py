@@ -59,6 +59,8 @@ class Run:
     exit_code: int | None = None
     started: float = 0.0
     final_health: dict[str, Any] | None = None
+    healthy_at: float | None = None  # when /healthz first said ok in the settle (monotonic)
+    settle_timeout_s: float = SETTLE_TIMEOUT_S
     snapshot_mono: float = 0.0       # when the checks read the venue (monotonic clock)
 
     @property
@@ -203,6 +205,7 @@ def _settle(run: Run, on_settle: Callable[[], None]) -> None:
     while time.monotonic() < deadline:
         health = run.warden.health()
         if health and health.get("ok") and health.get("pending_intents") == 0:
+            run.healthy_at = time.monotonic()
             break
         time.sleep(0.2)
     time.sleep(RECONCILE_S + 0.3)  # one reconcile interval more

@@ -67,3 +67,17 @@ async def test_partial_fills_are_pushed_as_the_venues_push_them(pro, sim):
         statuses = [p["payload"]["data"][0]["orderStatus"] for p in sim.control.pushes("bybit")
                     if p["topic"] == "order"]
         assert statuses[-2:] == ["PartiallyFilled", "Filled"]
+
+
+async def test_a_bybit_position_stop_fills_in_pieces_for_the_size_it_had(abybit, sim):
+    # found by the soak (seed 5007): the triggered stop's order was resized to the shrinking
+    # position after each piece, so it ended filled beyond its quantity (leavesQty -0.002)
+    sim.control.set_partial_fills(4)
+    await abybit.create_order(BTC, "market", "sell", 0.01)
+    await abybit.private_post_v5_position_trading_stop({"category": "linear", "symbol": "BTCUSDT",
+                                                        "stopLoss": "61200", "positionIdx": 0})
+    sim.control.set_price("BTCUSDT", "61300")
+
+    [stop] = [o for o in sim.control.state("bybit")["orders"] if o["kind"] == "position_sl"]
+    assert (stop["status"], stop["qty"], stop["filled_qty"]) == ("filled", "0.01", "0.01")
+    assert not sim.control.state("bybit")["positions"]
