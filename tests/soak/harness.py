@@ -30,6 +30,7 @@ from tests.soak.world import RECONCILE_S, Cluster, Warden, write_config
 from warden.sim.server import SimulatorThread
 
 SETTLE_TIMEOUT_S = 60.0
+FEED_GRACE_S = 5.0
 
 
 @dataclass
@@ -109,7 +110,7 @@ def run_scenario(cluster: Cluster, world: Prepared, *,
                            log=warden.log)
         _play(run)
         _settle(run, on_settle)
-        run.final_health = warden.health()
+        run.final_health = _final_health(warden)
         run.exit_code = warden.stop()
         run.snapshot_mono = time.monotonic()
         violations, naked, activity = check_scenario(run)
@@ -209,6 +210,19 @@ def _settle(run: Run, on_settle: Callable[[], None]) -> None:
             break
         time.sleep(0.2)
     time.sleep(RECONCILE_S + 0.3)  # one reconcile interval more
+
+
+def _final_health(warden: Warden, within_s: float = FEED_GRACE_S) -> dict[str, Any] | None:
+    """/healthz once every feed is connected, or as it is after ``within_s`` (a mark-price feed
+    opened for a position that appeared a moment ago is still dialing)."""
+    deadline = time.monotonic() + within_s
+    while True:
+        health = warden.health()
+        connected = health is not None and all(f.get("state") == "connected"
+                                                for f in health.get("feeds", {}).values())
+        if connected or time.monotonic() > deadline:
+            return health
+        time.sleep(0.2)
 
 
 @dataclass
