@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 ACCOUNTS = {"bybit": "bybit", "binance": "binanceusdm"}   # sim account: warden venue
 MARK_GRACE_MS = 1000      # how stale warden's view of the mark may be when it places a stop
-TICK_S = 1.0              # the service's tick (runtime/run.py), when reconcile runs
+TICK_S = 1.0              # the service's tick (runtime/build.py), when reconcile runs
 RESTART_SLACK_S = 5.0     # per outage: a restart's reconcile and resume on top of the downtime
 ENTRY_BOUND_S = entry_exposure_bound_s(EngineConfig(fill_timeout_s=1.0, reconcile_interval_s=RECONCILE_S),
                                        REQUEST_TIMEOUT_S)
