@@ -110,7 +110,7 @@ def run_scenario(cluster: Cluster, world: Prepared, *,
                            log=warden.log)
         _play(run)
         _settle(run, on_settle)
-        run.final_health = _final_health(warden)
+        run.final_health = _final_health(run)
         run.exit_code = warden.stop()
         run.snapshot_mono = time.monotonic()
         violations, naked, activity = check_scenario(run)
@@ -212,17 +212,21 @@ def _settle(run: Run, on_settle: Callable[[], None]) -> None:
     time.sleep(RECONCILE_S + 0.3)  # one reconcile interval more
 
 
-def _final_health(warden: Warden, within_s: float = FEED_GRACE_S) -> dict[str, Any] | None:
-    """/healthz once every feed is connected, or as it is after ``within_s`` (a mark-price feed
-    opened for a position that appeared a moment ago is still dialing)."""
+def _final_health(run: Run, within_s: float = FEED_GRACE_S) -> dict[str, Any] | None:
+    """/healthz once every feed is connected, or as it is after ``within_s``. The simulator pushes
+    a ticker only when a price changes, where the venues also push on subscribing and every
+    100 ms (Bybit) or second (Binance): each symbol's price is set again, unchanged, meanwhile, so
+    a mark-price feed that (re)subscribed in a still market hears its first tick."""
     deadline = time.monotonic() + within_s
     while True:
-        health = warden.health()
+        for symbol in START_PRICE:
+            run.sim.control.set_price(symbol, run.sim.control.price(symbol))
+        time.sleep(0.2)
+        health = run.warden.health()
         connected = health is not None and all(f.get("state") == "connected"
                                                 for f in health.get("feeds", {}).values())
         if connected or time.monotonic() > deadline:
             return health
-        time.sleep(0.2)
 
 
 @dataclass
