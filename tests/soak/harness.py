@@ -58,7 +58,6 @@ class Run:
     answers: dict[str, list[int | None]] = field(default_factory=dict)
     pg_down: list[tuple[float, float]] = field(default_factory=list)
     exit_code: int | None = None
-    started: float = 0.0
     final_health: dict[str, Any] | None = None
     healthy_at: float | None = None  # when /healthz first said ok in the settle (monotonic)
     settle_timeout_s: float = SETTLE_TIMEOUT_S
@@ -125,7 +124,7 @@ def run_scenario(cluster: Cluster, world: Prepared, *,
             if run.pg_down and run.pg_down[-1][1] == 0.0:
                 cluster.start()
             cluster.drop_database(world.database)
-        except Exception:
+        except Exception:  # a database left behind goes with the cluster
             pass
 
 
@@ -133,7 +132,7 @@ def _play(run: Run) -> None:
     """Play the timeline: each step at its time after the start, plus what steps schedule (a
     restart after a kill, the clearing of a standing push fault)."""
     control, pool = run.sim.control, ThreadPoolExecutor(8, thread_name_prefix="soak-signal")
-    run.started = start = time.monotonic()
+    start = time.monotonic()
     order = itertools.count()
     queue: list[tuple[float, int, Step]] = [(s.at_s, next(order), s) for s in run.scenario.steps]
     heapq.heapify(queue)
