@@ -288,10 +288,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--scenarios", type=int, default=20)
     parser.add_argument("--seed", type=int, default=1)
     args = parser.parse_args(argv)
-    # SIGTERM ends the run through its finally blocks: warden stopped, the cluster removed
-    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
+    done: list[Outcome] = []
+    began = time.monotonic()
+
+    def stop(*_: object) -> None:
+        """SIGTERM: the summary of the scenarios done, then out through the finally blocks
+        (warden stopped, the cluster removed)."""
+        print(Summary(done, time.monotonic() - began).render() + "\n(stopped by SIGTERM)", flush=True)
+        sys.exit(143)
+
+    signal.signal(signal.SIGTERM, stop)
 
     def progress(o: Outcome) -> None:
+        done.append(o)
         mark = "ok" if not o.violations else f"{len(o.violations)} VIOLATIONS (log {o.log})"
         print(f"seed {o.seed}: {o.elapsed_s:4.1f} s {mark}  faults: {', '.join(o.faults) or '-'}",
               flush=True)
