@@ -35,6 +35,7 @@ ACCOUNTS = {"bybit": "bybit", "binance": "binanceusdm"}   # sim account: warden 
 MARK_GRACE_MS = 1000      # how stale warden's view of the mark may be when it places a stop
 TICK_S = 1.0              # the service's tick (runtime/build.py), when reconcile runs
 RESTART_SLACK_S = 5.0     # per outage: a restart's reconcile and resume on top of the downtime
+CATCH_UP_S = 3.0          # after a restart or an outage, warden's view of the mark is stale
 ENTRY_BOUND_S = entry_exposure_bound_s(EngineConfig(fill_timeout_s=1.0, reconcile_interval_s=RECONCILE_S),
                                        REQUEST_TIMEOUT_S)
 LIVE = ("new", "untriggered", "partially_filled")
@@ -65,7 +66,7 @@ def check_scenario(run: Run) -> tuple[list[Violation], list[dict[str, Any]], Cou
     store = open_store(run.store_url)
     events = list(store.all_events())
     seed, found = run.scenario.seed, []
-    for check, detail in [*duplicate_entries(run, venue), *stop_prices(venue, events),
+    for check, detail in [*duplicate_entries(run, venue), *stop_prices(run, venue, events),
                           *tracking(run, venue, events), *exposure(run, venue),
                           *left_behind(venue), *feeds(run), *ratchets(venue, events),
                           *log_round_trip(run, store)]:
@@ -129,13 +130,18 @@ def _marks(venue: dict[str, Any], symbol: str, time_ms: int) -> list[Decimal]:
                                                if time_ms - MARK_GRACE_MS < t <= time_ms]
 
 
-def stop_prices(venue: dict[str, Any], events: list[Any]) -> Found:
-    """No stop at a price <= 0; none on the wrong side of every mark of the last second; no first
-    stop on the wrong side of the entry."""
+def stop_prices(run: Run, venue: dict[str, Any], events: list[Any]) -> Found:
+    """No stop at a price <= 0; none on the wrong side of every venue mark of the second before it
+    was sent (unless warden was catching up after a restart or an outage: its view of the price is
+    stale then by construction); none on the wrong side of what warden itself knew."""
+    back = [b for _, b in run.outages() if b]
     for s in stop_requests(venue):
         where = f"{s['account']}/{s['symbol']} at {s['time_ms']}"
         if s["trigger"] <= 0:
             yield "stop_price", f"{where}: stop sent at {s['trigger']}"
+            continue
+        sent = _mono(run, venue, s["time_ms"])
+        if any(0 <= sent - b <= CATCH_UP_S for b in back):
             continue
         life = _lifetime(venue, s["account"], s["symbol"], s["time_ms"])
         long = (s["side"] == "sell") if s["side"] else (life is not None and life["side"] == "buy")
@@ -144,23 +150,31 @@ def stop_prices(venue: dict[str, Any], events: list[Any]) -> Found:
                                                  for m in marks):
             yield "stop_price", f"{where}: {'long' if long else 'short'} stop at {s['trigger']} " \
                                 f"on the wrong side of the mark {marks[-1]}"
+    yield from _stops_against_the_log(events)
+
+
+def _stops_against_the_log(events: list[Any]) -> Found:
+    """In the log's order: no stop requested on the wrong side of the last mark the position had
+    observed, nor, before trailing, of its entry."""
+    sides = _sides(events)
     entry: dict[Any, Decimal] = {}
+    mark: dict[Any, Decimal] = {}
     trailing: set[Any] = set()
     for e in events:
-        name = type(e).__name__
+        name, pid = type(e).__name__, e.originator_id
         if name == "EntryFilled":
-            entry.setdefault(e.originator_id, e.price)
+            entry.setdefault(pid, e.price)
+        elif name == "MarkPriceObserved":
+            mark[pid] = e.price
         elif name == "TrailingActivated":
-            trailing.add(e.originator_id)
-    sides = _sides(events)
-    for e in events:
-        if type(e).__name__ != "StopLossRequested" or e.originator_id in trailing \
-                or e.originator_id not in entry:
-            continue
-        price, long = entry[e.originator_id], sides.get(e.originator_id)
-        if (e.price >= price) if long else (e.price <= price):
-            yield "stop_price", f"position {e.originator_id}: stop {e.price} before trailing is on " \
-                                f"the wrong side of the entry {price}"
+            trailing.add(pid)
+        elif name == "StopLossRequested":
+            long = sides.get(pid)
+            for what, ref in (("last observed mark", mark.get(pid)),
+                              ("entry", None if pid in trailing else entry.get(pid))):
+                if ref is not None and ((e.price >= ref) if long else (e.price <= ref)):
+                    yield "stop_price", f"position {pid}: stop {e.price} requested on the wrong " \
+                                        f"side of its {what} {ref}"
 
 
 def tracking(run: Run, venue: dict[str, Any], events: list[Any]) -> Found:

@@ -8,8 +8,10 @@ from types import SimpleNamespace
 
 from tests.soak.checks import duplicate_entries, exposure, left_behind, ratchets, stop_prices
 from warden.domain.ids import client_order_id, position_id
+from warden.domain.values import Side
 
 T0 = 1_000_000
+RUN = SimpleNamespace(outages=lambda: [], snapshot_mono=100.0)
 
 
 def venue(requests=(), coverage=(), orders=(), positions=(), history=None) -> dict:
@@ -49,15 +51,15 @@ def test_a_stop_at_zero_or_above_every_recent_mark_of_a_long_is_reported():
     zero = venue([stop("0", T0)], [life()])
     above = venue([stop("60100", T0)], [life()])
 
-    assert list(stop_prices(good, [])) == []
-    assert [c for c, _ in stop_prices(zero, [])] == ["stop_price"]
-    assert [c for c, _ in stop_prices(above, [])] == ["stop_price"]
+    assert list(stop_prices(RUN, good, [])) == []
+    assert [c for c, _ in stop_prices(RUN, zero, [])] == ["stop_price"]
+    assert [c for c, _ in stop_prices(RUN, above, [])] == ["stop_price"]
 
 
 def test_a_stop_placed_while_the_mark_was_still_on_its_side_is_not_blamed():
     moved = {"BTCUSDT": [(T0 - 5000, Decimal("61000")), (T0 - 300, Decimal("60000"))]}
 
-    assert list(stop_prices(venue([stop("60500", T0)], [life()], history=moved), [])) == []
+    assert list(stop_prices(RUN, venue([stop("60500", T0)], [life()], history=moved), [])) == []
 
 
 def test_a_move_gap_an_open_gap_and_an_entry_past_its_bound_are_reported():
@@ -113,3 +115,21 @@ def test_a_stop_for_part_of_the_position_is_reported():
 
     assert [c for c, _ in left_behind(venue(orders=[part], positions=[position]))] == ["underprotected"]
     assert list(left_behind(venue(orders=[whole], positions=[position]))) == []
+
+
+def test_a_stop_just_after_a_restart_is_not_blamed_on_the_venue_marks_but_the_log_is_checked():
+    above = venue([stop("60100", T0)], [life()])
+    # sent at monotonic 90 (the snapshot at 100 is 10 s after T0): warden was back at 89
+    restarted = SimpleNamespace(outages=lambda: [(80.0, 89.0)], snapshot_mono=100.0)
+    pid = position_id("binanceusdm", "binance", "s1")
+
+    assert list(stop_prices(restarted, above, [])) == []
+    seen = [event("SignalAccepted", pid, side=Side.LONG),
+            event("MarkPriceObserved", pid, price=Decimal("60000")),
+            event("StopLossRequested", pid, price=Decimal("60100"))]
+    assert [c for c, _ in stop_prices(restarted, above, seen)] == ["stop_price"]
+
+
+def event(name: str, pid, **fields):
+    """A stand-in for a logged event: the checks read events by class name and fields."""
+    return type(name, (), {"originator_id": pid, **fields})()
