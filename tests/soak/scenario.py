@@ -60,7 +60,7 @@ def draw(seed: int) -> Scenario:
     """The scenario of ``seed``. One seed in four (multiples of 4) also kills the service and/or
     stops PostgreSQL, so any 20 consecutive seeds hold five of those."""
     rng = random.Random(seed)
-    duration = round(rng.uniform(1.5, 2.5), 2)
+    duration = round(rng.uniform(1.0, 2.0), 2)
     heavy = seed % 4 == 0
     at = lambda lo=0.0, hi=duration: round(rng.uniform(lo, hi), 2)  # noqa: E731
     steps: list[Step] = []
