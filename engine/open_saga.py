@@ -184,6 +184,10 @@ class OpenSaga:
                     ctx.save(p)
                     attempts += 1
                     await ctx.pause()
+                    corrected = await self._corrected_stop(p, stop)  # the price moved meanwhile
+                    if corrected is None:
+                        break
+                    stop, reference = corrected
                     continue
             ctx.checkpoint("stop-sent")
             self._record_placed(p, placed, reference)

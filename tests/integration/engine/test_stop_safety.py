@@ -6,6 +6,7 @@ own state (its stops, its positions) is the judge, not what warden recorded.
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
@@ -184,3 +185,22 @@ async def remove_stop_by_hand(engine, venue: str, p) -> None:
         for stop in await port.fetch_stops("BTCUSDT"):
             await port.cancel_stop(stop)
     assert not await port.fetch_stops("BTCUSDT")
+
+
+async def test_a_first_stop_whose_answer_was_lost_is_retried_from_the_current_mark(sim, make_engine, store):
+    # found by the soak (seed 7075): the retry after a lost answer re-sent the first price, which
+    # the mark had passed meanwhile (refused as triggering at once), before correcting it
+    sim.control.set_price("BTCUSDT", "60000")
+    engine = await make_engine(request_timeout_s=TIMEOUT_S)
+    sim.control.inject("hang", venue="bybit", path="/v5/position/trading-stop", seconds=HANG_S, times=1)
+    asyncio.get_running_loop().call_later(0.3, sim.control.set_price, "BTCUSDT", "58500")
+
+    outcome = await engine.submit(signal("lost-first"))
+    await engine.idle()
+
+    p = engine.positions[outcome.position_id]
+    sent = [Decimal(r["params"]["stopLoss"]) for r in sim.control.requests("bybit", "trading-stop")
+            if r["method"] == "POST"]
+    assert p.status is Status.PROTECTED and p.stop_price == Decimal("58499.9")
+    assert sent == [Decimal("58800.0"), Decimal("58499.9")]  # never 58800 again once passed
+    assert [s.price for s in held_stops(sim, "bybit")] == [Decimal("58499.9")]
