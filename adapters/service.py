@@ -130,7 +130,8 @@ class WardenService:
         venue, account = stream.port.venue, stream.port.account
         engine = self.engine
         if isinstance(event, PositionReport):
-            await engine.on_position_report(event)
+            # the private feeds queue reports without their arrival: timed from when it is taken
+            await engine.on_position_report(event, arrived=engine.ctx.clock.monotonic())
         elif isinstance(event, PositionSnapshot):
             await engine.reconciler.apply_snapshot(venue, account, list(event.positions))
         elif isinstance(event, FillReport):
@@ -190,7 +191,8 @@ class WardenService:
                 if isinstance(tick, PriceTick):
                     at = tick.time or engine.ctx.now()
                     await engine.on_mark(tick.venue, tick.symbol, tick.price, at=at,
-                                         account=exchange.account, source=tick.source, raw=tick.raw)
+                                         account=exchange.account, source=tick.source,
+                                         arrived=tick.arrived)
                 else:
                     self._record_rejection(exchange.venue, exchange.account, tick)
                 self.stats.handled[type(tick).__name__] += 1
