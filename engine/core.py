@@ -147,6 +147,7 @@ class Engine:
     async def stop(self) -> None:
         """Stop reacting: in-flight sagas finish or are cancelled; every stop stays on the exchange."""
         await self.trailing.stop()
+        self.tapes.stop()
         await self.reconciler.stop()
         for task in list(self._tasks):
             task.cancel()

@@ -6,7 +6,9 @@ records it when
 1. it differs from the last price the tape recorded, and at least ``interval_s`` (the engine's
    ``tape_interval_s``, 1 s by default) passed since the tape last recorded a price under this
    rule (the engine's monotonic clock; a price equal to the last recorded is never recorded
-   twice); or
+   twice). A changed price that comes sooner is held, replaced by any later one, and recorded
+   (with its own time) when the interval is over: the latest price always reaches the tape
+   within ``interval_s``, even when the market then goes quiet; or
 2. a position's decision used it (`used`): the price that activated trailing, the best price a
    trailing stop move follows. Such a price is recorded with its own time, unless the tape
    recorded that same (time, price) already, so a price used by many positions is there once.
@@ -18,6 +20,7 @@ is on its position. See docs/events.md (the price tape) and docs/performance.md 
 
 from __future__ import annotations
 
+import asyncio
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +40,8 @@ class _Tape:
     aggregate: PriceTape
     last_price: Decimal | None
     last_sampled: float = float("-inf")  # monotonic time of the last price recorded by rule 1
+    held: tuple[Decimal, PriceSource, datetime] | None = None  # a changed price within the interval
+    flush: asyncio.TimerHandle | None = None  # records ``held`` when the interval is over
     recent: deque[tuple[datetime, Decimal]] = field(default_factory=lambda: deque(maxlen=RECENT))
 
 
@@ -50,10 +55,31 @@ class PriceTapes:
                 now: float) -> None:
         """A price arrived (rule 1); ``now`` is the monotonic time it arrived."""
         tape = self._tape(venue, symbol, at)
-        if price == tape.last_price or now - tape.last_sampled < self.interval_s:
+        if price == tape.last_price:
+            tape.held = None  # back where the tape is: nothing new to record
             return
-        tape.last_sampled = now
+        wait = tape.last_sampled + self.interval_s - now
+        if wait > 0:
+            tape.held = (price, source, at)
+            if tape.flush is None:
+                tape.flush = asyncio.get_running_loop().call_later(wait, self._flush, tape)
+            return
+        tape.last_sampled, tape.held = now, None
         self._record(tape, price, source, at)
+
+    def _flush(self, tape: _Tape) -> None:
+        tape.flush = None
+        if tape.held is not None:
+            (price, source, at), tape.held = tape.held, None
+            tape.last_sampled = self.ctx.clock.monotonic()
+            self._record(tape, price, source, at)
+
+    def stop(self) -> None:
+        """Record the prices still held (the tape ends with the latest price) and stop the timers."""
+        for tape in self._tapes.values():
+            if tape.flush is not None:
+                tape.flush.cancel()
+            self._flush(tape)
 
     def used(self, venue: str, symbol: str, price: Decimal, source: PriceSource, at: datetime) -> None:
         """A decision used this price, seen at ``at`` (rule 2)."""

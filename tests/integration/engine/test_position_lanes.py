@@ -89,7 +89,7 @@ async def test_while_a_position_is_busy_the_latest_mark_wins_and_its_best_price_
 
 
 async def test_prices_are_on_the_symbols_tape_not_on_each_position(sim, make_engine, store):
-    engine, a, b = await two_trailing_positions(sim, make_engine)
+    _, a, b = await two_trailing_positions(sim, make_engine)
     names = {type(e).__name__ for p in (a, b) for e in store.history(p.id)}
     assert "MarkPriceObserved" not in names
     tape = [e for e in store.all_events() if type(e).__name__ == "PriceRecorded"]
