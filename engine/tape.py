@@ -90,6 +90,8 @@ class PriceTapes:
     def _record(self, tape: _Tape, price: Decimal, source: PriceSource, at: datetime) -> None:
         tape.aggregate.record(price=price, source=source, at=at)
         tape.last_price = price
+        if tape.held is not None and tape.held[0] == price:
+            tape.held = None  # a decision's price that rule 1 was holding: on the tape now
         tape.recent.append((at, price))
         self.recorded += 1
         self.ctx.record(tape.aggregate)
