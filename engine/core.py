@@ -310,6 +310,7 @@ class Engine:
 
     async def tick(self) -> None:
         await self.aged.tick()
+        self.trailing.sweep()
         interval = self.ctx.config.reconcile_interval_s
         for venue, account in self.ctx.ports:
             last = self.reconciler.last_snapshot.get((venue, account), float("-inf"))

@@ -52,9 +52,14 @@ class Lanes(Generic[K, M]):
         return bool(self._workers)
 
     async def idle(self) -> None:
-        """Until every lane has drained (work offered meanwhile included)."""
+        """Until every lane has drained (work offered meanwhile included). A lane ended by what is
+        not an `Exception` (a test's simulated crash at a checkpoint) re-raises it here."""
         while self._workers:
-            await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
+            ended = await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
+            for outcome in ended:
+                if isinstance(outcome, BaseException) and \
+                        not isinstance(outcome, Exception | asyncio.CancelledError):
+                    raise outcome
 
     async def stop(self) -> None:
         self._slots.clear()

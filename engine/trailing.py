@@ -149,6 +149,12 @@ class TrailingProcess:
         finally:
             watch.last_move = ctx.clock.monotonic()
 
+    def sweep(self) -> None:
+        """Forget the positions no longer tracked (closed) whose lanes are idle."""
+        for position_id in [i for i in self._watches if i not in self.ctx.positions
+                            and not self.lanes.busy(i)]:
+            self._forget(position_id)
+
     def _forget(self, position_id: UUID) -> None:
         watch = self._watches.pop(position_id, None)
         if watch is not None and watch.timer is not None:

@@ -1,0 +1,151 @@
+"""How fast the event log grows at the load of issue 8: bytes per hour, per position and price.
+
+The real engine against the simulator over loopback (real ccxt), on a real store: ``accounts``
+accounts on each venue, each holding one long per symbol (4 symbols x 2 venues: 5 accounts are 40
+positions, 12 are 96), then every symbol's price changing 10 times a second for ``seconds``,
+given to the engine as the service's mark feed gives it (one call per tick, in order, per venue),
+and to the simulator so the venue's stops are checked against the same price. Each tick carries
+a Bybit linear ticker as its venue payload, the size a real one has (about 550 bytes), for an
+engine that records it.
+
+The figures: the events and bytes appended while the prices run (the stored ``topic`` and
+``state`` plus 24 bytes of id and version per event: what an export holds) and the growth of the
+SQLite file, both scaled to an hour. The script only uses what the engine has had since before
+the price tape (``Engine.on_mark``; ``raw`` when it still takes one), so the same file measures
+an older checkout too (docs/performance.md, "Log growth", says how).
+
+    .venv/bin/python -m bench.log_growth [--accounts 5] [--seconds 20] [--drift 0]
+
+``--drift`` is the price's trend in percent per minute (0: a random walk; 3: a market that runs
+up, so every position activates its trailing stop and moves it: the most decisions there are).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import inspect
+import json
+import os
+import random
+import tempfile
+import time
+from collections import Counter
+from decimal import Decimal
+
+from warden.adapters.exchange.ccxt_exchange import CcxtExchange
+from warden.adapters.exchange.config import ExchangeConfig
+from warden.adapters.store import open_store
+from warden.domain.values import Venue
+from warden.engine.context import EngineConfig
+from warden.engine.core import Engine
+from warden.engine.ports import StopMode
+from warden.sim.server import AccountSpec, Simulator
+
+SYMBOLS = {"BTCUSDT": ("60000", "0.001"), "ETHUSDT": ("3000", "0.01"),
+           "10000SATSUSDT": ("0.0002345", "100000"), "SHIB1000USDT": ("0.012345", "1000")}
+VENUES = {"bybit": (Venue.BYBIT, "bybit"), "binanceusdm": (Venue.BINANCE, "binance")}
+TICKS_PER_SECOND = 10
+
+
+def ticker(symbol: str, price: Decimal) -> dict[str, str]:
+    """A Bybit v5 linear ticker as the venue pushes it (the fields and sizes of a real one)."""
+    p = str(price)
+    return {"symbol": symbol, "tickDirection": "PlusTick", "price24hPcnt": "0.017103", "lastPrice": p,
+            "prevPrice24h": p, "highPrice24h": p, "lowPrice24h": p, "prevPrice1h": p, "markPrice": p,
+            "indexPrice": p, "openInterest": "49638.486", "openInterestValue": "2978309160.00",
+            "turnover24h": "4107637011.6543", "volume24h": "68530.7790", "nextFundingTime": "1764518400000",
+            "fundingRate": "0.0001", "bid1Price": p, "bid1Size": "3.183", "ask1Price": p,
+            "ask1Size": "0.021", "deliveryTime": "0", "basisRate": "", "deliveryFeeRate": "",
+            "predictedDeliveryPrice": "", "preOpenPrice": "", "preQty": "", "curPreListingPhase": ""}
+
+
+async def measure(accounts: int, seconds: float, drift: float, seed: int = 8) -> dict[str, object]:
+    rng = random.Random(seed)
+    specs = [AccountSpec(f"{short}{k}", short, f"{short}{k}-key", f"{short}{k}-secret",
+                         balance=Decimal(10_000_000))
+             for _, short in VENUES.values() for k in range(accounts)]
+    workdir = tempfile.mkdtemp(prefix="warden-log-growth-")
+    path = os.path.join(workdir, "log.sqlite3")
+    store = open_store(f"sqlite:///{path}")
+    async with Simulator(accounts=specs) as sim:
+        for symbol, (price, _) in SYMBOLS.items():
+            sim.control.set_price(symbol, price)
+        ports = {}
+        for venue, (enum, short) in VENUES.items():
+            for k in range(accounts):
+                account = f"{short}{k}"
+                ports[venue, account] = CcxtExchange(ExchangeConfig(
+                    venue=enum, account=account, api_key=f"{account}-key", secret=f"{account}-secret",
+                    rest_url=sim.http_url, ws_url=sim.ws_url, request_timeout_s=5.0),
+                    poll_interval=0.05, stop_mode=StopMode.POSITION if enum is Venue.BYBIT
+                    else StopMode.CONDITIONAL)
+        engine = Engine(store, ports, config=EngineConfig(retry_delay_s=0.05))
+        await engine.start()
+        for (venue, account) in ports:
+            for symbol, (_, qty) in SYMBOLS.items():
+                outcome = await engine.submit({"signal_id": f"{account}-{symbol}", "exchange": venue,
+                                               "account": account, "symbol": symbol, "side": "long",
+                                               "quantity": qty})
+                assert outcome.status == "accepted", outcome
+        await engine.idle()
+        positions = len(engine.positions)
+        first = store.recorder.max_notification_id()
+        size_before = _size(path)
+        takes_raw = "raw" in inspect.signature(engine.on_mark).parameters
+        prices = {s: Decimal(p) for s, (p, _) in SYMBOLS.items()}
+        step = drift / 100 / 60 / TICKS_PER_SECOND  # the trend per tick, as a fraction
+        ticks, started = 0, time.monotonic()
+        for n in range(int(seconds * TICKS_PER_SECOND)):
+            for symbol in SYMBOLS:
+                move = Decimal(str(1 + step + rng.gauss(0, 0.0001)))  # 0.01 % a tick, 0.03 % a second
+                prices[symbol] = price = _on_tick(prices[symbol] * move, symbol)
+                sim.control.set_price(symbol, str(price))
+                for venue in VENUES:
+                    extra = {"raw": ticker(symbol, price)} if takes_raw else {}
+                    await engine.on_mark(venue, symbol, price, at=engine.ctx.now(), **extra)
+                    ticks += 1
+            await asyncio.sleep(max(0.0, started + (n + 1) / TICKS_PER_SECOND - time.monotonic()))
+        elapsed = time.monotonic() - started
+        await engine.idle()
+        behind = time.monotonic() - started - seconds
+        counts: Counter[str] = Counter()
+        stored = 0
+        for notification in store.stored_notifications(start=first + 1):
+            counts[notification.topic.rsplit(":", 1)[1]] += 1
+            stored += len(notification.topic) + len(notification.state) + 24
+        growth = _size(path) - size_before
+        await engine.stop()
+        for port in ports.values():
+            await port.close()
+    store.close()
+    hour = 3600 / seconds
+    return {"positions": positions, "seconds": seconds, "drift_pct_per_min": drift,
+            "ticks": ticks, "events": sum(counts.values()), "events_by_topic": dict(counts.most_common()),
+            "log_bytes": stored, "log_bytes_per_hour": round(stored * hour),
+            "sqlite_file_growth_per_hour": round(growth * hour),
+            "bytes_per_event": round(stored / max(1, sum(counts.values()))),
+            "feed_seconds": round(elapsed, 2), "settled_after_s": round(max(0.0, behind), 2)}
+
+
+def _on_tick(price: Decimal, symbol: str) -> Decimal:
+    tick = Decimal("0.1") if symbol == "BTCUSDT" else Decimal("0.01") if symbol == "ETHUSDT" else \
+        Decimal("0.0000001") if symbol == "10000SATSUSDT" else Decimal("0.000001")
+    return (price / tick).quantize(Decimal(1)) * tick
+
+
+def _size(path: str) -> int:
+    return sum(os.path.getsize(p) for p in (path, path + "-wal") if os.path.exists(p))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--accounts", type=int, default=5, help="accounts per venue (x 8 positions)")
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--drift", type=float, default=0.0, help="trend in %% per minute")
+    args = parser.parse_args()
+    print(json.dumps(asyncio.run(measure(args.accounts, args.seconds, args.drift)), indent=2))
+
+
+if __name__ == "__main__":
+    main()
