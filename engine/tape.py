@@ -100,7 +100,7 @@ class PriceTapes:
         tape = self._tapes.get((venue, symbol))
         if tape is None:
             try:
-                aggregate = self.ctx.store.repository.get(PriceTape.id_for(venue, symbol))
+                aggregate = self.ctx.store.load(PriceTape.id_for(venue, symbol))
             except AggregateNotFoundError:  # its first price; any other store error propagates
                 aggregate = PriceTape.open(venue=venue, symbol=symbol, at=at)
             tape = self._tapes[venue, symbol] = _Tape(aggregate, aggregate.last_price)
