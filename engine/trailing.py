@@ -89,7 +89,7 @@ class TrailingProcess:
         if p is None or not p.is_open:
             self._forget(position_id)
             return
-        watch = self._watches[position_id]
+        watch = self._watches.setdefault(position_id, _Watch())
         policy = self.ctx.policies(p).trailing
         best = watch.best
         if p.status is Status.PROTECTED and best is not None and policy.should_activate(
