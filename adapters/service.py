@@ -116,9 +116,10 @@ class WardenService:
         feeds_engine = stream in self.streams
         side = self._sides.get(stream)
         async for event in stream.events():
+            arrived = stream.arrival(event)
             try:
                 if feeds_engine or isinstance(event, StreamRejection | StreamStatus):
-                    await self._handle(stream, name, event)
+                    await self._handle(stream, name, event, arrived)
                     self.stats.handled[type(event).__name__] += 1
                 if side is not None:
                     side[0].add(event, baseline=side[1])
@@ -126,12 +127,12 @@ class WardenService:
                 self.stats.failures[type(event).__name__] += 1
                 log.exception("failed to handle %s from %s", type(event).__name__, name)
 
-    async def _handle(self, stream: PrivateStream, name: str, event: Any) -> None:
+    async def _handle(self, stream: PrivateStream, name: str, event: Any,
+                      arrived: float | None = None) -> None:
         venue, account = stream.port.venue, stream.port.account
         engine = self.engine
         if isinstance(event, PositionReport):
-            # the private feeds queue reports without their arrival: timed from when it is taken
-            await engine.on_position_report(event, arrived=engine.ctx.clock.monotonic())
+            await engine.on_position_report(event, arrived=arrived)
         elif isinstance(event, PositionSnapshot):
             await engine.reconciler.apply_snapshot(venue, account, list(event.positions))
         elif isinstance(event, FillReport):
