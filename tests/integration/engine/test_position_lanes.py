@@ -95,3 +95,14 @@ async def test_prices_are_on_the_symbols_tape_not_on_each_position(sim, make_eng
     tape = [e for e in store.all_events() if type(e).__name__ == "PriceRecorded"]
     assert {e.price for e in tape} >= {Decimal("60700"), Decimal("3035")}
     assert all(not hasattr(e, "raw") for e in tape)
+
+
+async def test_the_update_to_decision_time_counts_from_the_frames_arrival(sim, make_engine, store):
+    engine, _, _ = await two_trailing_positions(sim, make_engine)
+    sim.control.set_price("BTCUSDT", "61500")
+    arrived = engine.ctx.clock.monotonic() - 0.25  # the frame came in a quarter second ago
+    before = sorted(engine.trailing.decision_latencies())
+    await engine.on_mark("bybit", "BTCUSDT", Decimal("61500"), at=engine.ctx.now(), arrived=arrived)
+    await engine.idle()
+    after = sorted(engine.trailing.decision_latencies())
+    assert len(after) == len(before) + 1 and max(before) < 0.25 <= after[-1]
