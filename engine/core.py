@@ -301,11 +301,12 @@ class Engine:
             return  # the feeds refuse such a frame; nothing to record or decide
         arrived = self.ctx.clock.monotonic() if arrived is None else arrived
         self._marks[venue, symbol] = price
-        self.tapes.observe(venue, symbol, price, source, at, arrived)
         mark = Mark(price, source, at, arrived)
         for p in list(self.ctx.positions.values()):
             if p.venue == venue and p.symbol == symbol and account in (None, p.account):
                 self.trailing.offer(p, mark)
+        # after the offers: a tape whose save fails holds up no position's decision
+        self.tapes.observe(venue, symbol, price, source, at, arrived)
 
     async def tick(self) -> None:
         await self.aged.tick()

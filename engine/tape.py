@@ -21,6 +21,7 @@ is on its position. See docs/events.md (the price tape) and docs/performance.md 
 from __future__ import annotations
 
 import asyncio
+import logging
 from collections import deque
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -32,6 +33,7 @@ from warden.domain.price_tape import PriceTape
 from warden.domain.values import PriceSource
 from warden.engine.context import EngineContext
 
+log = logging.getLogger("warden.engine.tape")
 RECENT = 64  # (time, price) pairs a tape remembers having recorded, for `used`
 
 
@@ -79,7 +81,11 @@ class PriceTapes:
         for tape in self._tapes.values():
             if tape.flush is not None:
                 tape.flush.cancel()
-            self._flush(tape)
+            try:
+                self._flush(tape)
+            except Exception:  # shutting down with the store failing: only this sample is lost
+                log.exception("the last price of %s/%s was not recorded", tape.aggregate.venue,
+                              tape.aggregate.symbol)
 
     def used(self, venue: str, symbol: str, price: Decimal, source: PriceSource, at: datetime) -> None:
         """A decision used this price, seen at ``at`` (rule 2)."""
