@@ -32,8 +32,11 @@ import random
 import sqlite3
 import tempfile
 import time
+import uuid
 from collections import Counter
+from collections.abc import Iterator
 from decimal import Decimal
+from urllib.parse import urlsplit
 
 from warden.adapters.exchange.ccxt_exchange import CcxtExchange
 from warden.adapters.exchange.config import ExchangeConfig
@@ -62,14 +65,18 @@ def ticker(symbol: str, price: Decimal) -> dict[str, str]:
             "predictedDeliveryPrice": "", "preOpenPrice": "", "preQty": "", "curPreListingPhase": ""}
 
 
-async def measure(accounts: int, seconds: float, drift: float, seed: int = 8) -> dict[str, object]:
+async def measure(accounts: int, seconds: float, drift: float, seed: int = 8,
+                  pg_url: str | None = None) -> dict[str, object]:
+    """With ``pg_url`` (a database of its own) the store is PostgreSQL, else SQLite on a file."""
     rng = random.Random(seed)
     specs = [AccountSpec(f"{short}{k}", short, f"{short}{k}-key", f"{short}{k}-secret",
                          balance=Decimal(10_000_000))
              for _, short in VENUES.values() for k in range(accounts)]
-    workdir = tempfile.mkdtemp(prefix="warden-log-growth-")
-    path = os.path.join(workdir, "log.sqlite3")
-    store = open_store(f"sqlite:///{path}")
+    if pg_url is None:
+        path = os.path.join(tempfile.mkdtemp(prefix="warden-log-growth-"), "log.sqlite3")
+        store, size = open_store(f"sqlite:///{path}"), (lambda: _size(path))
+    else:
+        store, size = open_store(pg_url), (lambda: _pg_size(pg_url))
     async with Simulator(accounts=specs) as sim:
         for symbol, (price, _) in SYMBOLS.items():
             sim.control.set_price(symbol, price)
@@ -93,7 +100,7 @@ async def measure(accounts: int, seconds: float, drift: float, seed: int = 8) ->
         await engine.idle()
         positions = len(engine.positions)
         first = store.recorder.max_notification_id()
-        size_before = _size(path)
+        size_before = size()
         takes_raw = "raw" in inspect.signature(engine.on_mark).parameters
         prices = {s: Decimal(p) for s, (p, _) in SYMBOLS.items()}
         step = drift / 100 / 60 / TICKS_PER_SECOND  # the trend per tick, as a fraction
@@ -117,7 +124,7 @@ async def measure(accounts: int, seconds: float, drift: float, seed: int = 8) ->
             counts[notification.topic.rsplit(":", 1)[1]] += 1
             stored += len(notification.topic) + len(notification.state) + 24
         await engine.stop()
-        growth = _size(path) - size_before
+        growth = size() - size_before
         for port in ports.values():
             await port.close()
     store.close()
@@ -125,7 +132,8 @@ async def measure(accounts: int, seconds: float, drift: float, seed: int = 8) ->
     return {"positions": positions, "seconds": seconds, "drift_pct_per_min": drift,
             "ticks": ticks, "events": sum(counts.values()), "events_by_topic": dict(counts.most_common()),
             "log_bytes": stored, "log_bytes_per_hour": round(stored * hour),
-            "sqlite_growth_per_hour": round(growth * hour),
+            "database_growth_per_hour": round(growth * hour), "backend": "sqlite" if pg_url is None
+            else "postgresql",
             "bytes_per_event": round(stored / max(1, sum(counts.values()))),
             "feed_seconds": round(elapsed, 2), "settled_after_s": round(max(0.0, behind), 2)}
 
@@ -146,13 +154,40 @@ def _size(path: str) -> int:
     return (pages - free) * size
 
 
+def _pg_size(url: str) -> int:
+    """The database's size on disk: tables, indexes and TOAST (not the server's WAL)."""
+    import psycopg
+    with psycopg.connect(url, autocommit=True) as db:
+        return int(db.execute("SELECT pg_database_size(current_database())").fetchone()[0])
+
+
+@contextlib.contextmanager
+def _throwaway_database(admin_url: str) -> Iterator[str]:
+    import psycopg
+    name = f"warden_log_growth_{uuid.uuid4().hex[:10]}"
+    with psycopg.connect(admin_url, autocommit=True) as db:
+        db.execute(f'CREATE DATABASE "{name}"')
+    try:
+        yield urlsplit(admin_url)._replace(path=f"/{name}").geturl()
+    finally:
+        with psycopg.connect(admin_url, autocommit=True) as db:
+            db.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--accounts", type=int, default=5, help="accounts per venue (x 8 positions)")
     parser.add_argument("--seconds", type=float, default=20.0)
     parser.add_argument("--drift", type=float, default=0.0, help="trend in %% per minute")
+    parser.add_argument("--pg-dsn", help="PostgreSQL instead of SQLite: a URL whose user may CREATE "
+                        "DATABASE (a throwaway database is made and dropped)")
     args = parser.parse_args()
-    print(json.dumps(asyncio.run(measure(args.accounts, args.seconds, args.drift)), indent=2))
+    if args.pg_dsn is None:
+        figures = asyncio.run(measure(args.accounts, args.seconds, args.drift))
+    else:
+        with _throwaway_database(args.pg_dsn) as url:
+            figures = asyncio.run(measure(args.accounts, args.seconds, args.drift, pg_url=url))
+    print(json.dumps(figures, indent=2))
 
 
 if __name__ == "__main__":
