@@ -10,11 +10,12 @@ engine that records it.
 
 The figures: the events and bytes appended while the prices run (the stored ``topic`` and
 ``state`` plus 24 bytes of id and version per event: what an export holds) and the growth of the
-SQLite file, both scaled to an hour. The script only uses what the engine has had since before
+database (SQLite on a file, or a throwaway PostgreSQL database with ``--pg-dsn``), both scaled to
+an hour of prices. The script only uses what the engine has had since before
 the price tape (``Engine.on_mark``; ``raw`` when it still takes one), so the same file measures
 an older checkout too (docs/performance.md, "Log growth", says how).
 
-    .venv/bin/python -m bench.log_growth [--accounts 5] [--seconds 20] [--drift 0]
+    .venv/bin/python -m bench.log_growth [--accounts 5] [--seconds 20] [--drift 0] [--pg-dsn URL]
 
 ``--drift`` is the price's trend in percent per minute (0: a random walk; 3: a market that runs
 up, so every position activates its trailing stop and moves it: the most decisions there are).

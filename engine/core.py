@@ -288,12 +288,12 @@ class Engine:
         await self.reconciler.on_report(report)
         if report.mark_price is not None and not report.is_flat:
             await self.on_mark(report.venue, report.symbol, report.mark_price,
-                         at=report.exchange_time or self.ctx.now(), account=report.account,
-                         source=PriceSource.WEBSOCKET, arrived=arrived)
+                               at=report.exchange_time or self.ctx.now(), account=report.account,
+                               source=PriceSource.WEBSOCKET, arrived=arrived)
 
     async def on_mark(self, venue: str, symbol: str, price: Decimal, *, at: datetime,
-                account: str | None = None, source: PriceSource = PriceSource.MARK,
-                arrived: float | None = None) -> None:
+                      account: str | None = None, source: PriceSource = PriceSource.MARK,
+                      arrived: float | None = None) -> None:
         """A price of ``symbol``: on its tape by the tape rule, and offered to each position on it,
         whose lane decides (`engine.lanes`); returns without waiting for any decision.
         ``arrived`` is the monotonic time the frame came off the websocket (now when not given)."""
