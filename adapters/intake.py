@@ -38,6 +38,7 @@ from warden.domain.errors import InvalidSignal
 from warden.domain.ids import position_id
 from warden.domain.signal import signal_key
 from warden.engine.core import NotReady
+from warden.engine.errors import StoreUnavailable
 
 log = logging.getLogger("warden.intake")
 
@@ -215,6 +216,8 @@ class Intake:
             outcome = await self.sink.submit(payload, received_at=at)
         except NotReady as e:
             return self._refuse(Refusal("not_ready", 503, str(e)), at, signal_id, payload)
+        except StoreUnavailable as e:  # recorded once the store is back
+            return self._refuse(Refusal("store_unavailable", 503, str(e)), at, signal_id, payload)
         except Exception:
             log.exception("signal %r: the engine failed", signal_id)
             return self._refuse(Refusal("error", 500, "internal error; the signal was not opened"),

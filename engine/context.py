@@ -1,13 +1,15 @@
 """What every engine process shares: the store, the exchange ports, policies, the clock.
 
-Processes mutate aggregates only through their commands and persist each event as soon as it is
-triggered (`save`), so an intent is on disk before the exchange call it announces. ``checkpoint``
-names the points between those steps; tests inject a crash there.
+Processes mutate aggregates only through their commands and record each step as soon as it is
+taken: ``await ctx.save(p)`` queues its events for the store's group commit (off the event loop)
+and returns once they are durable, so an intent is on disk before the exchange call it announces.
+``checkpoint`` names the points between those steps; tests inject a crash there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -15,12 +17,13 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
-from warden.adapters.store import WardenStore
 from warden.domain.instrument import Instrument
 from warden.domain.policies import DEFAULT_POLICIES, AgedExitPolicy, InitialStopPolicy, TrailingStopPolicy
 from warden.domain.position import Position
 from warden.domain.values import PhantomPolicy
-from warden.engine.ports import ExchangePort
+from warden.engine.ports import EventStore, ExchangePort
+
+log = logging.getLogger("warden.engine")
 
 
 class Clock(Protocol):
@@ -82,7 +85,7 @@ def no_checkpoint(name: str) -> None:
 
 
 class EngineContext:
-    def __init__(self, store: WardenStore, ports: dict[tuple[str, str], ExchangePort],
+    def __init__(self, store: EventStore, ports: dict[tuple[str, str], ExchangePort],
                  config: EngineConfig, clock: Clock,
                  checkpoint: Callable[[str], None] = no_checkpoint) -> None:
         self.store, self.ports, self.config, self.clock = store, ports, config, clock
@@ -92,14 +95,31 @@ class EngineContext:
         self.positions: dict[UUID, Position] = {}  # every open position warden tracks
         self._locks: dict[UUID, asyncio.Lock] = {}
         self.listeners: list[Callable[[list[Any]], None]] = []  # called with each save's recordings
-        self.append_timers: list[Callable[[float], None]] = []  # called with each save's duration
+        self.append_timers: list[Callable[[float], None]] = []  # each save's seconds, queued to durable
 
     def now(self) -> datetime:
         return self.clock.now()
 
-    def save(self, *aggregates: Any) -> None:
+    def save(self, *aggregates: Any) -> asyncio.Future[list[Any]]:
+        """Queue the aggregates' pending events now; ``await`` the result for them to be durable.
+        Listeners and timers run once they are, whether or not the caller still waits."""
         started = time.perf_counter()
-        recordings = self.store.save(*aggregates)
+        committed = self.store.record(*aggregates)
+        committed.add_done_callback(lambda done: self._saved(done, aggregates, started))
+        # a caller cancelled while waiting does not cancel the commit (nor its listeners)
+        return asyncio.shield(committed)
+
+    def save_soon(self, *aggregates: Any) -> None:
+        """Queue without waiting (a record nothing else depends on); a failure is logged."""
+        committed = self.store.record(*aggregates)
+        committed.add_done_callback(lambda done: self._saved(done, aggregates, time.perf_counter()))
+
+    def _saved(self, done: asyncio.Future[list[Any]], aggregates: tuple[Any, ...], started: float) -> None:
+        error = done.exception()
+        if error is not None:
+            log.debug("a save failed: %r", error)
+            return
+        recordings = done.result()
         for timer in self.append_timers:
             timer(time.perf_counter() - started)
         for listener in self.listeners:

@@ -20,7 +20,6 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from warden.adapters.store import WardenStore
 from warden.domain.errors import DomainError, InvalidSignal
 from warden.domain.events import PositionAdopted, SignalAccepted
 from warden.domain.ids import position_id
@@ -34,9 +33,9 @@ from warden.domain.values import PositionMode, PriceSource
 from warden.engine.aged import AgedProcess
 from warden.engine.closing import Closer
 from warden.engine.context import Clock, EngineConfig, EngineContext, SystemClock, no_checkpoint
-from warden.engine.errors import Rejected, Retryable, UnknownOutcome, UnsupportedAccount
+from warden.engine.errors import Rejected, Retryable, StoreUnavailable, UnknownOutcome, UnsupportedAccount
 from warden.engine.open_saga import OpenSaga
-from warden.engine.ports import ExchangePort
+from warden.engine.ports import EventStore, ExchangePort
 from warden.engine.reconcile import Reconciler
 from warden.engine.scale_in import ScaleIn
 from warden.engine.stops import StopKeeper
@@ -58,7 +57,7 @@ class SignalOutcome:
 
 
 class Engine:
-    def __init__(self, store: WardenStore, ports: dict[tuple[str, str], ExchangePort], *,
+    def __init__(self, store: EventStore, ports: dict[tuple[str, str], ExchangePort], *,
                  config: EngineConfig | None = None, clock: Clock | None = None,
                  checkpoint: Callable[[str], None] = no_checkpoint,
                  open_position_ids: Callable[[], Iterable[UUID]] | None = None,
@@ -108,7 +107,7 @@ class Engine:
         else:
             ids = [n.originator_id for n in store.stored_notifications() if n.topic in _CREATION_TOPICS]
         for aggregate_id in ids:
-            position = store.repository.get(aggregate_id)
+            position = store.load(aggregate_id)
             if position.is_open:
                 self.ctx.positions[position.id] = position
 
@@ -160,13 +159,15 @@ class Engine:
     async def submit(self, payload: Any, *, received_at: datetime | None = None) -> SignalOutcome:
         if not self.ready:
             raise NotReady("warden is reconciling; signals are accepted once it is ready")
+        if not self.ctx.store.available:  # no new position while nothing can be recorded
+            raise StoreUnavailable(f"store unavailable ({self.ctx.store.unavailable_reason}), retry later")
         at = received_at or self.ctx.now()
         signal_id = payload.get("signal_id") if isinstance(payload, dict) else None
         try:
             signal = parse_signal(payload, received_at=at)
             pid = position_id(signal.venue, signal.account, signal.signal_id)
-            if self.ctx.store.recorder.select_events(pid, limit=1):
-                return self._duplicate(signal, pid, at)
+            if await asyncio.to_thread(self.ctx.store.has_events, pid):  # a read: off the loop
+                return await self._duplicate(signal, pid, at)
             open_already = self._open_on_symbol(signal)
             if open_already is not None:
                 return await self._scale_in(signal, open_already, pid, at)
@@ -174,18 +175,24 @@ class Engine:
         except (InvalidSignal, DomainError) as e:
             self.record_rejection(signal_id if isinstance(signal_id, str) else None, str(e), payload, at)
             return SignalOutcome("rejected", reason=str(e))
-        try:
-            self.ctx.save(position)
-        except IntegrityError:
+        if position.id in self.ctx.positions:  # the same signal, its save still in flight
             return SignalOutcome("duplicate", position.id)
+        # tracked before the await: a signal for the same symbol meanwhile sees this one
         self.ctx.positions[position.id] = position
+        try:
+            await self.ctx.save(position)
+        except BaseException as e:
+            self.ctx.positions.pop(position.id, None)
+            if isinstance(e, IntegrityError):
+                return SignalOutcome("duplicate", position.id)
+            raise
         self._track(asyncio.create_task(self.saga.advance(position), name=f"saga:{position.id}"))
         return SignalOutcome("accepted", position.id)
 
-    def _duplicate(self, signal: Signal, pid: UUID, at: datetime) -> SignalOutcome:
+    async def _duplicate(self, signal: Signal, pid: UUID, at: datetime) -> SignalOutcome:
         self._book(at).record_duplicate(signal_id=signal.signal_id, position_id=pid, raw=signal.raw,
                                         at=at)
-        self.ctx.save(self._book(at))
+        await self.ctx.save(self._book(at))
         return SignalOutcome("duplicate", pid)
 
     def _track(self, task: asyncio.Task[None]) -> None:
@@ -235,7 +242,7 @@ class Engine:
         or by it: nothing sent to warden is silently dropped."""
         book = self._book(at)
         book.reject(signal_id=signal_id, reason=reason, raw=payload, at=at)
-        self.ctx.save(book)
+        self.ctx.save_soon(book)  # the refusal is answered now; its record follows
 
     def _open(self, signal: Signal) -> Position:
         if (signal.venue, signal.account) not in self.ctx.ports:
@@ -271,7 +278,7 @@ class Engine:
         book_id = SignalBook.id_for(at.date())
         if self._signal_book is None or self._signal_book.id != book_id:
             try:
-                self._signal_book = self.ctx.store.repository.get(book_id)
+                self._signal_book = self.ctx.store.load(book_id)
             except AggregateNotFoundError:  # the first of the day; any other store error propagates
                 self._signal_book = SignalBook.open(at.date(), at=at)
         return self._signal_book

@@ -1,4 +1,5 @@
-"""`ExchangePort`: the asynchronous exchange interface the engine talks to.
+"""The engine's ports: `ExchangePort`, the asynchronous exchange interface it talks to, and
+`EventStore`, the log it records to (`adapters/store.py` `WardenStore` implements it).
 
 Commands go in, normalized reports (`domain.reports`) come out; failures are raised as the three
 classes of `adapters.exchange.errors` (`Rejected`, `Retryable`, `UnknownOutcome`). Symbols are the
@@ -10,9 +11,12 @@ Deadlines are absolute ``time.monotonic()`` values, so a caller can share one bu
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+import asyncio
+from collections.abc import Iterator, Sequence
 from decimal import Decimal
 from enum import Enum
+from typing import Any, Protocol
+from uuid import UUID
 
 from warden.domain.instrument import Instrument
 from warden.domain.reports import (
@@ -26,6 +30,35 @@ from warden.domain.reports import (
     StopReport,
 )
 from warden.domain.values import Side
+
+
+class EventStore(Protocol):
+    """The event log as the engine uses it.
+
+    `record` takes the aggregates' pending events at once, in call order, and hands them to a
+    writer that commits what is pending together, off the event loop; the future resolves (with
+    the recordings) once they are durable. A step that must be on disk before an exchange call
+    awaits it. While the store cannot be written, `available` is False (`unavailable_reason`
+    says why) and the writer retries in order until it can: the future waits, nothing is lost,
+    the log never skips a version. A save the store refuses (a version conflict: a repeated
+    signal's claim) raises its error; the aggregates it had already stored are put back to their
+    stored state.
+    """
+
+    @property
+    def available(self) -> bool: ...
+
+    @property
+    def unavailable_reason(self) -> str | None: ...
+
+    def record(self, *aggregates: Any) -> asyncio.Future[list[Any]]: ...
+
+    def load(self, aggregate_id: UUID) -> Any:
+        """The aggregate as stored; eventsourcing's `AggregateNotFoundError` when it has none."""
+
+    def has_events(self, originator_id: UUID) -> bool: ...
+
+    def stored_notifications(self, *, batch: int = 1000, start: int = 1) -> Iterator[Any]: ...
 
 
 class StopMode(Enum):

@@ -57,7 +57,7 @@ class TrailingProcess:
                 p.side, p.entry_price, price, p.trailing_activation_percent):
             p.activate_trailing(price=price, activation_percent=p.trailing_activation_percent
                                 or policy.activation_percent, at=at)
-        ctx.save(p)
+        await ctx.save(p)
         if p.status in MOVABLE:
             await self._decide(p, received)
 
