@@ -62,6 +62,7 @@ class _Item:
     snapshots: list[StoredEvent]
     future: asyncio.Future[list[Recording[Any]]]
     loop: asyncio.AbstractEventLoop
+    seq: int = 0  # submission order
     queued: float = field(default_factory=time.perf_counter)
 
     def first_versions(self) -> dict[UUID, int]:
@@ -85,7 +86,9 @@ class GroupWriter:
         self._wake = threading.Condition()
         self._thread: threading.Thread | None = None
         self._closing = False
-        self._refused: dict[UUID, int] = {}  # aggregate -> first version the log does not hold
+        self._refused: set[UUID] = set()  # aggregates with a refused item
+        self._seq = 0  # items submitted
+        self._clean_from: dict[UUID, int] = {}  # refused aggregate -> first item built after its reload
         self.watch = False
         self.available = True
         self.unavailable_reason: str | None = None
@@ -107,10 +110,11 @@ class GroupWriter:
             by_id[aggregate.id] = aggregate
         # Encoded now: the object goes on changing on the loop while the item waits.
         snapshots = self._snapshots_due(by_id, events)
-        item = _Item(list(aggregates), events, snapshots, future, loop)
         with self._wake:
             if self._closing:
                 raise RuntimeError("the store's writer is closed")
+            self._seq += 1
+            item = _Item(list(aggregates), events, snapshots, future, loop, self._seq)
             self._pending.append(item)
             self._start()
             self._wake.notify()
@@ -217,23 +221,40 @@ class GroupWriter:
             _on_loop(item.loop, _resolve, item.future, recordings)
 
     def _refuse(self, item: _Item, error: Exception) -> None:
-        for originator_id, version in item.first_versions().items():
-            self._refused.setdefault(originator_id, version)
+        self._refused.update(item.first_versions())
         reloaded = self._reload(item)
-        _on_loop(item.loop, _fail, item, error, reloaded)
+        _on_loop(item.loop, self._fail, item, error, reloaded)
+
+    def _fail(self, item: _Item, error: Exception, reloaded: dict[UUID, Any]) -> None:
+        """On the loop: put the refused aggregates back to their stored state (items submitted from
+        now on are built on it), then raise to the caller."""
+        for aggregate in item.aggregates:
+            fresh = reloaded.get(aggregate.id)
+            if fresh is not None:
+                state = vars(aggregate)
+                state.clear()
+                state.update(vars(fresh))
+                self._clean_from[aggregate.id] = self._seq + 1
+        if not item.future.done():
+            item.future.set_exception(error)
 
     def _drop_refused(self, batch: list[_Item]) -> list[_Item]:
-        """Items behind a refused one of the same aggregate are refused as well; an item that
-        starts at or before the refused version (the aggregate was reloaded) clears the mark."""
+        """Items of an aggregate with a refused one, built before it was put back to its stored
+        state, are refused as well (they follow events the log does not hold). An item built
+        after, or a new object of that id (version 1), clears the mark."""
         if not self._refused:
             return batch
         kept = []
         for item in batch:
-            behind = [oid for oid, v in item.first_versions().items()
-                      if oid in self._refused and v > self._refused[oid]]
-            for oid, v in item.first_versions().items():
-                if oid in self._refused and v <= self._refused[oid]:
-                    del self._refused[oid]
+            behind = []
+            for oid, version in item.first_versions().items():
+                if oid not in self._refused:
+                    continue
+                if version == 1 or item.seq >= self._clean_from.get(oid, self._seq + 2):
+                    self._refused.discard(oid)
+                    self._clean_from.pop(oid, None)
+                else:
+                    behind.append(oid)
             if behind:
                 self._refuse(item, VersionGap(f"aggregate {behind[0]} has unrecorded events before "
                                               "these; it was reloaded from the store"))
@@ -275,15 +296,3 @@ def _on_loop(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *ar
 def _resolve(future: asyncio.Future[list[Recording[Any]]], recordings: list[Recording[Any]]) -> None:
     if not future.done():
         future.set_result(recordings)
-
-
-def _fail(item: _Item, error: Exception, reloaded: dict[UUID, Any]) -> None:
-    """On the loop: put the refused aggregates back to their stored state, then raise to the caller."""
-    for aggregate in item.aggregates:
-        fresh = reloaded.get(aggregate.id)
-        if fresh is not None:
-            state = vars(aggregate)
-            state.clear()
-            state.update(vars(fresh))
-    if not item.future.done():
-        item.future.set_exception(error)

@@ -154,6 +154,7 @@ class Engine:
         while self._tasks or self.reconciler.busy:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
             await self.reconciler.settle()
+        await self.ctx.save()  # and every record queued so far is durable
 
     # ----- inputs -----------------------------------------------------------------------------
     async def submit(self, payload: Any, *, received_at: datetime | None = None) -> SignalOutcome:
@@ -174,6 +175,7 @@ class Engine:
             position = self._open(signal)
         except (InvalidSignal, DomainError) as e:
             self.record_rejection(signal_id if isinstance(signal_id, str) else None, str(e), payload, at)
+            await self.ctx.save()  # recorded before it is answered
             return SignalOutcome("rejected", reason=str(e))
         if position.id in self.ctx.positions:  # the same signal, its save still in flight
             return SignalOutcome("duplicate", position.id)

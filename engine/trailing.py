@@ -57,7 +57,7 @@ class TrailingProcess:
                 p.side, p.entry_price, price, p.trailing_activation_percent):
             p.activate_trailing(price=price, activation_percent=p.trailing_activation_percent
                                 or policy.activation_percent, at=at)
-        await ctx.save(p)
+        ctx.save_soon(p)  # not awaited: the stop move's intent, saved after it, waits for both
         if p.status in MOVABLE:
             await self._decide(p, received)
 
