@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -42,6 +43,7 @@ from warden.engine.stops import StopKeeper
 from warden.engine.trailing import TrailingProcess
 
 log = logging.getLogger("warden.engine")
+UNRECORDED_KEPT = 10_000  # refusals kept for the store while it is down; the oldest go first
 _CREATION_TOPICS = {f"{c.__module__}:{c.__qualname__}" for c in (SignalAccepted, PositionAdopted)}
 
 
@@ -76,6 +78,8 @@ class Engine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._marks: dict[tuple[str, str], Decimal] = {}
         self._signal_book: SignalBook | None = None
+        # refusals whose day's book could not be read (the store was down): recorded once it is up
+        self._unrecorded: deque[tuple[str | None, str, Any, datetime]] = deque(maxlen=UNRECORDED_KEPT)
 
     @property
     def positions(self) -> dict[UUID, Position]:
@@ -242,9 +246,23 @@ class Engine:
     def record_rejection(self, signal_id: str | None, reason: str, payload: Any, at: datetime) -> None:
         """Record a signal refused before it reached the engine (bad signature, stale, replayed...)
         or by it: nothing sent to warden is silently dropped."""
+        if not self.ctx.store.available and not self._book_cached(at):
+            self._unrecorded.append((signal_id, reason, payload, at))  # reading the book would block
+            return
+        self._record_unrecorded()
         book = self._book(at)
         book.reject(signal_id=signal_id, reason=reason, raw=payload, at=at)
         self.ctx.save_soon(book)  # the refusal is answered now; its record follows
+
+    def _record_unrecorded(self) -> None:
+        while self._unrecorded and self.ctx.store.available:
+            signal_id, reason, payload, at = self._unrecorded.popleft()
+            book = self._book(at)
+            book.reject(signal_id=signal_id, reason=reason, raw=payload, at=at)
+            self.ctx.save_soon(book)
+
+    def _book_cached(self, at: datetime) -> bool:
+        return self._signal_book is not None and self._signal_book.id == SignalBook.id_for(at.date())
 
     def _open(self, signal: Signal) -> Position:
         if (signal.venue, signal.account) not in self.ctx.ports:
@@ -302,6 +320,7 @@ class Engine:
                 await self.trailing.on_mark(p, price, at=at, received=received, source=source, raw=raw)
 
     async def tick(self) -> None:
+        self._record_unrecorded()
         await self.aged.tick()
         interval = self.ctx.config.reconcile_interval_s
         for venue, account in self.ctx.ports:
