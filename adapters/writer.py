@@ -48,6 +48,7 @@ log = logging.getLogger("warden.store")
 
 MAX_BACKOFF_S = 1.0
 PING_INTERVAL_S = 1.0
+IDLE_EXIT_S = 5.0  # an idle writer that is not watching ends its thread; the next save starts one
 TRANSIENT = (OperationalError, InterfaceError)
 
 
@@ -145,8 +146,11 @@ class GroupWriter:
         while True:
             with self._wake:
                 while not self._pending and not self._closing:
-                    if not self._wake.wait(self.ping_interval_s if self.watch else None) and self.watch:
-                        break
+                    if not self._wake.wait(self.ping_interval_s if self.watch else IDLE_EXIT_S):
+                        if self.watch:
+                            break
+                        self._thread = None  # idle: no thread per store left waiting forever
+                        return
                 batch = list(self._pending)
                 self._pending.clear()
                 if not batch and self._closing:

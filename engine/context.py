@@ -109,15 +109,20 @@ class EngineContext:
         # a caller cancelled while waiting does not cancel the commit (nor its listeners)
         return asyncio.shield(committed)
 
-    def save_soon(self, *aggregates: Any) -> None:
-        """Queue without waiting (a record nothing else depends on); a failure is logged."""
+    def save_soon(self, *aggregates: Any) -> asyncio.Future[list[Any]]:
+        """Queue without waiting (a record nothing else depends on); a failure is logged. The
+        future may be awaited all the same."""
         committed = self.store.record(*aggregates)
-        committed.add_done_callback(lambda done: self._saved(done, aggregates, time.perf_counter()))
+        committed.add_done_callback(lambda done: self._saved(done, aggregates, time.perf_counter(),
+                                                             awaited=False))
+        return committed
 
-    def _saved(self, done: asyncio.Future[list[Any]], aggregates: tuple[Any, ...], started: float) -> None:
+    def _saved(self, done: asyncio.Future[list[Any]], aggregates: tuple[Any, ...], started: float,
+               *, awaited: bool = True) -> None:
         error = done.exception()
         if error is not None:
-            log.debug("a save failed: %r", error)
+            if not awaited:  # an awaited save's caller gets the error itself
+                log.error("a save nobody waited for was refused by the store: %r", error)
             return
         recordings = done.result()
         for timer in self.append_timers:

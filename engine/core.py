@@ -243,16 +243,18 @@ class Engine:
             # The position stays as recorded; the next restart (or reconcile) resumes it.
             log.error("open saga %s failed", task.get_name(), exc_info=task.exception())
 
-    def record_rejection(self, signal_id: str | None, reason: str, payload: Any, at: datetime) -> None:
+    def record_rejection(self, signal_id: str | None, reason: str, payload: Any,
+                         at: datetime) -> asyncio.Future[list[Any]] | None:
         """Record a signal refused before it reached the engine (bad signature, stale, replayed...)
-        or by it: nothing sent to warden is silently dropped."""
+        or by it: nothing sent to warden is silently dropped. Returns the save to await for it to be
+        durable, or None when it is kept until the store can be read and written again."""
         if not self.ctx.store.available and not self._book_cached(at):
             self._unrecorded.append((signal_id, reason, payload, at))  # reading the book would block
-            return
+            return None
         self._record_unrecorded()
         book = self._book(at)
         book.reject(signal_id=signal_id, reason=reason, raw=payload, at=at)
-        self.ctx.save_soon(book)  # the refusal is answered now; its record follows
+        return self.ctx.save_soon(book)
 
     def _record_unrecorded(self) -> None:
         while self._unrecorded and self.ctx.store.available:

@@ -44,7 +44,7 @@ ENTRY_PATHS = {"bybit": "/v5/order/create", "binance": "/fapi/v1/order"}
 def cluster() -> Iterator[pg.PgServer]:
     try:
         server = pg.private_cluster()
-    except Exception as e:  # noqa: BLE001 - said plainly, never skipped
+    except Exception as e:  # said plainly, never skipped
         pytest.fail(f"these tests need a throwaway PostgreSQL cluster (initdb/pg_ctl): {e}", pytrace=False)
     yield server
     pg.stop(server)
