@@ -66,11 +66,12 @@ class WriterContract:
         positions = [protected(signal_id=f"g-{i}") for i in range(40)]
         with store.writer._wake:  # the thread cannot take anything until all forty are queued
             saved = [store.record(p) for p in positions]
-        await asyncio.gather(*saved)
+        recordings = [r for save in await asyncio.gather(*saved) for r in save]
 
         assert store.writer.batches == 1 and store.writer.largest_batch == 40
         log = [(n.originator_id, n.originator_version) for n in store.stored_notifications()]
         assert log == [(p.id, v) for p in positions for v in range(1, 6)]
+        assert [r.notification.id for r in recordings] == [n.id for n in store.stored_notifications()]
 
     async def test_an_aggregates_saves_keep_their_order_across_batches(self, store):
         position = protected()
