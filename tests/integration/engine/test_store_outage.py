@@ -103,6 +103,9 @@ async def test_a_store_outage_loses_nothing_and_the_service_resumes_by_itself(
             status, health, took = await get_health(base)
             assert status == 503 and health["store"] is False and took < 1
             assert health["store_error"].startswith("store unavailable")
+            async with aiohttp.ClientSession() as metrics_session, \
+                    metrics_session.get(base + "/metrics") as answer:
+                assert "warden_store_up 0.0" in await answer.text()
             refused = await client.post(signal("during", exchange="bybit", symbol="ETHUSDT"))
             assert refused.http == 503 and "store unavailable" in refused.body["reason"]
             await asyncio.sleep(outage_s)
