@@ -23,7 +23,7 @@ for synchronous callers: imports, the demo's setup, benches.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -143,13 +143,6 @@ class WardenStore(Application):
     def unavailable_reason(self) -> str | None:
         return self.writer.unavailable_reason
 
-    def load(self, aggregate_id: UUID) -> Any:
-        """The aggregate as stored; `AggregateNotFoundError` when it has no events."""
-        return self.repository.get(aggregate_id)
-
-    def has_events(self, originator_id: UUID) -> bool:
-        return bool(self.recorder.select_events(originator_id, limit=1))
-
     def close(self) -> None:
         self.writer.close()
         super().close()
@@ -191,6 +184,17 @@ class WardenStore(Application):
     def take_snapshot(self, aggregate_id: UUID, version: int | None = None,
                       projector_func: Any = project) -> None:
         super().take_snapshot(aggregate_id, version=version, projector_func=projector_func)
+
+    # The rest of the engine's `EventStore` port: load, has_events, ids_created_by (reads).
+    def load(self, aggregate_id: UUID) -> Any:
+        """The aggregate as stored; `AggregateNotFoundError` when it has no events."""
+        return self.repository.get(aggregate_id)
+
+    def has_events(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def ids_created_by(self, topics: Collection[str]) -> Iterator[UUID]:
+        return (n.originator_id for n in self.stored_notifications() if n.topic in topics)
 
     def history(self, originator_id: UUID, *, lte: int | None = None) -> list[DomainEventProtocol[Any]]:
         """Every stored event of one aggregate, oldest first (snapshots are not events)."""

@@ -109,7 +109,7 @@ class Engine:
         if self._open_position_ids is not None:
             ids = list(self._open_position_ids())
         else:
-            ids = [n.originator_id for n in store.stored_notifications() if n.topic in _CREATION_TOPICS]
+            ids = list(store.ids_created_by(_CREATION_TOPICS))
         for aggregate_id in ids:
             position = store.load(aggregate_id)
             if position.is_open:

@@ -1,8 +1,10 @@
 """The engine's ports: `ExchangePort`, the asynchronous exchange interface it talks to, and
-`EventStore`, the log it records to (`adapters/store.py` `WardenStore` implements it).
+`EventStore`, the log it records to. Adapters implement them (`adapters/exchange/`,
+`adapters/store.py`); the engine imports no adapter.
 
-Commands go in, normalized reports (`domain.reports`) come out; failures are raised as the three
-classes of `adapters.exchange.errors` (`Rejected`, `Retryable`, `UnknownOutcome`). Symbols are the
+Exchange commands go in, normalized reports (`domain.reports`) come out; failures are raised as
+the classes of `engine/errors.py` (`Rejected`, `AlreadyInPlace`, `Retryable`, `UnknownOutcome`),
+onto which the ccxt adapter maps its library's exceptions. Symbols are the
 venue's own ids (``"BTCUSDT"``), the same on Bybit and Binance USD-M linear perpetuals.
 
 Deadlines are absolute ``time.monotonic()`` values, so a caller can share one budget between calls.
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Iterator, Sequence
+from collections.abc import Collection, Iterator, Sequence
 from decimal import Decimal
 from enum import Enum
 from typing import Any, Protocol
@@ -43,6 +45,12 @@ class EventStore(Protocol):
     the log never skips a version. A save the store refuses (a version conflict: a repeated
     signal's claim) raises its error; the aggregates it had already stored are put back to their
     stored state.
+
+    ``load`` raises eventsourcing's ``AggregateNotFoundError`` for an id with no events, and only
+    for that: any other failure of the store propagates, so a database error is never taken for
+    "not recorded yet". The reads run where they are called (on the event loop: the engine reads
+    at start, once per account and once per day's signal book, and checks a signal id off the
+    loop).
     """
 
     @property
@@ -54,11 +62,13 @@ class EventStore(Protocol):
     def record(self, *aggregates: Any) -> asyncio.Future[list[Any]]: ...
 
     def load(self, aggregate_id: UUID) -> Any:
-        """The aggregate as stored; eventsourcing's `AggregateNotFoundError` when it has none."""
+        """The aggregate rebuilt from its snapshot and events."""
 
-    def has_events(self, originator_id: UUID) -> bool: ...
+    def has_events(self, aggregate_id: UUID) -> bool:
+        """Whether anything was ever recorded under this id."""
 
-    def stored_notifications(self, *, batch: int = 1000, start: int = 1) -> Iterator[Any]: ...
+    def ids_created_by(self, topics: Collection[str]) -> Iterator[UUID]:
+        """The ids of aggregates whose first event has one of these topics, in log order."""
 
 
 class StopMode(Enum):
