@@ -204,12 +204,16 @@ class GroupWriter:
 
     def _landed(self, first: StoredEvent) -> bool:
         """Did a commit whose answer was lost happen? (One transaction: its first event says.)"""
-        found = self.store.recorder.select_events(
-            first.originator_id, gt=first.originator_version - 1, lte=first.originator_version)
+        recorder = self.store.recorder
+        # once, without eventsourcing's retry decorator (ten attempts): the commit loop retries
+        select = getattr(type(recorder).select_events, "__wrapped__", type(recorder).select_events)
+        found = select(recorder, first.originator_id, gt=first.originator_version - 1,
+                       lte=first.originator_version)
         return bool(found)
 
     def _settle(self, batch: list[_Item], stored: list[StoredEvent], ids: Sequence[int] | None) -> None:
-        self.batches += 1
+        if stored:
+            self.batches += 1
         self.committed += len(batch)
         self.largest_batch = max(self.largest_batch, len(batch))
         i = 0
