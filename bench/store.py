@@ -4,7 +4,8 @@
 
 SQLite runs on files in a temp directory; PostgreSQL in a throwaway database created through
 ``--pg-dsn`` (a URL whose user may CREATE DATABASE) and dropped at the end. For each backend it
-measures append throughput (1, 100 and 1,000 events per save), reading and decoding the whole
+measures append throughput (1, 100 and 1,000 events per save; and 100 saves of one event each
+through the group-commit writer, the engine's way), reading and decoding the whole
 notification log, and loading positions with short and long histories, each beside a baseline
 measured in the same run, then prints one table with PASS/MISS against the targets. Targets are
 reported, never asserted: the exit status is 0 whenever the benchmark itself ran.
