@@ -66,6 +66,7 @@ class EngineConfig:
     confirm_rounds: int = 20  # position queries while waiting for a close to show flat
     retry_delay_s: float = 0.2
     reconcile_interval_s: float = 30.0
+    tape_interval_s: float = 1.0  # the price tape's sampling (engine/tape.py, rule 1)
 
 
 def entry_exposure_bound_s(config: EngineConfig, request_timeout_s: float) -> float:
@@ -109,9 +110,10 @@ class EngineContext:
         # a caller cancelled while waiting does not cancel the commit (nor its listeners)
         return asyncio.shield(committed)
 
-    def save_soon(self, *aggregates: Any) -> asyncio.Future[list[Any]]:
-        """Queue without waiting (a record nothing else depends on); a failure is logged. The
-        future may be awaited all the same."""
+    def record(self, *aggregates: Any) -> asyncio.Future[list[Any]]:
+        """Save what no step waits on (the price tape, a mark, a refused signal): queued now, in
+        order with every other save, committed with the writer's next batch; a failure is logged.
+        The future may be awaited all the same."""
         committed = self.store.record(*aggregates)
         committed.add_done_callback(lambda done: self._saved(done, aggregates, time.perf_counter(),
                                                              awaited=False))

@@ -52,7 +52,7 @@ class Reconciler:
             except AggregateNotFoundError:  # not recorded yet; any other store error propagates
                 self.accounts[key] = ExchangeAccount.register(venue=venue, account=account,
                                                               at=self.ctx.now())
-                self.ctx.save_soon(self.accounts[key])  # later saves of it queue behind
+                self.ctx.record(self.accounts[key])  # later saves of it queue behind
         return self.accounts[key]
 
     async def on_report(self, report: PositionReport) -> None:
