@@ -1,0 +1,199 @@
+"""P1 ingest and log growth: ``warden run`` guarding positions while every symbol's price moves.
+
+The run: open one position per (account, symbol) through the intake, wait until all are guarded,
+warm up with prices moving, then measure over ``duration`` seconds at the venue's latency, stop
+the prices and time how long the log keeps receiving prices. Afterwards every position is closed
+on the venue "from outside" and warden records the closes: those finished histories are what the
+long log of P2/P4 is copied from.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+
+from bench import probes
+from bench.figures import Line, na, ratio
+from bench.logfill import Row, closed_histories
+from bench.raw import PostgresRaw
+from bench.service import WardenProcess, help_text, histogram_quantile, total
+from bench.world import BenchAccount, PriceDriver
+from warden.adapters.store import open_store
+from warden.sim.server import SimulatorThread
+
+DECISION = "warden_update_to_decision_seconds"
+GUARDED = ("PROTECTED", "TRAILING", "AGED")
+RAW_BATCH = 100  # rows per statement of the raw insert: a group commit's batch at this load
+
+
+@dataclass(frozen=True)
+class Load:
+    accounts: list[BenchAccount]
+    symbols: list[str]
+    per_symbol_hz: float
+
+    @property
+    def positions(self) -> int:
+        return len(self.accounts) * len(self.symbols)
+
+
+def open_positions(warden: WardenProcess, load: Load, tag: str) -> None:
+    """One signal per (account, symbol), longs and shorts alternating, eight at a time."""
+    bodies = [{"signal_id": f"{tag}-{a.name}-{s}", "exchange": a.venue, "account": a.name,
+               "symbol": s, "side": "long" if (i + j) % 2 == 0 else "short", "quantity": "10"}
+              for i, a in enumerate(load.accounts) for j, s in enumerate(load.symbols)]
+    with ThreadPoolExecutor(8) as pool:
+        answers = list(pool.map(warden.signal, bodies))
+    refused = [a for a in answers if a.get("status") != "accepted"]
+    if refused:
+        raise RuntimeError(f"{len(refused)} signals not accepted, e.g. {refused[0]}")
+
+
+def guarded(warden: WardenProcess) -> int:
+    metrics = warden.metrics()
+    return int(sum(total(metrics, "warden_positions", status=s) for s in GUARDED))
+
+
+def open_count(warden: WardenProcess) -> int:
+    return int(total(warden.metrics(), "warden_positions"))
+
+
+def _bucket_delta(before: dict, after: dict, family: str) -> dict:
+    """The histogram's samples over the window only (after minus before)."""
+    old = {(n, tuple(sorted(lb.items()))): v for n, lb, v in before.get(family, [])}
+    return {family: [(n, lb, v - old.get((n, tuple(sorted(lb.items()))), 0.0))
+                     for n, lb, v in after.get(family, [])]}
+
+
+def _counted(metrics: dict, word: str) -> float | None:
+    """The sum of every family whose name has ``word`` ("supersed", "acted"), when this build has one."""
+    names = [f for f in metrics if not f.startswith("#") and word in f]
+    return sum(total(metrics, f) for f in names) if names else None
+
+
+def run(thread: SimulatorThread, url: str, load: Load, duration: float, warmup: float,
+        latency_ms: float) -> tuple[list[Line], list[list[Row]]]:
+    sim_url = thread.sim.http_url  # type: ignore[union-attr]
+    warden = WardenProcess(url, sim_url, load.accounts)
+    warden.start()
+    try:
+        open_positions(warden, load, "p1")
+        probes.wait_until(lambda: guarded(warden) >= load.positions, 120 + load.positions / 5,
+                          f"{load.positions} positions guarded")
+        lines, store = _measure(thread, url, warden, load, duration, warmup, latency_ms)
+        for a in load.accounts:
+            for s in load.symbols:
+                thread.control.close_position(a.name, s)
+        probes.wait_until(lambda: open_count(warden) == 0, 120, "every position closed")
+    finally:
+        warden.close()
+    return lines, closed_histories(url, store)
+
+
+def _measure(thread: SimulatorThread, url: str, warden: WardenProcess, load: Load, duration: float,
+             warmup: float, latency_ms: float) -> tuple[list[Line], object]:
+    store = open_store(url)
+    driver = PriceDriver(thread, load.symbols, load.per_symbol_hz)
+    driver.start()
+    time.sleep(warmup)
+    m0, id0, (log0, db0), frames0, t0 = (warden.metrics(), probes.head(store), probes.log_bytes(url, store),
+                                          driver.frames, time.time())
+    lags, rss = [], []
+    while time.time() - t0 < duration:
+        time.sleep(1.0)
+        lag = probes.lag_s(store)
+        if lag is not None:
+            lags.append(lag)
+        rss.append(warden.rss_mb())
+    m1, id1, (log1, db1), frames1, t1 = (warden.metrics(), probes.head(store), probes.log_bytes(url, store),
+                                          driver.frames, time.time())
+    stopped = driver.stop()
+    last_price = probes.quiet_after(store, stopped)
+    elapsed, frames = t1 - t0, frames1 - frames0
+    lines = _latency_lines(m0, m1, frames, elapsed)
+    lines += _lag_lines(lags, stopped, last_price, latency_ms)
+    lines += _write_lines(url, store, id0, id1, elapsed, log1 - log0, db1 - db0)
+    lines.append(Line("P1", f"RSS, {load.positions} positions", f"{max(rss):.0f} MB"))
+    return lines, store
+
+
+def _latency_lines(m0: dict, m1: dict, frames: int, elapsed: float) -> list[Line]:
+    window = _bucket_delta(m0, m1, DECISION)
+    from_arrival = "arriv" in help_text(m1, DECISION).lower()
+    lines = []
+    for q in (0.5, 0.99):
+        found = histogram_quantile(window, DECISION, q)
+        name = f"update->decision p{round(q * 100)}"
+        if found is None:
+            lines.append(Line("P1", name, "none decided"))
+        elif not from_arrival:
+            lines.append(Line("P1", name, na("latency stamped at frame arrival (hotpath)"),
+                              f"{found[0] * 1000:.1f} ms from engine pickup, n={found[1]}"))
+        else:
+            tail = q == 0.99  # the target is on the p99
+            lines.append(Line("P1", name, f"{found[0] * 1000:.1f} ms", f"n={found[1]}",
+                              target="<= 50 ms" if tail else "", met=found[0] <= 0.05 if tail else None))
+    marks = total(m1, "warden_events_appended", event="MarkPriceObserved") - \
+        total(m0, "warden_events_appended", event="MarkPriceObserved")
+    superseded = _counted(m1, "supersed")
+    pushed = f"{frames:,} frames pushed ({frames / elapsed:,.0f}/s)"
+    if superseded is None:
+        lines.append(Line("P1", "price updates acted on (recorded per position)",
+                          f"{marks / frames:.0%}" if frames else "0", pushed, ratio(marks, frames)))
+        lines.append(Line("P1", "price updates acted on or superseded",
+                          na("superseded marks counted in /metrics (hotpath)"), pushed))
+    else:
+        acted_now = _counted(m1, "acted")  # the build's own count of marks acted on, if any
+        acted = superseded - (_counted(m0, "supersed") or 0.0) + (
+            marks if acted_now is None else acted_now - (_counted(m0, "acted") or 0.0))
+        lines.append(Line("P1", "price updates acted on or superseded", f"{acted / frames:.0%}",
+                          pushed, ratio(acted, frames), ">= 100 %", acted >= frames))
+    return lines
+
+
+def _lag_lines(lags: list[float], stopped: float, last_price: float | None,
+               latency_ms: float) -> list[Line]:
+    lines = []
+    venue = f"venue latency {latency_ms:.0f} ms"
+    if last_price is None:
+        lines.append(Line("P1", "behind the market when prices stop", "no price recorded after the stop",
+                          venue, target="< 100 ms", met=False))
+    else:
+        behind = (last_price - stopped) * 1000
+        lines.append(Line("P1", "behind the market when prices stop", f"{behind:,.0f} ms", venue,
+                          ratio(behind, latency_ms), "< 100 ms", behind < 100))
+    if len(lags) >= 3:
+        third = max(1, len(lags) // 3)
+        first, last = statistics.mean(lags[:third]), statistics.mean(lags[-third:])
+        growth = (last - first) * 1000
+        lines.append(Line("P1", "backlog growth (newest price's age)",
+                          f"{first * 1000:,.0f} -> {last * 1000:,.0f} ms", venue,
+                          target="no growth (< +50 ms)", met=growth < 50))
+    return lines
+
+
+def _write_lines(url: str, store: object, id0: int, id1: int, elapsed: float, log_growth: int,
+                 db_growth: int) -> list[Line]:
+    rows = [(n.originator_id, n.originator_version, n.topic, n.state)
+            for n in store.recorder.select_notifications(start=id0 + 1, limit=max(1, id1 - id0))]  # type: ignore[attr-defined]
+    rate = len(rows) / elapsed
+    raw = PostgresRaw(url)
+    try:
+        raw_s = raw.insert(rows, RAW_BATCH) if rows else float("nan")
+        raw_bytes = probes.relation_bytes(url, "raw_events")
+        raw.conn.execute("DROP TABLE raw_events")
+    finally:
+        raw.close()
+    raw_rate = len(rows) / raw_s if rows else 0.0
+    per_hour = 3600 / elapsed
+    return [
+        Line("P1", "events durably recorded", f"{rate:,.0f} ev/s",
+             f"{raw_rate:,.0f} ev/s (raw insert, {RAW_BATCH}/stmt)", ratio(rate, raw_rate), ">= 0.5",
+             raw_rate > 0 and rate / raw_rate >= 0.5),
+        Line("Log", "growth of the log tables", f"{log_growth * per_hour / 1e6:,.1f} MB/h",
+             f"{raw_bytes * per_hour / 1e6:,.1f} MB/h (same rows, bare table)",
+             ratio(log_growth, raw_bytes)),
+        Line("Log", "growth of the database", f"{db_growth * per_hour / 1e6:,.1f} MB/h"),
+    ]

@@ -1,0 +1,105 @@
+"""A long event log made quickly, and the two measures that read it whole (P2 replay's parts).
+
+`fill` grows a store's log to a number of events by copying recorded position histories: every
+event of every position that ran to its close in the benchmark's own ingest phase, under fresh
+aggregate ids (the stored state bytes unchanged), inserted through the store's recorder in large
+batches. The copies are closed positions, so they add history without adding anything a cold start
+must load, reconcile or verify; their mix of events is whatever the engine of this checkout records.
+
+`rebuild` runs every read model of the service (`PositionsView`, `AccountsView`) from the first
+event of a log into a fresh read-model database, the way `warden run` catches up at startup.
+`raw_read` is its baseline: the same rows fetched by the bare driver, in log order, not decoded.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+from collections.abc import Sequence
+
+import psycopg
+from eventsourcing.persistence import StoredEvent
+
+from warden.adapters.readmodel_sql import open_readmodel
+from warden.adapters.store import WardenStore
+from warden.projections.accounts_view import AccountsView
+from warden.projections.positions_view import PositionsView
+from warden.projections.runner import ProjectionRunner
+
+Row = tuple[uuid.UUID, int, str, bytes]
+BATCH = 5_000
+
+
+def table(store: WardenStore) -> str:
+    return store.recorder.events_table_name  # type: ignore[attr-defined]
+
+
+def closed_histories(url: str, store: WardenStore) -> list[list[Row]]:
+    """Every position history that reached ``PositionClosed``, each in version order."""
+    with psycopg.connect(url) as conn:
+        rows = conn.execute(
+            f"SELECT originator_id, originator_version, topic, state FROM {table(store)}"
+            f" WHERE originator_id IN (SELECT originator_id FROM {table(store)}"
+            "   WHERE topic LIKE %s) ORDER BY originator_id, originator_version",
+            ("%:PositionClosed",)).fetchall()
+    histories: dict[uuid.UUID, list[Row]] = {}
+    for row in rows:
+        histories.setdefault(row[0], []).append((row[0], row[1], row[2], bytes(row[3])))
+    return list(histories.values())
+
+
+def count(url: str, store: WardenStore) -> int:
+    with psycopg.connect(url) as conn:
+        found = conn.execute(f"SELECT count(*) FROM {table(store)}").fetchone()
+    return int(found[0]) if found else 0
+
+
+def fill(store: WardenStore, templates: Sequence[Sequence[Row]], events: int) -> int:
+    """Insert copies of ``templates`` until ``events`` more are stored; the number inserted."""
+    if not templates:
+        raise RuntimeError("no closed position to copy: the ingest phase closed none")
+    inserted, batch = 0, []
+    while inserted < events:
+        for history in templates:
+            new_id = uuid.uuid4()
+            batch += [StoredEvent(new_id, version, topic, state) for _, version, topic, state in history]
+            inserted += len(history)
+            if len(batch) >= BATCH or inserted >= events:
+                store.recorder.insert_events(batch)
+                batch = []
+            if inserted >= events:
+                break
+    if batch:
+        store.recorder.insert_events(batch)
+    return inserted
+
+
+def raw_read(url: str, store: WardenStore) -> tuple[float, int]:
+    """Seconds to fetch the whole log in order with a binary psycopg cursor, and the rows."""
+    with psycopg.connect(url) as conn, conn.cursor(binary=True) as cur:
+        start = time.perf_counter()
+        cur.execute(f"SELECT notification_id, originator_id, originator_version, topic, state"
+                    f" FROM {table(store)} ORDER BY notification_id")
+        rows = cur.fetchall()
+        return time.perf_counter() - start, len(rows)
+
+
+def rebuild(store: WardenStore, readmodel_url: str) -> tuple[float, int]:
+    """Seconds to bring every read model from nothing to the end of the log, and the events read."""
+    db = open_readmodel(readmodel_url)
+    runners = [ProjectionRunner(store, db, view) for view in (PositionsView(store), AccountsView())]
+    start = time.perf_counter()
+    processed = 0
+    for runner in runners:
+        runner.setup()
+        processed = max(processed, runner.catch_up())
+    return time.perf_counter() - start, processed
+
+
+def catch_up(store: WardenStore, url: str) -> None:
+    """The store's own read models brought to the end of the log (what the service keeps)."""
+    db = open_readmodel(url)
+    for view in (PositionsView(store), AccountsView()):
+        runner = ProjectionRunner(store, db, view)
+        runner.setup()
+        runner.catch_up()
