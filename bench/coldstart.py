@@ -23,6 +23,7 @@ from bench import logfill, probes
 from bench.figures import Line, ratio
 from bench.ingest import GUARDED, Load, guarded, open_count, open_positions
 from bench.logfill import Row
+from bench.profiles import Profiles
 from bench.service import WardenProcess, total
 from bench.world import PriceDriver
 from warden.adapters.store import open_store
@@ -34,14 +35,15 @@ START_ALLOWANCE_S = 3.0
 
 def run(thread: SimulatorThread, url: str, database: Callable[[], contextlib.AbstractContextManager[str]],
         load: Load, templates: list[list[Row]], log_events: int, trail_s: float, latency: tuple[float, float],
-        progress: Callable[[str], None]) -> list[Line]:
+        progress: Callable[[str], None], profiles: Profiles | None = None) -> list[Line]:
     lines = _memory(thread, url, load, trail_s, latency, progress)
     store = open_store(url)
     existing = logfill.count(url, store)
     progress(f"P2: growing the log from {existing:,} to {log_events:,} events")
     logfill.fill(store, templates, log_events - existing)
+    logfill.vacuum(url, store)
     with database() as readmodel_url:
-        lines += _replay(store, url, readmodel_url)
+        lines += _replay(store, url, readmodel_url, profiles)
     progress("P4: the store's read models brought current (untimed)")
     logfill.catch_up(store, url)
     lines += _cold_start(thread, url, load, logfill.count(url, store))
@@ -84,9 +86,10 @@ def _memory(thread: SimulatorThread, url: str, load: Load, trail_s: float, laten
                  f"{idle:.0f} MB (same process, no position)", ratio(peak, idle), "<= 200 MB", peak <= 200)]
 
 
-def _replay(store: object, url: str, readmodel_url: str) -> list[Line]:
+def _replay(store: object, url: str, readmodel_url: str, profiles: Profiles | None) -> list[Line]:
     raw_s, rows = logfill.raw_read(url, store)  # type: ignore[arg-type]
-    seconds, events = logfill.rebuild(store, readmodel_url)  # type: ignore[arg-type]
+    profile = profiles.replay() if profiles else None
+    seconds, events = logfill.rebuild(store, readmodel_url, profile)  # type: ignore[arg-type]
     rate, raw_rate = events / seconds, rows / raw_s
     return [
         Line("P2", f"rebuild every read model ({events:,} ev)", f"{rate:,.0f} ev/s",

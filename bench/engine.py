@@ -29,6 +29,7 @@ from datetime import date
 
 from bench import coldstart, ingest, world
 from bench.figures import Line, render, summary
+from bench.profiles import Profiles
 from tests.pg import PgServer, find_or_start, stop
 
 
@@ -71,7 +72,8 @@ def postgres(dsn: str | None) -> Iterator[PgServer]:
         stop(server)  # only a cluster it started itself
 
 
-def run(sizes: Sizes, server: PgServer, latency_ms: float, jitter_ms: float) -> list[Line]:
+def run(sizes: Sizes, server: PgServer, latency_ms: float, jitter_ms: float,
+        profiles: Profiles | None = None) -> list[Line]:
     database = lambda: server.database("warden_bench")  # noqa: E731
     p1 = ingest.Load(world.accounts(sizes.p1_accounts_per_venue), world.symbols(sizes.p1_symbols),
                      sizes.p1_hz)
@@ -83,10 +85,11 @@ def run(sizes: Sizes, server: PgServer, latency_ms: float, jitter_ms: float) -> 
     try:
         with database() as url:
             progress(f"P1: {p1.positions} positions, {sizes.duration:.0f} s at {latency_ms:.0f} ms latency")
-            lines, templates = ingest.run(thread, url, p1, sizes.duration, sizes.warmup, latency_ms)
+            lines, templates = ingest.run(thread, url, p1, sizes.duration, sizes.warmup, latency_ms,
+                                          profiles.service_prefix() if profiles else None)
         with database() as url:
             lines += coldstart.run(thread, url, database, big, templates, sizes.log_events, sizes.trail_s,
-                                   (latency_ms, jitter_ms), progress)
+                                   (latency_ms, jitter_ms), progress, profiles)
     finally:
         thread.stop()
     return lines
@@ -100,6 +103,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--duration", type=float, help="seconds of P1's measured window (default 60)")
     parser.add_argument("--latency-ms", type=float, default=80.0, help="venue latency (default 80)")
     parser.add_argument("--jitter-ms", type=float, default=20.0, help="its jitter (default 20)")
+    parser.add_argument("--profile", action="store_true",
+                        help="run P1's warden under cProfile and profile P2's rebuild; print the top entries")
     parser.add_argument("--pg-dsn", default=os.environ.get("WARDEN_BENCH_PG"),
                         help="a PostgreSQL URL whose user may create databases (default: found or "
                              "started as the tests do)")
@@ -109,12 +114,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     if args.duration:
         sizes = replace(sizes, duration=args.duration)
     started = time.monotonic()
+    profiles = Profiles() if args.profile else None
     with postgres(args.pg_dsn) as server:
-        lines = run(sizes, server, args.latency_ms, args.jitter_ms)
+        lines = run(sizes, server, args.latency_ms, args.jitter_ms, profiles)
     print(f"warden engine benchmark, {date.today()}, {os.cpu_count()} CPUs, {name} sizes, venue latency "
           f"{args.latency_ms:.0f} +/- {args.jitter_ms:.0f} ms, {time.monotonic() - started:.0f} s")
     print(render(lines))
     print(summary(lines))
+    if profiles is not None:
+        print(profiles.report())
     return 0
 
 

@@ -74,9 +74,9 @@ def _counted(metrics: dict, word: str) -> float | None:
 
 
 def run(thread: SimulatorThread, url: str, load: Load, duration: float, warmup: float,
-        latency_ms: float) -> tuple[list[Line], list[list[Row]]]:
+        latency_ms: float, python_args: list[str] | None = None) -> tuple[list[Line], list[list[Row]]]:
     sim_url = thread.sim.http_url  # type: ignore[union-attr]
-    warden = WardenProcess(url, sim_url, load.accounts)
+    warden = WardenProcess(url, sim_url, load.accounts, python_args)
     warden.start()
     try:
         open_positions(warden, load, "p1")

@@ -67,8 +67,10 @@ port = 0
 class WardenProcess:
     """One ``warden run``; ``start`` returns once it printed its URLs (it is ready)."""
 
-    def __init__(self, store_url: str, sim_url: str, accounts: list[BenchAccount]) -> None:
+    def __init__(self, store_url: str, sim_url: str, accounts: list[BenchAccount],
+                 python_args: list[str] | None = None) -> None:
         self.accounts = accounts
+        self.python_args = python_args or []  # e.g. cProfile's, before ``-m warden``
         self._dir = tempfile.TemporaryDirectory(prefix="warden_bench_run_")
         self.config = Path(self._dir.name) / "warden.toml"
         self.config.write_text(config_text(store_url, sim_url, accounts))
@@ -85,7 +87,7 @@ class WardenProcess:
         self.started_at = time.monotonic()
         with open(self.log, "w") as log:
             self.process = subprocess.Popen(
-                [sys.executable, "-m", "warden", "run", "--config", str(self.config),
+                [sys.executable, *self.python_args, "-m", "warden", "run", "--config", str(self.config),
                  "--log-level", "WARNING"], cwd=ROOT, env=self.env, stdout=subprocess.PIPE,
                 stderr=log, text=True)
         assert self.process.stdout is not None
