@@ -1,8 +1,9 @@
 """P5 memory, P2 replay and P4 cold start, on one store holding many open positions.
 
 1. ``warden run`` opens one position per (account, symbol) through the intake, with the venue's
-   latency off while it opens them (setup, not measured) and on again afterwards; prices move
-   until they trail. P5 is its RSS then, beside the same process's RSS before any position.
+   latency off while it opens them (setup, not measured) and on again afterwards. The positions
+   are longs and every price rises steadily, so each one activates its trailing stop and trails.
+   P5 is its RSS then, beside the same process's RSS before any position.
 2. warden stops; the log is grown to ``log_events`` by copying closed histories (`bench.logfill`).
 3. P2 rebuilds every read model from that log into a fresh database, beside the raw read of it.
 4. The store's own read models are brought current (as the running service keeps them), then P4
@@ -18,6 +19,7 @@ from __future__ import annotations
 import contextlib
 import time
 from collections.abc import Callable, Iterator
+from decimal import Decimal
 
 from bench import logfill, probes
 from bench.figures import Line, ratio
@@ -29,6 +31,7 @@ from bench.world import PriceDriver
 from warden.adapters.store import open_store
 from warden.sim.server import SimulatorThread
 
+TRAIL_DRIFT = Decimal("0.0002")  # P5: every change 2 ticks up; every (long) position trails
 UNAVOIDABLE_ROUND_TRIPS = 4  # markets, position mode, positions, open orders (accounts in parallel)
 START_ALLOWANCE_S = 3.0
 
@@ -66,13 +69,13 @@ def _memory(thread: SimulatorThread, url: str, load: Load, trail_s: float, laten
         warden.start()
         idle = warden.rss_mb()
         progress(f"P5: opening {load.positions:,} positions (venue latency off while opening)")
-        open_positions(warden, load, "p5")
+        open_positions(warden, load, "p5", longs_only=True)
         probes.wait_until(lambda: guarded(warden) >= load.positions, 120 + load.positions / 2,
                           f"{load.positions} positions guarded")
         thread.control.set_latency(*latency)
-        driver = PriceDriver(thread, load.symbols, load.per_symbol_hz)
+        driver = PriceDriver(thread, load.symbols, load.per_symbol_hz, drift=TRAIL_DRIFT)
         driver.start()
-        progress(f"P5: prices moving for {trail_s:.0f} s")
+        progress(f"P5: prices rising for {trail_s:.0f} s")
         peak = 0.0
         deadline = time.monotonic() + trail_s
         while time.monotonic() < deadline:

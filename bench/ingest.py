@@ -39,10 +39,10 @@ class Load:
         return len(self.accounts) * len(self.symbols)
 
 
-def open_positions(warden: WardenProcess, load: Load, tag: str) -> None:
-    """One signal per (account, symbol), longs and shorts alternating, eight at a time."""
-    bodies = [{"signal_id": f"{tag}-{a.name}-{s}", "exchange": a.venue, "account": a.name,
-               "symbol": s, "side": "long" if (i + j) % 2 == 0 else "short", "quantity": "10"}
+def open_positions(warden: WardenProcess, load: Load, tag: str, *, longs_only: bool = False) -> None:
+    """One signal per (account, symbol), longs and shorts alternating (or longs), eight at a time."""
+    bodies = [{"signal_id": f"{tag}-{a.name}-{s}", "exchange": a.venue, "account": a.name, "symbol": s,
+               "side": "long" if longs_only or (i + j) % 2 == 0 else "short", "quantity": "10"}
               for i, a in enumerate(load.accounts) for j, s in enumerate(load.symbols)]
     with ThreadPoolExecutor(8) as pool:
         answers = list(pool.map(warden.signal, bodies))

@@ -7,8 +7,8 @@ small positions fit in the simulated wallets. Accounts come in pairs, one per ve
 
 `PriceDriver` moves prices from inside the simulator's loop: every symbol it drives changes
 ``per_symbol_hz`` times a second, the steps spread evenly over the second (a round-robin, not a
-burst), and it counts the price frames the venue pushed for them (one per public session that
-subscribed the symbol: what the engine receives).
+burst), by a seeded random step or a steady drift, and it counts the price frames the venue
+pushed for them (one per public session that subscribed the symbol: what the engine receives).
 """
 
 from __future__ import annotations
@@ -75,8 +75,10 @@ def start_simulator(n_symbols: int, per_venue: int, *, latency_ms: float, jitter
 class PriceDriver:
     """Moves ``symbols`` at ``per_symbol_hz`` each, on the simulator's loop, until stopped."""
 
-    def __init__(self, thread: SimulatorThread, driven: list[str], per_symbol_hz: float) -> None:
-        self.thread, self.symbols, self.hz = thread, driven, per_symbol_hz
+    def __init__(self, thread: SimulatorThread, driven: list[str], per_symbol_hz: float,
+                 drift: Decimal | None = None) -> None:
+        """``drift``: each change multiplies the price by (1 + drift) instead of a random step."""
+        self.thread, self.symbols, self.hz, self.drift = thread, driven, per_symbol_hz, drift
         self.steps = 0  # price changes made
         self.frames = 0  # price frames pushed to public sessions for them
         self.started_at: float | None = None
@@ -106,7 +108,10 @@ class PriceDriver:
             wait = due - loop.time()
             if wait > 0:
                 await asyncio.sleep(wait)
-            sim.feed.step([symbol])
+            if self.drift is None:
+                sim.feed.step([symbol])
+            else:
+                sim.feed.set_price(symbol, sim.feed.price(symbol) * (1 + self.drift))
             self.steps += 1
             self.stopped_at = time.time()
             low = symbol.lower()
