@@ -98,8 +98,8 @@ def _measure(thread: SimulatorThread, url: str, warden: WardenProcess, load: Loa
     driver = PriceDriver(thread, load.symbols, load.per_symbol_hz)
     driver.start()
     time.sleep(warmup)
-    m0, id0, (log0, db0), frames0, t0 = (warden.metrics(), probes.head(store), probes.log_bytes(url, store),
-                                          driver.frames, time.time())
+    m0, id0, (log0, db0), pushed0, t0 = (warden.metrics(), probes.head(store), probes.log_bytes(url, store),
+                                          (driver.steps, driver.frames), time.time())
     lags, rss = [], []
     while time.time() - t0 < duration:
         time.sleep(1.0)
@@ -107,19 +107,21 @@ def _measure(thread: SimulatorThread, url: str, warden: WardenProcess, load: Loa
         if lag is not None:
             lags.append(lag)
         rss.append(warden.rss_mb())
-    m1, id1, (log1, db1), frames1, t1 = (warden.metrics(), probes.head(store), probes.log_bytes(url, store),
-                                          driver.frames, time.time())
+    m1, id1, (log1, db1), pushed1, t1 = (warden.metrics(), probes.head(store), probes.log_bytes(url, store),
+                                          (driver.steps, driver.frames), time.time())
     stopped = driver.stop()
     last_price = probes.quiet_after(store, stopped)
-    elapsed, frames = t1 - t0, frames1 - frames0
-    lines = _latency_lines(m0, m1, frames, elapsed)
+    elapsed = t1 - t0
+    # one price change is one update for each position on the symbol: one per account
+    updates = (pushed1[0] - pushed0[0]) * len(load.accounts)
+    lines = _latency_lines(m0, m1, updates, pushed1[1] - pushed0[1], elapsed)
     lines += _lag_lines(lags, stopped, last_price, latency_ms)
     lines += _write_lines(url, store, id0, id1, elapsed, log1 - log0, db1 - db0)
     lines.append(Line("P1", f"RSS, {load.positions} positions", f"{max(rss):.0f} MB"))
     return lines, store
 
 
-def _latency_lines(m0: dict, m1: dict, frames: int, elapsed: float) -> list[Line]:
+def _latency_lines(m0: dict, m1: dict, updates: int, frames: int, elapsed: float) -> list[Line]:
     window = _bucket_delta(m0, m1, DECISION)
     from_arrival = "arriv" in help_text(m1, DECISION).lower()
     lines = []
@@ -138,18 +140,18 @@ def _latency_lines(m0: dict, m1: dict, frames: int, elapsed: float) -> list[Line
     marks = total(m1, "warden_events_appended", event="MarkPriceObserved") - \
         total(m0, "warden_events_appended", event="MarkPriceObserved")
     superseded = _counted(m1, "supersed")
-    pushed = f"{frames:,} frames pushed ({frames / elapsed:,.0f}/s)"
+    pushed = f"{updates:,} updates ({updates / elapsed:,.0f}/s), {frames:,} frames"
     if superseded is None:
         lines.append(Line("P1", "price updates acted on (recorded per position)",
-                          f"{marks / frames:.0%}" if frames else "0", pushed, ratio(marks, frames)))
+                          f"{marks / updates:.0%}" if updates else "0", pushed, ratio(marks, updates)))
         lines.append(Line("P1", "price updates acted on or superseded",
                           na("superseded marks counted in /metrics (hotpath)"), pushed))
     else:
         acted_now = _counted(m1, "acted")  # the build's own count of marks acted on, if any
         acted = superseded - (_counted(m0, "supersed") or 0.0) + (
             marks if acted_now is None else acted_now - (_counted(m0, "acted") or 0.0))
-        lines.append(Line("P1", "price updates acted on or superseded", f"{acted / frames:.0%}",
-                          pushed, ratio(acted, frames), ">= 100 %", acted >= frames))
+        lines.append(Line("P1", "price updates acted on or superseded", f"{acted / updates:.0%}",
+                          pushed, ratio(acted, updates), ">= 100 %", acted >= updates))
     return lines
 
 
