@@ -50,7 +50,7 @@ class Sizes:
 FULL = Sizes(2, 25, 10.0, 60.0, 5.0, 10, 50, 1.0, 20.0, 1_000_000)
 QUICK = replace(FULL, duration=10.0, warmup=3.0, big_accounts_per_venue=5, big_symbols=20, big_hz=2.5,
                 trail_s=8.0, log_events=100_000)
-TINY = Sizes(1, 2, 5.0, 2.0, 1.0, 1, 3, 2.0, 2.0, 3_000)  # the test's: seconds, every figure
+TINY = Sizes(1, 2, 5.0, 3.0, 1.0, 1, 3, 2.0, 2.0, 3_000)  # the test's: seconds, every figure
 
 
 def progress(message: str) -> None:

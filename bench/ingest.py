@@ -166,13 +166,14 @@ def _lag_lines(lags: list[float], stopped: float, last_price: float | None,
         behind = (last_price - stopped) * 1000
         lines.append(Line("P1", "behind the market when prices stop", f"{behind:,.0f} ms", venue,
                           ratio(behind, latency_ms), "< 100 ms", behind < 100))
-    if len(lags) >= 3:
-        third = max(1, len(lags) // 3)
-        first, last = statistics.mean(lags[:third]), statistics.mean(lags[-third:])
-        growth = (last - first) * 1000
-        lines.append(Line("P1", "backlog growth (newest price's age)",
-                          f"{first * 1000:,.0f} -> {last * 1000:,.0f} ms", venue,
-                          target="no growth (< +50 ms)", met=growth < 50))
+    name = "backlog growth (newest price's age)"
+    if len(lags) < 2:
+        lines.append(Line("P1", name, f"n/a ({len(lags)} sample: the window is too short)", venue))
+        return lines
+    third = max(1, len(lags) // 3)
+    first, last = statistics.mean(lags[:third]), statistics.mean(lags[-third:])
+    lines.append(Line("P1", name, f"{first * 1000:,.0f} -> {last * 1000:,.0f} ms", venue,
+                      target="no growth (< +50 ms)", met=(last - first) * 1000 < 50))
     return lines
 
 
