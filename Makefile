@@ -27,6 +27,7 @@ demo: $(VENV)/.installed
 
 test: $(VENV)/.installed $(CHROMIUM)
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 	$(BIN)/python -m pytest $(PYTEST_ARGS)
 
 # The full seeded fuzzes (make test runs a few hundred cases of each): 10,000 hostile requests to the
@@ -40,10 +41,11 @@ fuzz: $(VENV)/.installed
 
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
+	$(BIN)/lint-imports --no-cache
 
 # The engine benchmark (bench/README.md): `warden run` against the simulator at 80 +/- 20 ms venue
 # latency on a throwaway PostgreSQL database; every figure beside a same-run baseline, targets
-# reported, never asserted. Full: a 60 s ingest, 1,000 positions, a 1,000,000-event log (~15 min on
+# reported, never asserted. Full: a 60 s ingest, 1,000 positions, a 1,000,000-event log (~10-15 min on
 # 2 cores); quick: a 10 s ingest and smaller sizes (~3 min). Extra flags: make bench BENCH_ARGS="--duration 120"
 bench: $(VENV)/.installed
 	$(BIN)/python -m bench.engine $(BENCH_ARGS)

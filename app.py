@@ -65,7 +65,7 @@ def demo(store_url: str, speed: float, seed: int) -> None:
     """
     import asyncio
 
-    from warden.adapters.demo import run_demo
+    from warden.runtime.demo import run_demo
 
     if store_url.startswith("sqlite:///") and not store_url.endswith(":memory:"):
         Path(store_url.removeprefix("sqlite:///")).unlink(missing_ok=True)
@@ -391,8 +391,8 @@ def run(config_path: str | None, log_level: str) -> None:
 
     from warden.adapters.instance_lock import LockHeld
     from warden.adapters.logs import configure_logging, redact, secret_forms
-    from warden.adapters.runtime import run_until_signalled, secrets_of
     from warden.adapters.startup import StartupError, one_line
+    from warden.runtime.run import run_until_signalled, secrets_of
 
     config = _config(config_path)
     secrets = secrets_of(config)

@@ -1,6 +1,7 @@
 """Read-model databases: one small SQL surface over sqlite3 and psycopg, selected by the store URL.
 
-Projections write their tables and their tracking position through `ReadModelDB.transaction()`, so
+It implements the read models' database port (`projections/ports.py`): projections write their
+tables and their tracking position through `ReadModelDB.transaction()`, so
 what a batch writes and how far it got commit together or not at all. SQL is written once, with
 ``?`` placeholders; for PostgreSQL they become ``%s``. Keep ``?`` and ``%`` out of SQL literals.
 
@@ -15,16 +16,11 @@ from __future__ import annotations
 
 import sqlite3
 import threading
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from datetime import datetime
-from enum import Enum
 from typing import Any
 
 from warden.adapters.store import StoreConfig
-
-TRACKING_DDL = ("CREATE TABLE IF NOT EXISTS projection_tracking "
-                "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)")
 
 
 class Tx:
@@ -131,37 +127,3 @@ def open_readmodel(url: str) -> ReadModelDB:
         return conn
 
     return ReadModelDB(connect, "sqlite", config.display)
-
-
-def ensure_tracking(tx: Tx, name: str) -> None:
-    """The tracking table and ``name``'s row (at 0), so a batch always has a row to lock."""
-    tx.execute(TRACKING_DDL)
-    tx.execute("INSERT INTO projection_tracking (name, position) VALUES (?, 0) "
-               "ON CONFLICT (name) DO NOTHING", (name,))
-
-
-def tracked_position(tx: Tx, name: str, *, lock: bool = False) -> int:
-    """The last notification id whose effects ``name`` committed; 0 if it never ran."""
-    row = tx.fetchone("SELECT position FROM projection_tracking WHERE name = ?"
-                      + (tx.for_update if lock else ""), (name,))
-    return int(row[0]) if row else 0
-
-
-def record_position(tx: Tx, name: str, position: int) -> None:
-    tx.execute("UPDATE projection_tracking SET position = ? WHERE name = ?", (position, name))
-
-
-def to_text(value: Any) -> Any:
-    """A value as stored: exact text for a Decimal, an Enum's value, ISO 8601 (with offset) for a time."""
-    if value is None or isinstance(value, int | str):
-        return value
-    if isinstance(value, Enum):
-        return value.value
-    if isinstance(value, datetime):
-        return value.isoformat()
-    return str(value)  # Decimal, UUID: str() round-trips exactly
-
-
-def decode_row(row: Sequence[Any], converters: Iterable[Callable[[Any], Any]]) -> list[Any]:
-    """A stored row back to values, one converter per column (NULL stays None)."""
-    return [None if v is None else convert(v) for v, convert in zip(row, converters, strict=True)]

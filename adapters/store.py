@@ -20,7 +20,7 @@ need a recorder subclass per backend. A lost snapshot only costs a longer replay
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -152,6 +152,16 @@ class WardenStore(Application):
     def take_snapshot(self, aggregate_id: UUID, version: int | None = None,
                       projector_func: Any = project) -> None:
         super().take_snapshot(aggregate_id, version=version, projector_func=projector_func)
+
+    # The engine's `EventStore` port (engine/ports.py): save, load, has_events, ids_created_by.
+    def load(self, aggregate_id: UUID) -> Any:
+        return self.repository.get(aggregate_id)
+
+    def has_events(self, aggregate_id: UUID) -> bool:
+        return bool(self.recorder.select_events(aggregate_id, limit=1))
+
+    def ids_created_by(self, topics: Collection[str]) -> Iterator[UUID]:
+        return (n.originator_id for n in self.stored_notifications() if n.topic in topics)
 
     def history(self, originator_id: UUID, *, lte: int | None = None) -> list[DomainEventProtocol[Any]]:
         """Every stored event of one aggregate, oldest first (snapshots are not events)."""

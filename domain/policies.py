@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
+from typing import Protocol
 
 from warden.domain.errors import InvalidStop
 from warden.domain.instrument import Instrument
@@ -198,6 +199,20 @@ class Policies:
 
 
 DEFAULT_POLICIES = Policies()
+
+
+class PositionPolicies(Protocol):
+    """The policies that decide a position's stops and exit: what replay and what-if re-run.
+    `Policies` has them, and so has the engine's configuration."""
+
+    @property
+    def initial_stop(self) -> InitialStopPolicy: ...
+
+    @property
+    def trailing(self) -> TrailingStopPolicy: ...
+
+    @property
+    def aged(self) -> AgedExitPolicy: ...
 
 
 STOP_HIT_TOLERANCE = Decimal("0.005")  # an exit within 0.5% of a price was that price

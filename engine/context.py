@@ -15,12 +15,11 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
-from warden.adapters.store import WardenStore
 from warden.domain.instrument import Instrument
 from warden.domain.policies import DEFAULT_POLICIES, AgedExitPolicy, InitialStopPolicy, TrailingStopPolicy
 from warden.domain.position import Position
 from warden.domain.values import PhantomPolicy
-from warden.engine.ports import ExchangePort
+from warden.engine.ports import EventStore, ExchangePort
 
 
 class Clock(Protocol):
@@ -82,7 +81,7 @@ def no_checkpoint(name: str) -> None:
 
 
 class EngineContext:
-    def __init__(self, store: WardenStore, ports: dict[tuple[str, str], ExchangePort],
+    def __init__(self, store: EventStore, ports: dict[tuple[str, str], ExchangePort],
                  config: EngineConfig, clock: Clock,
                  checkpoint: Callable[[str], None] = no_checkpoint) -> None:
         self.store, self.ports, self.config, self.clock = store, ports, config, clock

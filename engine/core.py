@@ -20,7 +20,6 @@ from uuid import UUID
 from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
-from warden.adapters.store import WardenStore
 from warden.domain.errors import DomainError, InvalidSignal
 from warden.domain.events import PositionAdopted, SignalAccepted
 from warden.domain.ids import position_id
@@ -36,7 +35,7 @@ from warden.engine.closing import Closer
 from warden.engine.context import Clock, EngineConfig, EngineContext, SystemClock, no_checkpoint
 from warden.engine.errors import Rejected, Retryable, UnknownOutcome, UnsupportedAccount
 from warden.engine.open_saga import OpenSaga
-from warden.engine.ports import ExchangePort
+from warden.engine.ports import EventStore, ExchangePort
 from warden.engine.reconcile import Reconciler
 from warden.engine.scale_in import ScaleIn
 from warden.engine.stops import StopKeeper
@@ -58,7 +57,7 @@ class SignalOutcome:
 
 
 class Engine:
-    def __init__(self, store: WardenStore, ports: dict[tuple[str, str], ExchangePort], *,
+    def __init__(self, store: EventStore, ports: dict[tuple[str, str], ExchangePort], *,
                  config: EngineConfig | None = None, clock: Clock | None = None,
                  checkpoint: Callable[[str], None] = no_checkpoint,
                  open_position_ids: Callable[[], Iterable[UUID]] | None = None,
@@ -106,9 +105,9 @@ class Engine:
         if self._open_position_ids is not None:
             ids = list(self._open_position_ids())
         else:
-            ids = [n.originator_id for n in store.stored_notifications() if n.topic in _CREATION_TOPICS]
+            ids = list(store.ids_created_by(_CREATION_TOPICS))
         for aggregate_id in ids:
-            position = store.repository.get(aggregate_id)
+            position = store.load(aggregate_id)
             if position.is_open:
                 self.ctx.positions[position.id] = position
 
@@ -165,7 +164,7 @@ class Engine:
         try:
             signal = parse_signal(payload, received_at=at)
             pid = position_id(signal.venue, signal.account, signal.signal_id)
-            if self.ctx.store.recorder.select_events(pid, limit=1):
+            if self.ctx.store.has_events(pid):
                 return self._duplicate(signal, pid, at)
             open_already = self._open_on_symbol(signal)
             if open_already is not None:
@@ -271,7 +270,7 @@ class Engine:
         book_id = SignalBook.id_for(at.date())
         if self._signal_book is None or self._signal_book.id != book_id:
             try:
-                self._signal_book = self.ctx.store.repository.get(book_id)
+                self._signal_book = self.ctx.store.load(book_id)
             except AggregateNotFoundError:  # the first of the day; any other store error propagates
                 self._signal_book = SignalBook.open(at.date(), at=at)
         return self._signal_book

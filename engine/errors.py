@@ -50,6 +50,11 @@ class Rejected(ExchangeFailure):
     """The venue refused the request. Do not resend it unchanged."""
 
 
+class AlreadyInPlace(Rejected):
+    """Refused because what was asked is already so: Bybit answers a trading-stop that sets the
+    stop the position already has with 34040 "not modified". The request's effect is in force."""
+
+
 class Retryable(ExchangeFailure):
     """Nothing was done on the venue; the same request may be sent again."""
 

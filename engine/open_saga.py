@@ -13,7 +13,6 @@ from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 
-from warden.adapters.exchange.errors import NOT_MODIFIED, has_code
 from warden.domain.errors import InvalidStop
 from warden.domain.ids import client_order_id
 from warden.domain.lifecycle import Intent, Status
@@ -22,7 +21,7 @@ from warden.domain.reports import ExecutionPrice, OrderReport, PriceAnswer, Stop
 from warden.domain.values import ZERO, CloseReason, PriceSource, StopPurpose
 from warden.engine.closing import Closer
 from warden.engine.context import EngineContext
-from warden.engine.errors import Rejected, Retryable, UnknownOutcome, refusal
+from warden.engine.errors import AlreadyInPlace, Rejected, Retryable, UnknownOutcome, refusal
 from warden.engine.stops import StopKeeper
 
 
@@ -162,11 +161,11 @@ class OpenSaga:
             try:
                 placed = await port.place_stop(p.symbol, p.side, p.filled_qty, stop,
                                                client_order_id=cid)
+            except AlreadyInPlace as e:  # that very stop is already in place
+                placed = StopReport(p.venue, p.symbol, p.side, stop, None, raw=e.evidence)
+                self._record_placed(p, placed, reference)
+                return
             except Rejected as e:
-                if has_code(e, p.venue, NOT_MODIFIED):  # that very stop is already in place
-                    placed = StopReport(p.venue, p.symbol, p.side, stop, None, raw=e.evidence)
-                    self._record_placed(p, placed, reference)
-                    return
                 attempts += 1
                 last_reason = e.venue_message or str(e)
                 p.reject_stop(price=stop, code=e.venue_code, reason=last_reason, at=ctx.now(),

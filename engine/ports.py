@@ -1,7 +1,10 @@
-"""`ExchangePort`: the asynchronous exchange interface the engine talks to.
+"""The engine's ports: `ExchangePort`, the asynchronous exchange interface it talks to, and
+`EventStore`, the log it records to. Adapters implement them (`adapters/exchange/`,
+`adapters/store.py`); the engine imports no adapter.
 
-Commands go in, normalized reports (`domain.reports`) come out; failures are raised as the three
-classes of `adapters.exchange.errors` (`Rejected`, `Retryable`, `UnknownOutcome`). Symbols are the
+Exchange commands go in, normalized reports (`domain.reports`) come out; failures are raised as
+the classes of `engine/errors.py` (`Rejected`, `AlreadyInPlace`, `Retryable`, `UnknownOutcome`),
+onto which the ccxt adapter maps its library's exceptions. Symbols are the
 venue's own ids (``"BTCUSDT"``), the same on Bybit and Binance USD-M linear perpetuals.
 
 Deadlines are absolute ``time.monotonic()`` values, so a caller can share one budget between calls.
@@ -10,9 +13,11 @@ Deadlines are absolute ``time.monotonic()`` values, so a caller can share one bu
 from __future__ import annotations
 
 import abc
-from collections.abc import Sequence
+from collections.abc import Collection, Iterator, Sequence
 from decimal import Decimal
 from enum import Enum
+from typing import Any, Protocol
+from uuid import UUID
 
 from warden.domain.instrument import Instrument
 from warden.domain.reports import (
@@ -26,6 +31,24 @@ from warden.domain.reports import (
     StopReport,
 )
 from warden.domain.values import Side
+
+
+class EventStore(Protocol):
+    """The event log as the engine uses it. ``load`` raises eventsourcing's
+    ``AggregateNotFoundError`` for an id with no events, and only for that: any other failure of
+    the store propagates, so a database error is never taken for "not recorded yet"."""
+
+    def save(self, *aggregates: Any) -> Any:
+        """Record the aggregates' pending events (each aggregate's in order)."""
+
+    def load(self, aggregate_id: UUID) -> Any:
+        """The aggregate rebuilt from its snapshot and events."""
+
+    def has_events(self, aggregate_id: UUID) -> bool:
+        """Whether anything was ever recorded under this id."""
+
+    def ids_created_by(self, topics: Collection[str]) -> Iterator[UUID]:
+        """The ids of aggregates whose first event has one of these topics, in log order."""
 
 
 class StopMode(Enum):

@@ -48,7 +48,7 @@ class Reconciler:
         key = (venue, account)
         if key not in self.accounts:
             try:
-                self.accounts[key] = self.ctx.store.repository.get(account_id(venue, account))
+                self.accounts[key] = self.ctx.store.load(account_id(venue, account))
             except AggregateNotFoundError:  # not recorded yet; any other store error propagates
                 self.accounts[key] = ExchangeAccount.register(venue=venue, account=account,
                                                               at=self.ctx.now())

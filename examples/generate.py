@@ -1,6 +1,6 @@
 """Regenerate the example logs in examples/: the real engine against the simulator, one log each.
 
-Each example is one or two scenarios of `warden demo` (adapters/demo/scenarios.py), run alone in
+Each example is one or two scenarios of `warden demo` (runtime/demo/scenarios.py), run alone in
 a fresh `World` (simulator, ccxt adapters, private streams, engine, service) over 127.0.0.1 on an
 in-memory store, then exported as JSON Lines. Times and the adopted phantom's id change from run
 to run; each position's sequence of events does not (tests/e2e/test_examples.py checks it).
@@ -16,11 +16,11 @@ import io
 import sys
 from pathlib import Path
 
-from warden.adapters.demo.narrator import Narrator
-from warden.adapters.demo.scenarios import Script
-from warden.adapters.demo.world import World
 from warden.adapters.eventlog import export_log
 from warden.adapters.store import open_store
+from warden.runtime.demo.narrator import Narrator
+from warden.runtime.demo.scenarios import Script
+from warden.runtime.demo.world import World
 
 HERE = Path(__file__).resolve().parent
 

@@ -13,10 +13,11 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from warden.adapters.readmodel_sql import ReadModelDB, Tx, decode_row, to_text
 from warden.domain import events as ev
 from warden.domain.reports import PositionReport
 from warden.domain.values import ReportSource, Side
+from warden.projections.ports import ReadModelDB, Tx
+from warden.projections.rows import decode_row, to_text
 
 DDL = (
     "CREATE TABLE IF NOT EXISTS accounts_view ("

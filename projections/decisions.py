@@ -22,8 +22,8 @@ from typing import Any
 from warden.domain import events as ev
 from warden.domain.errors import InvalidStop
 from warden.domain.lifecycle import Status
+from warden.domain.policies import PositionPolicies
 from warden.domain.values import StopPurpose
-from warden.engine.context import EngineConfig
 
 
 @dataclass(frozen=True)
@@ -34,7 +34,7 @@ class Divergence:
     replayed: Any
 
 
-def replay_decisions(events: Iterable[Any], config: EngineConfig) -> list[Divergence]:
+def replay_decisions(events: Iterable[Any], config: PositionPolicies) -> list[Divergence]:
     """Fold one position's ``events``; every decision must be what ``config``'s policies decide."""
     divergences: list[Divergence] = []
     position = None
@@ -51,7 +51,7 @@ def replay_decisions(events: Iterable[Any], config: EngineConfig) -> list[Diverg
     return divergences
 
 
-def _activation_due(position: Any, event: Any, config: EngineConfig) -> Decimal | None:
+def _activation_due(position: Any, event: Any, config: PositionPolicies) -> Decimal | None:
     """The mark after which the engine must activate trailing next, if it must."""
     if not isinstance(event, ev.MarkPriceObserved) or position.status is not Status.PROTECTED:
         return None
@@ -60,7 +60,7 @@ def _activation_due(position: Any, event: Any, config: EngineConfig) -> Decimal 
     return event.price if due else None
 
 
-def _check(position: Any, event: Any, config: EngineConfig,
+def _check(position: Any, event: Any, config: PositionPolicies,
            pending_activation: Decimal | None) -> Divergence | None:
     name = type(event).__name__
     if pending_activation is not None and not isinstance(event, ev.TrailingActivated):

@@ -1,5 +1,5 @@
 """What an event says, in one readable sentence: the line `warden replay` prints under it and the
-demo's running commentary (adapters/demo/narrator.py).
+demo's running commentary (runtime/demo/narrator.py).
 
 A venue's answers are quoted as recorded: a refused fill names the source and what it said, a fill
 names the source of its price and what the sources asked before it said, a rejected stop the

@@ -22,12 +22,12 @@ from uuid import UUID
 
 from eventsourcing.persistence import StoredEvent
 
-from warden.adapters.readmodel_sql import ReadModelDB, Tx, decode_row, to_text
-from warden.adapters.store import WardenStore
 from warden.domain import events as ev
 from warden.domain.lifecycle import Intent, Status
 from warden.domain.position import Position
 from warden.domain.values import CloseReason, Origin, Side
+from warden.projections.ports import EventLog, ReadModelDB, Tx
+from warden.projections.rows import decode_row, to_text
 
 DDL = (
     "CREATE TABLE IF NOT EXISTS positions_view ("
@@ -101,7 +101,7 @@ class PositionsView:
 
     name = "positions_view"
 
-    def __init__(self, store: WardenStore) -> None:
+    def __init__(self, store: EventLog) -> None:
         self.mapper = store.mapper
 
     def wants(self, event_class: type) -> bool:

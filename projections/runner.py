@@ -18,8 +18,7 @@ from typing import Any, Protocol
 
 from eventsourcing.utils import resolve_topic
 
-from warden.adapters.readmodel_sql import ReadModelDB, Tx, ensure_tracking, record_position, tracked_position
-from warden.adapters.store import WardenStore
+from warden.projections.ports import EventLog, ReadModelDB, Tx
 
 log = logging.getLogger(__name__)
 
@@ -39,12 +38,34 @@ class Projection(Protocol):
         """Fold one batch of decoded events, oldest first, into the tables."""
 
 
+TRACKING_DDL = ("CREATE TABLE IF NOT EXISTS projection_tracking "
+                "(name TEXT PRIMARY KEY, position BIGINT NOT NULL)")
+
+
+def ensure_tracking(tx: Tx, name: str) -> None:
+    """The tracking table and ``name``'s row (at 0), so a batch always has a row to lock."""
+    tx.execute(TRACKING_DDL)
+    tx.execute("INSERT INTO projection_tracking (name, position) VALUES (?, 0) "
+               "ON CONFLICT (name) DO NOTHING", (name,))
+
+
+def tracked_position(tx: Tx, name: str, *, lock: bool = False) -> int:
+    """The last notification id whose effects ``name`` committed; 0 if it never ran."""
+    row = tx.fetchone("SELECT position FROM projection_tracking WHERE name = ?"
+                      + (tx.for_update if lock else ""), (name,))
+    return int(row[0]) if row else 0
+
+
+def record_position(tx: Tx, name: str, position: int) -> None:
+    tx.execute("UPDATE projection_tracking SET position = ? WHERE name = ?", (position, name))
+
+
 class ProjectionConflict(RuntimeError):
     """Another runner with the same name committed first; this one must re-read its position."""
 
 
 class ProjectionRunner:
-    def __init__(self, store: WardenStore, db: ReadModelDB, projection: Projection, *,
+    def __init__(self, store: EventLog, db: ReadModelDB, projection: Projection, *,
                  batch_size: int = 1000, poll_interval: float = 1.0) -> None:
         if batch_size < 1:
             raise ValueError(f"batch_size must be >= 1, got {batch_size}")

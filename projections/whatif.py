@@ -17,8 +17,8 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
+from warden.domain.policies import PositionPolicies
 from warden.domain.values import ZERO, CloseReason, ExitAction, StopPurpose
-from warden.engine.context import EngineConfig
 from warden.projections.recorded import CLOSES, PositionLog, PriceTick, RecordedLog
 from warden.projections.timeline import millis, show
 from warden.projections.whatif_sim import simulate
@@ -112,7 +112,7 @@ class Comparison:
         return {n: getattr(created, n) for n in names if getattr(created, n, None) is not None}
 
 
-def compare(position: PositionLog, log: RecordedLog, config: EngineConfig) -> Comparison:
+def compare(position: PositionLog, log: RecordedLog, config: PositionPolicies) -> Comparison:
     created = position.created
     ticks = list(log.prices(created.venue, created.symbol, created.timestamp))
     close = next((e for e in reversed(position.history) if type(e).__name__ in CLOSES), None)

@@ -27,8 +27,8 @@ from typing import Any
 
 from warden.domain.errors import InvalidStop
 from warden.domain.lifecycle import Status
+from warden.domain.policies import PositionPolicies
 from warden.domain.values import ZERO, CloseReason, ExitAction, PriceSource, StopPurpose
-from warden.engine.context import EngineConfig
 from warden.projections.recorded import CLOSES, PositionLog, PriceTick
 
 POLICY_CLOSES = (CloseReason.STOP_HIT, CloseReason.TRAILING_STOP_HIT, CloseReason.AGED_EXIT)
@@ -44,7 +44,7 @@ class Simulated:
     exit_fees: Decimal  # charged to the exit, also to a position valued open at the end
 
 
-def simulate(position: PositionLog, ticks: Sequence[PriceTick], config: EngineConfig,
+def simulate(position: PositionLog, ticks: Sequence[PriceTick], config: PositionPolicies,
              end: datetime | None = None) -> Simulated:
     """Run ``position``'s recorded inputs and ``ticks`` through ``config``'s policies until ``end``."""
     run = _Run(position, config, end)
@@ -61,7 +61,7 @@ def _reason(close: Any) -> CloseReason:
 class _Run:
     """One what-if run: a heap of timed inputs applied to a fresh aggregate by its commands."""
 
-    def __init__(self, position: PositionLog, config: EngineConfig, end: datetime | None) -> None:
+    def __init__(self, position: PositionLog, config: PositionPolicies, end: datetime | None) -> None:
         self.position, self.config, self.end = position, config, end
         self.p = position.created.mutate(None)  # the recorded creation: same id, side, instrument
         self.inputs: list[tuple[datetime, int, int, Any]] = []

@@ -13,7 +13,7 @@ from typing import Any
 import aiohttp
 import ccxt.async_support as ccxt
 
-from warden.engine.errors import ExchangeFailure, Rejected, Retryable, UnknownOutcome
+from warden.engine.errors import AlreadyInPlace, ExchangeFailure, Rejected, Retryable, UnknownOutcome
 
 # Venue codes whose meaning ccxt does not map to the class the engine needs (ccxt maps Bybit
 # 10016 and Binance -1007 to a plain ExchangeError, which would read as a rejection).
@@ -96,6 +96,8 @@ def classify(exc: BaseException, venue: str, *, operation: str, write: bool) -> 
     if isinstance(exc, ccxt.NetworkError | ccxt.BadResponse | ccxt.CancelPending):
         return ambiguous(text, **kwargs)
     if isinstance(exc, ccxt.ExchangeError):
+        if code is not None and code in NOT_MODIFIED.get(venue, ()):
+            return AlreadyInPlace(text, **kwargs)
         return Rejected(text, **kwargs)
     return ambiguous(text, **kwargs)
 

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import pytest
 
-from warden.adapters.demo.checks import check_invariants
-from warden.adapters.demo.world import World
 from warden.adapters.store import open_store
+from warden.runtime.demo.checks import check_invariants
+from warden.runtime.demo.world import World
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -1,4 +1,7 @@
-"""Fixtures for engine tests: the simulator on loopback, real ccxt adapters, a real store."""
+"""Fixtures for engine tests: the simulator on loopback, real ccxt adapters, a real store.
+
+Everything is built by the composition root (`runtime/build.py`), as ``warden run`` and the demo
+build it; only the exchange's address, the policies and the clock are the tests' own."""
 
 from __future__ import annotations
 
@@ -15,6 +18,7 @@ from warden.domain.values import Venue
 from warden.engine.context import EngineConfig, OffsetClock, no_checkpoint
 from warden.engine.core import Engine
 from warden.engine.ports import StopMode
+from warden.runtime.build import build_engine, build_service, exchange_ports
 from warden.sim.server import Simulator
 
 ACCOUNTS = {"bybit": ("bybit", Venue.BYBIT, "bybit-key", "bybit-secret"),
@@ -49,14 +53,15 @@ async def make_engine(sim: Simulator, store: WardenStore, clock: OffsetClock):
                     start: bool = True, venues: tuple[str, ...] = ("bybit", "binanceusdm"),
                     exchange_options: dict | None = None, stop_mode: StopMode = StopMode.POSITION,
                     request_timeout_s: float = 2.0, **engine_kwargs) -> Engine:
-        ports = {}
+        configs = []
         for venue in venues:
             account, enum, key, secret = ACCOUNTS[venue]
-            ports[venue, account] = CcxtExchange(ExchangeConfig(
+            configs.append(ExchangeConfig(
                 venue=enum, account=account, api_key=key, secret=secret, rest_url=sim.http_url,
-                ws_url=sim.ws_url, **{"request_timeout_s": request_timeout_s, **(exchange_options or {})}),
-                poll_interval=0.05, stop_mode=stop_mode)
-        engine = Engine(store, ports, config=config, clock=clock, checkpoint=checkpoint, **engine_kwargs)
+                ws_url=sim.ws_url, **{"request_timeout_s": request_timeout_s, **(exchange_options or {})}))
+        ports = exchange_ports(configs, poll_interval=0.05, stop_mode=stop_mode)
+        engine = build_engine(store, ports, config=config, clock=clock, checkpoint=checkpoint,
+                              **engine_kwargs)
         built.append((engine, list(ports.values())))
         if start:
             await engine.start()
@@ -90,7 +95,6 @@ async def ops_service(make_engine):
     from aiohttp import web
 
     from tests.integration.engine.test_service import eventually
-    from warden.adapters.metrics import Metrics
     from warden.adapters.ops_http import ops_app
     from warden.adapters.service import WardenService
     from warden.adapters.streams.ccxt_private import CcxtPrivateStream
@@ -102,12 +106,9 @@ async def ops_service(make_engine):
         engine = await make_engine(config, start=False, exchange_options=exchange_options)
         exchanges = list(engine.ctx.ports.values())
         made = streams(exchanges) if streams else [CcxtPrivateStream(x) for x in exchanges]
-        pairs = [s if isinstance(s, tuple) else (s, None) for s in made]
-        service = WardenService(engine, [feed for feed, _ in pairs], exchanges,
-                                shadows={feed: shadow for feed, shadow in pairs if shadow is not None},
-                                **{"tick_interval": 0.2, **service_options})
-        metrics = Metrics()
-        metrics.attach(engine)
+        feeds = [s if isinstance(s, tuple) else (s, None) for s in made]
+        wired = build_service(engine, feeds, **{"tick_interval": 0.2, **service_options})
+        service, metrics = wired.service, wired.metrics
         runner = web.AppRunner(ops_app(service, metrics))
         await runner.setup()
         site = web.TCPSite(runner, "127.0.0.1", 0)

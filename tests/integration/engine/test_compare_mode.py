@@ -18,6 +18,7 @@ from warden.adapters.streams.ccxt_private import CcxtPrivateStream
 from warden.adapters.streams.compare import Mismatch
 from warden.domain.lifecycle import Status
 from warden.domain.reports import PositionReport
+from warden.runtime.build import build_service
 from warden.sim.server import Simulator
 
 WINDOW = 1.0  # the service's settle window for compare mode
@@ -34,8 +35,8 @@ async def comparing(request, make_engine, sim: Simulator):
     port = engine.ctx.ports[venue, account]
     feed = CcxtPrivateStream(port, settle=0.05)
     candidate = native(ExchangeConfig(**{**port.config.__dict__}), port)
-    service = WardenService(engine, [feed], [port], shadows={feed: candidate}, tick_interval=0.2,
-                            symbols_interval=0.2, compare_window=WINDOW)
+    service = build_service(engine, [(feed, candidate)], tick_interval=0.2, symbols_interval=0.2,
+                            compare_window=WINDOW).service
     await service.start()
     await eventually(lambda: not service.feeds_down() and candidate.health.up)
     yield service, service.comparisons[feed], venue, account

@@ -10,10 +10,10 @@ import pytest
 
 from tests.integration.engine.conftest import signal
 from tests.integration.engine.test_open_saga import venue_position
-from warden.adapters.service import WardenService
 from warden.adapters.streams.ccxt_private import CcxtPrivateStream
 from warden.domain.lifecycle import Status
 from warden.domain.values import CloseBasis, CloseReason, OrderOrigin, Origin
+from warden.runtime.build import build_service
 
 
 async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
@@ -27,9 +27,8 @@ async def eventually(check: Callable[[], bool], timeout: float = 10.0) -> None:
 @pytest.fixture
 async def service(make_engine):
     engine = await make_engine(start=False)
-    exchanges = list(engine.ctx.ports.values())
-    service = WardenService(engine, [CcxtPrivateStream(x) for x in exchanges], exchanges,
-                            tick_interval=0.2, symbols_interval=0.2)
+    feeds = [(CcxtPrivateStream(x), None) for x in engine.ctx.ports.values()]
+    service = build_service(engine, feeds, tick_interval=0.2, symbols_interval=0.2).service
     await service.start()
     await eventually(lambda: not service.feeds_down())
     yield service

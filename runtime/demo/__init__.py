@@ -12,13 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from warden.adapters.demo.checks import check_invariants
-from warden.adapters.demo.narrator import Narrator
-from warden.adapters.demo.scenarios import Script
-from warden.adapters.demo.summary import render_summary
-from warden.adapters.demo.world import ScenarioFailed, World
 from warden.adapters.store import WardenStore
 from warden.engine.core import Engine
+from warden.runtime.demo.checks import check_invariants
+from warden.runtime.demo.narrator import Narrator
+from warden.runtime.demo.scenarios import Script
+from warden.runtime.demo.summary import render_summary
+from warden.runtime.demo.world import ScenarioFailed, World
 
 __all__ = ["run_demo"]
 

@@ -14,13 +14,14 @@ from decimal import Decimal
 
 from warden.adapters.exchange.ccxt_exchange import CcxtExchange
 from warden.adapters.exchange.config import ExchangeConfig
+from warden.adapters.metrics import Metrics
 from warden.adapters.service import WardenService
 from warden.adapters.store import WardenStore
-from warden.adapters.streams.ccxt_private import CcxtPrivateStream
 from warden.domain.policies import AgedExitPolicy, AgedPhase, TrailingStopPolicy
 from warden.domain.values import Venue
 from warden.engine.context import EngineConfig, OffsetClock
 from warden.engine.core import Engine
+from warden.runtime.build import build_engine, build_service, exchange_ports, private_feed
 from warden.sim.server import Simulator
 
 # (venue, account) -> (enum, api key, secret): the simulator's default accounts.
@@ -62,19 +63,21 @@ class World:
         self.exchanges: list[CcxtExchange] = []
         self.engine: Engine | None = None
         self.service: WardenService | None = None
+        self.metrics: Metrics | None = None
 
     async def __aenter__(self) -> World:
         await self.sim.start()
-        ports = {}
-        for (venue, account), (enum, key, secret) in ACCOUNTS.items():
-            ports[venue, account] = CcxtExchange(ExchangeConfig(
-                venue=enum, account=account, api_key=key, secret=secret, rest_url=self.sim.http_url,
-                ws_url=self.sim.ws_url, request_timeout_s=2.0), poll_interval=0.05)
+        configs = [ExchangeConfig(venue=enum, account=account, api_key=key, secret=secret,
+                                  rest_url=self.sim.http_url, ws_url=self.sim.ws_url, request_timeout_s=2.0)
+                   for (_, account), (enum, key, secret) in ACCOUNTS.items()]
+        ports = exchange_ports(configs, poll_interval=0.05)
         self.exchanges = list(ports.values())
-        self.engine = Engine(self.store, ports, config=self.config, clock=self.clock)
+        self.engine = build_engine(self.store, ports, config=self.config, clock=self.clock)
         self.on_engine(self.engine)
-        self.service = WardenService(self.engine, [CcxtPrivateStream(x) for x in self.exchanges],
-                                     self.exchanges, tick_interval=0.2, symbols_interval=0.2)
+        wired = build_service(self.engine, [private_feed("ccxt", c, ports[c.venue.value, c.account])
+                                            for c in configs],
+                              tick_interval=0.2, symbols_interval=0.2)
+        self.service, self.metrics = wired.service, wired.metrics
         await self.service.start()
         await self.until("every private stream is connected",
                          lambda: not self.service.feeds_down())

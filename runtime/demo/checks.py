@@ -14,11 +14,11 @@ from __future__ import annotations
 from decimal import Decimal
 from typing import Any
 
-from warden.adapters.demo.world import World
 from warden.domain import events as ev
 from warden.domain.position import Position
 from warden.projections.decisions import replay_decisions
 from warden.projections.timeline import build_timeline
+from warden.runtime.demo.world import World
 
 
 def check_invariants(world: World, positions: list[Position], signals: list[str]) -> list[str]:

@@ -12,11 +12,11 @@ import random
 from collections.abc import Callable
 from decimal import Decimal
 
-from warden.adapters.demo.narrator import Narrator
-from warden.adapters.demo.world import World
 from warden.domain.lifecycle import Status
 from warden.domain.position import Position
 from warden.domain.values import CloseReason, Origin, PriceSource
+from warden.runtime.demo.narrator import Narrator
+from warden.runtime.demo.world import World
 
 PRECISION = "price must be greater than minimum price precision"
 

@@ -1,4 +1,5 @@
-"""Building and running the service from a `WardenConfig`: what ``warden run`` does.
+"""Running the service from a `WardenConfig`: what ``warden run`` does, with the parts `build.py`
+makes.
 
 Order matters: bind every listening address, reach the store, take the instance lock (or wait as
 a standby), bring the read model up to date, reach every exchange, start the engine (it reconciles
@@ -25,7 +26,6 @@ from typing import Any
 from aiohttp import web
 
 from warden.adapters.config import WardenConfig, engine_config, exchange_config
-from warden.adapters.exchange.ccxt_exchange import CcxtExchange
 from warden.adapters.instance_lock import InstanceLock
 from warden.adapters.intake import Intake
 from warden.adapters.logs import EventLogger
@@ -42,18 +42,13 @@ from warden.adapters.startup import (
     reach_store,
 )
 from warden.adapters.store import WardenStore, open_store
-from warden.adapters.streams.base import PrivateStream
-from warden.adapters.streams.binance_native import BinanceNativeStream
-from warden.adapters.streams.bybit_native import BybitNativeStream
-from warden.adapters.streams.ccxt_private import CcxtPrivateStream
-from warden.domain.values import Venue
 from warden.engine.context import no_checkpoint
 from warden.engine.core import Engine
 from warden.engine.errors import UnsupportedAccount
 from warden.projections.accounts_view import AccountsView
 from warden.projections.positions_view import PositionsView, open_positions
 from warden.projections.runner import ProjectionRunner
-from warden.projections.supervisor import Supervisor
+from warden.runtime.build import build_engine, build_service, exchange_ports, private_feed
 
 log = logging.getLogger("warden.run")
 
@@ -86,16 +81,6 @@ class Running:
     shutdown: AsyncExitStack  # undoes start, last step first
 
 
-def _streams(account: Any, port: CcxtExchange) -> tuple[PrivateStream, PrivateStream | None]:
-    """The stream that feeds the engine, and in compare mode the native one that runs beside it."""
-    native = BybitNativeStream if account.venue is Venue.BYBIT else BinanceNativeStream
-    if account.stream == "native":
-        return native(exchange_config(account), port), None
-    if account.stream == "compare":
-        return CcxtPrivateStream(port), native(exchange_config(account), port)
-    return CcxtPrivateStream(port), None
-
-
 async def start(config: WardenConfig, *, crash_at: str | None = None,
                 step: Callable[[str], None] = lambda _: None) -> Running:
     """Everything up and serving, or a `StartupError` (`LockHeld`) with everything undone: also when
@@ -108,9 +93,10 @@ async def start(config: WardenConfig, *, crash_at: str | None = None,
             undo.callback(sock.close)
         store, db = await _open_store(config, undo, budget, step)
         engine, runners = await _engine(config, store, db, undo, budget, step, crash_at)
-        metrics = Metrics()
-        metrics.attach(engine)
-        service = _service(config, engine, runners, metrics)
+        wired = build_service(engine, [private_feed(a.stream, exchange_config(a),
+                                                    engine.ctx.ports[a.venue.value, a.account])
+                                       for a in config.exchanges], runners=runners)
+        service, metrics = wired.service, wired.metrics
         step("reconciling and resuming")
         undo.push_async_callback(service.stop, grace=SHUTDOWN_GRACE_S)
         try:
@@ -157,13 +143,13 @@ async def _engine(config: WardenConfig, store: WardenStore, db: ReadModelDB, und
     for runner in runners:
         runner.setup()
         await in_thread(runner.catch_up)  # a long log must not keep a SIGTERM waiting
-    ports = {(a.venue.value, a.account): CcxtExchange(exchange_config(a)) for a in config.exchanges}
+    ports = exchange_ports(exchange_config(a) for a in config.exchanges)
     for port in ports.values():
         undo.push_async_callback(port.close)
-    engine = Engine(store, ports, config=engine_config(config), checkpoint=crash_checkpoint(crash_at),
-                    open_position_ids=lambda: [row.id for row in open_positions(db)],
-                    account_configs={(a.venue.value, a.account): engine_config(config, a)
-                                     for a in config.exchanges})
+    engine = build_engine(store, ports, config=engine_config(config), checkpoint=crash_checkpoint(crash_at),
+                          open_position_ids=lambda: [row.id for row in open_positions(db)],
+                          account_configs={(a.venue.value, a.account): engine_config(config, a)
+                                           for a in config.exchanges})
     for i, a in enumerate(config.exchanges):
         name = f"exchanges[{i}] ({a.venue.value}/{a.account})"
         step(f"reaching {name}")
@@ -172,17 +158,6 @@ async def _engine(config: WardenConfig, store: WardenStore, db: ReadModelDB, und
             name, ports[a.venue.value, a.account], a.rest_url, budget)
     engine.ctx.listeners.append(EventLogger())
     return engine, runners
-
-
-def _service(config: WardenConfig, engine: Engine, runners: list[ProjectionRunner],
-             metrics: Metrics) -> WardenService:
-    ports = engine.ctx.ports
-    pairs = [_streams(a, ports[a.venue.value, a.account]) for a in config.exchanges]
-    service = WardenService(engine, [feed for feed, _ in pairs], list(ports.values()),
-                            supervisor=Supervisor(runners),
-                            shadows={feed: shadow for feed, shadow in pairs if shadow is not None})
-    service.discrepancy_observers.append(lambda d: metrics.discrepancies.labels(d.kind.value).inc())
-    return service
 
 
 async def _serve_ops(name: str, service: WardenService, metrics: Metrics, sockets: list[socket.socket],
