@@ -26,7 +26,7 @@ from bench.figures import Line, ratio
 from bench.ingest import GUARDED, Load, guarded, open_count, open_positions
 from bench.logfill import Row
 from bench.profiles import Profiles
-from bench.service import WardenProcess, total
+from bench.service import WardenProcess
 from bench.world import PriceDriver
 from warden.adapters.store import open_store
 from warden.sim.server import SimulatorThread
@@ -83,8 +83,8 @@ def _memory(thread: SimulatorThread, url: str, load: Load, trail_s: float, laten
             peak = max(peak, warden.rss_mb())
         driver.stop()
         metrics = warden.metrics()
-        trailing = int(total(metrics, "warden_positions", status="TRAILING"))
-        still = int(sum(total(metrics, "warden_positions", status=s) for s in GUARDED))
+        trailing = int(metrics.total("warden_positions", status="TRAILING"))
+        still = int(sum(metrics.total("warden_positions", status=s) for s in GUARDED))
     return [Line("P5", f"RSS, {still:,} open positions ({trailing:,} trailing)", f"{peak:.0f} MB",
                  f"{idle:.0f} MB (same process, no position)", ratio(peak, idle), "<= 200 MB", peak <= 200)]
 

@@ -18,7 +18,7 @@ from bench import probes
 from bench.figures import Line, na, ratio
 from bench.logfill import Row, closed_histories
 from bench.raw import PostgresRaw
-from bench.service import WardenProcess, help_text, histogram_quantile, total
+from bench.service import Scrape, WardenProcess
 from bench.world import BenchAccount, PriceDriver
 from warden.adapters.store import open_store
 from warden.sim.server import SimulatorThread
@@ -53,24 +53,17 @@ def open_positions(warden: WardenProcess, load: Load, tag: str, *, longs_only: b
 
 def guarded(warden: WardenProcess) -> int:
     metrics = warden.metrics()
-    return int(sum(total(metrics, "warden_positions", status=s) for s in GUARDED))
+    return int(sum(metrics.total("warden_positions", status=s) for s in GUARDED))
 
 
 def open_count(warden: WardenProcess) -> int:
-    return int(total(warden.metrics(), "warden_positions"))
+    return int(warden.metrics().total("warden_positions"))
 
 
-def _bucket_delta(before: dict, after: dict, family: str) -> dict:
-    """The histogram's samples over the window only (after minus before)."""
-    old = {(n, tuple(sorted(lb.items()))): v for n, lb, v in before.get(family, [])}
-    return {family: [(n, lb, v - old.get((n, tuple(sorted(lb.items()))), 0.0))
-                     for n, lb, v in after.get(family, [])]}
-
-
-def _counted(metrics: dict, word: str) -> float | None:
+def _counted(metrics: Scrape, word: str) -> float | None:
     """The sum of every family whose name has ``word`` ("supersed", "acted"), when this build has one."""
-    names = [f for f in metrics if not f.startswith("#") and word in f]
-    return sum(total(metrics, f) for f in names) if names else None
+    names = metrics.named(word)
+    return sum(metrics.total(f) for f in names) if names else None
 
 
 def run(thread: SimulatorThread, url: str, load: Load, duration: float, warmup: float,
@@ -121,12 +114,12 @@ def _measure(thread: SimulatorThread, url: str, warden: WardenProcess, load: Loa
     return lines, store
 
 
-def _latency_lines(m0: dict, m1: dict, updates: int, frames: int, elapsed: float) -> list[Line]:
-    window = _bucket_delta(m0, m1, DECISION)
-    from_arrival = "arriv" in help_text(m1, DECISION).lower()
+def _latency_lines(m0: Scrape, m1: Scrape, updates: int, frames: int, elapsed: float) -> list[Line]:
+    window = m1.since(m0, DECISION)
+    from_arrival = "arriv" in m1.help.get(DECISION, "").lower()
     lines = []
     for q in (0.5, 0.99):
-        found = histogram_quantile(window, DECISION, q)
+        found = window.quantile(DECISION, q)
         name = f"update->decision p{round(q * 100)}"
         if found is None:
             lines.append(Line("P1", name, "none decided"))
@@ -137,8 +130,8 @@ def _latency_lines(m0: dict, m1: dict, updates: int, frames: int, elapsed: float
             tail = q == 0.99  # the target is on the p99
             lines.append(Line("P1", name, f"{found[0] * 1000:.1f} ms", f"n={found[1]}",
                               target="<= 50 ms" if tail else "", met=found[0] <= 0.05 if tail else None))
-    marks = total(m1, "warden_events_appended", event="MarkPriceObserved") - \
-        total(m0, "warden_events_appended", event="MarkPriceObserved")
+    marks = m1.total("warden_events_appended", event="MarkPriceObserved") - \
+        m0.total("warden_events_appended", event="MarkPriceObserved")
     superseded = _counted(m1, "supersed")
     pushed = f"{updates:,} updates ({updates / elapsed:,.0f}/s), {frames:,} frames"
     if superseded is None:

@@ -16,6 +16,7 @@ import tempfile
 import time
 import urllib.request
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 
 from prometheus_client.parser import text_string_to_metric_families
@@ -120,16 +121,14 @@ class WardenProcess:
                 return int(line.split()[1]) / 1024
         return float("nan")
 
-    def metrics(self) -> dict[str, list[tuple[str, dict[str, str], float]]]:
-        """``/metrics`` as {family: [(sample name, labels, value)]}; help texts under ``#help``."""
+    def metrics(self) -> Scrape:
         with urllib.request.urlopen(self.urls["metrics"], timeout=10) as answer:
             text = answer.read().decode()
-        found: dict[str, list[tuple[str, dict[str, str], float]]] = {}
+        samples, helps = {}, {}
         for family in text_string_to_metric_families(text):
-            found[family.name] = [(s.name, dict(s.labels), s.value) for s in family.samples]
-            found.setdefault("#help", []).append((family.name, {}, 0.0))
-            found[f"#help:{family.name}"] = [(family.documentation, {}, 0.0)]
-        return found
+            samples[family.name] = [(x.name, dict(x.labels), x.value) for x in family.samples]
+            helps[family.name] = family.documentation
+        return Scrape(samples, helps)
 
     def signal(self, body: dict[str, object]) -> dict[str, object]:
         data = json.dumps(body).encode()
@@ -139,35 +138,47 @@ class WardenProcess:
             return json.loads(answer.read().decode())
 
 
-def total(metrics: dict[str, list[tuple[str, dict[str, str], float]]], family: str,
-          **labels: str) -> float:
-    """The sum of a family's plain samples (counter totals, gauges) whose labels match."""
-    return sum(value for name, have, value in metrics.get(family, [])
-               if not name.endswith(("_created", "_bucket", "_sum", "_count"))
-               and all(have.get(k) == v for k, v in labels.items()))
+Sample = tuple[str, dict[str, str], float]  # sample name, labels, value
 
 
-def help_text(metrics: dict[str, list[tuple[str, dict[str, str], float]]], family: str) -> str:
-    found = metrics.get(f"#help:{family}")
-    return found[0][0] if found else ""
+@dataclass(frozen=True)
+class Scrape:
+    """One read of ``/metrics``: each family's samples and its help text."""
 
+    samples: dict[str, list[Sample]]
+    help: dict[str, str]
 
-def histogram_quantile(metrics: dict[str, list[tuple[str, dict[str, str], float]]], family: str,
-                       q: float) -> tuple[float, int] | None:
-    """The q-quantile of a histogram, interpolated in its bucket as Prometheus does, and the count;
-    None when the family is absent or empty."""
-    buckets = sorted((float(labels["le"]), value) for name, labels, value in metrics.get(family, [])
-                     if name.endswith("_bucket"))
-    if not buckets or buckets[-1][1] == 0:
-        return None
-    count = buckets[-1][1]
-    rank = q * count
-    lower_bound, lower_count = 0.0, 0.0
-    for bound, cumulative in buckets:
-        if cumulative >= rank:
-            if bound == float("inf"):
-                return lower_bound, int(count)
-            share = (rank - lower_count) / (cumulative - lower_count) if cumulative > lower_count else 1
-            return lower_bound + (bound - lower_bound) * share, int(count)
-        lower_bound, lower_count = bound, cumulative
-    return lower_bound, int(count)
+    def named(self, word: str) -> list[str]:
+        """The families whose name contains ``word``."""
+        return [name for name in self.samples if word in name]
+
+    def total(self, family: str, **labels: str) -> float:
+        """The sum of a family's plain samples (counter totals, gauges) whose labels match."""
+        return sum(value for name, have, value in self.samples.get(family, [])
+                   if not name.endswith(("_created", "_bucket", "_sum", "_count"))
+                   and all(have.get(k) == v for k, v in labels.items()))
+
+    def since(self, before: Scrape, family: str) -> Scrape:
+        """``family`` over the time between two scrapes: every sample minus its earlier value."""
+        old = {(n, tuple(sorted(lb.items()))): v for n, lb, v in before.samples.get(family, [])}
+        return Scrape({family: [(n, lb, v - old.get((n, tuple(sorted(lb.items()))), 0.0))
+                                for n, lb, v in self.samples.get(family, [])]}, self.help)
+
+    def quantile(self, family: str, q: float) -> tuple[float, int] | None:
+        """The q-quantile of a histogram, interpolated in its bucket as Prometheus does, and the
+        count; None when the family is absent or empty."""
+        buckets = sorted((float(labels["le"]), value) for name, labels, value in self.samples.get(family, [])
+                         if name.endswith("_bucket"))
+        if not buckets or buckets[-1][1] == 0:
+            return None
+        count = buckets[-1][1]
+        rank = q * count
+        lower_bound, lower_count = 0.0, 0.0
+        for bound, cumulative in buckets:
+            if cumulative >= rank:
+                if bound == float("inf"):
+                    return lower_bound, int(count)
+                share = (rank - lower_count) / (cumulative - lower_count) if cumulative > lower_count else 1
+                return lower_bound + (bound - lower_bound) * share, int(count)
+            lower_bound, lower_count = bound, cumulative
+        return lower_bound, int(count)
