@@ -16,7 +16,7 @@ from dataclasses import dataclass
 
 from bench import probes
 from bench.figures import Line, na, ratio
-from bench.logfill import Row, closed_histories
+from bench.logfill import Row, histories_to_copy
 from bench.raw import PostgresRaw
 from bench.service import Scrape, WardenProcess
 from bench.world import BenchAccount, PriceDriver
@@ -82,7 +82,7 @@ def run(thread: SimulatorThread, url: str, load: Load, duration: float, warmup: 
         probes.wait_until(lambda: open_count(warden) == 0, 120, "every position closed")
     finally:
         warden.close()
-    return lines, closed_histories(url, store)
+    return lines, histories_to_copy(url, store)
 
 
 def _measure(thread: SimulatorThread, url: str, warden: WardenProcess, load: Load, duration: float,

@@ -1,10 +1,11 @@
 """A long event log made quickly, and the two measures that read it whole (P2 replay's parts).
 
-`fill` grows a store's log to a number of events by copying recorded position histories: every
-event of every position that ran to its close in the benchmark's own ingest phase, under fresh
-aggregate ids (the stored state bytes unchanged), inserted through the store's recorder in large
-batches. The copies are closed positions, so they add history without adding anything a cold start
-must load, reconcile or verify; their mix of events is whatever the engine of this checkout records.
+`fill` grows a store's log to a number of events by copying recorded histories
+(`histories_to_copy`): every position that ran to its close in the benchmark's own ingest phase,
+and the streams no read model follows, under fresh aggregate ids (the stored state bytes
+unchanged), inserted through the store's recorder in large batches. The copies are closed, so they
+add history without adding anything a cold start must load, reconcile or verify; their mix of
+events is whatever the engine of this checkout records.
 
 `rebuild` runs every read model of the service (`PositionsView`, `AccountsView`) from the first
 event of a log into a fresh read-model database, the way `warden run` catches up at startup.
@@ -21,6 +22,7 @@ from cProfile import Profile
 
 import psycopg
 from eventsourcing.persistence import StoredEvent
+from eventsourcing.utils import resolve_topic
 
 from warden.adapters.readmodel_sql import open_readmodel
 from warden.adapters.store import WardenStore
@@ -36,18 +38,28 @@ def table(store: WardenStore) -> str:
     return store.recorder.events_table_name  # type: ignore[attr-defined]
 
 
-def closed_histories(url: str, store: WardenStore) -> list[list[Row]]:
-    """Every position history that reached ``PositionClosed``, each in version order."""
+def histories_to_copy(url: str, store: WardenStore) -> list[list[Row]]:
+    """The aggregate histories a long log is copied from, each in version order: every position
+    that reached ``PositionClosed``, and every stream no read model follows (the signal books, and a
+    price tape's streams in a build that records one). Open positions are left out (a cold start
+    would load them), and so are the exchange accounts (their copies would overwrite the accounts'
+    rows in ``accounts_view``)."""
     with psycopg.connect(url) as conn:
-        rows = conn.execute(
-            f"SELECT originator_id, originator_version, topic, state FROM {table(store)}"
-            f" WHERE originator_id IN (SELECT originator_id FROM {table(store)}"
-            "   WHERE topic LIKE %s) ORDER BY originator_id, originator_version",
-            ("%:PositionClosed",)).fetchall()
+        rows = conn.execute(f"SELECT originator_id, originator_version, topic, state FROM {table(store)}"
+                            " ORDER BY originator_id, originator_version").fetchall()
     histories: dict[uuid.UUID, list[Row]] = {}
     for row in rows:
         histories.setdefault(row[0], []).append((row[0], row[1], row[2], bytes(row[3])))
-    return list(histories.values())
+    positions, accounts = PositionsView(store), AccountsView()
+    kept = []
+    for history in histories.values():
+        classes = [resolve_topic(topic) for _, _, topic, _ in history]
+        if any(positions.wants(c) for c in classes):
+            if any(c.__name__ == "PositionClosed" for c in classes):
+                kept.append(history)
+        elif not any(accounts.wants(c) for c in classes):
+            kept.append(history)
+    return kept
 
 
 def count(url: str, store: WardenStore) -> int:
@@ -59,7 +71,7 @@ def count(url: str, store: WardenStore) -> int:
 def fill(store: WardenStore, templates: Sequence[Sequence[Row]], events: int) -> int:
     """Insert copies of ``templates`` until ``events`` more are stored; the number inserted."""
     if not templates:
-        raise RuntimeError("no closed position to copy: the ingest phase closed none")
+        raise RuntimeError("no history to copy: the ingest phase closed no position")
     inserted, batch = 0, []
     while inserted < events:
         for history in templates:
