@@ -28,7 +28,7 @@ from bench.logfill import Row
 from bench.profiles import Profiles
 from bench.service import WardenProcess
 from bench.world import PriceDriver
-from warden.adapters.store import open_store
+from warden.adapters.store import WardenStore, open_store
 from warden.sim.server import SimulatorThread
 
 TRAIL_DRIFT = Decimal("0.0002")  # P5: every change 2 ticks up; every (long) position trails
@@ -89,10 +89,10 @@ def _memory(thread: SimulatorThread, url: str, load: Load, trail_s: float, laten
                  f"{idle:.0f} MB (same process, no position)", ratio(peak, idle), "<= 200 MB", peak <= 200)]
 
 
-def _replay(store: object, url: str, readmodel_url: str, profiles: Profiles | None) -> list[Line]:
-    raw_s, rows = logfill.raw_read(url, store)  # type: ignore[arg-type]
+def _replay(store: WardenStore, url: str, readmodel_url: str, profiles: Profiles | None) -> list[Line]:
+    raw_s, rows = logfill.raw_read(url, store)
     profile = profiles.replay() if profiles else None
-    seconds, events = logfill.rebuild(store, readmodel_url, profile)  # type: ignore[arg-type]
+    seconds, events = logfill.rebuild(store, readmodel_url, profile)
     rate, raw_rate = events / seconds, rows / raw_s
     return [
         Line("P2", f"rebuild every read model ({events:,} ev)", f"{rate:,.0f} ev/s",

@@ -20,7 +20,7 @@ from bench.logfill import Row, histories_to_copy
 from bench.raw import PostgresRaw
 from bench.service import Scrape, WardenProcess
 from bench.world import BenchAccount, PriceDriver
-from warden.adapters.store import open_store
+from warden.adapters.store import WardenStore, open_store
 from warden.sim.server import SimulatorThread
 
 DECISION = "warden_update_to_decision_seconds"
@@ -86,7 +86,7 @@ def run(thread: SimulatorThread, url: str, load: Load, duration: float, warmup: 
 
 
 def _measure(thread: SimulatorThread, url: str, warden: WardenProcess, load: Load, duration: float,
-             warmup: float, latency_ms: float) -> tuple[list[Line], object]:
+             warmup: float, latency_ms: float) -> tuple[list[Line], WardenStore]:
     store = open_store(url)
     driver = PriceDriver(thread, load.symbols, load.per_symbol_hz)
     driver.start()
@@ -170,10 +170,10 @@ def _lag_lines(lags: list[float], stopped: float, last_price: float | None,
     return lines
 
 
-def _write_lines(url: str, store: object, id0: int, id1: int, elapsed: float, log_growth: int,
+def _write_lines(url: str, store: WardenStore, id0: int, id1: int, elapsed: float, log_growth: int,
                  db_growth: int) -> list[Line]:
     rows = [(n.originator_id, n.originator_version, n.topic, n.state)
-            for n in store.recorder.select_notifications(start=id0 + 1, limit=max(1, id1 - id0))]  # type: ignore[attr-defined]
+            for n in store.recorder.select_notifications(start=id0 + 1, limit=max(1, id1 - id0))]
     rate = len(rows) / elapsed
     raw = PostgresRaw(url)
     try:

@@ -17,6 +17,7 @@ from datetime import datetime
 
 import psycopg
 
+from bench.logfill import table
 from warden.adapters.store import WardenStore
 
 
@@ -65,11 +66,10 @@ def quiet_after(store: WardenStore, since: float, quiet_s: float = 2.0, limit_s:
 
 def log_bytes(url: str, store: WardenStore) -> tuple[int, int]:
     """Bytes of the log (events and snapshots tables, with their indexes) and of the database."""
-    table = store.recorder.events_table_name  # type: ignore[attr-defined]
     with psycopg.connect(url) as conn:
         tables = [r[0] for r in conn.execute(
             "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
-            " AND (tablename = %s OR tablename LIKE %s)", (table, "%snapshot%")).fetchall()]
+            " AND (tablename = %s OR tablename LIKE %s)", (table(store), "%snapshot%")).fetchall()]
         log = sum(conn.execute("SELECT pg_total_relation_size(%s)", (t,)).fetchone()[0] for t in tables)
         database = conn.execute("SELECT pg_database_size(current_database())").fetchone()[0]
     return int(log), int(database)
