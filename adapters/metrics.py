@@ -2,8 +2,8 @@
 
 Most figures are counted from the events of each save (a `PhantomDetected` is a phantom found, a
 `StopLossMoved` a confirmed move, ...), so the metrics and the log cannot disagree. Latencies come
-from the engine's own timers: the duration of each append and the time from a price update to the
-stop decision it caused.
+from the engine's own timers: the duration of each append and the time from the arrival of a price
+frame (stamped by the stream as it comes off the websocket) to the stop decision it caused.
 """
 
 from __future__ import annotations
@@ -48,8 +48,14 @@ class Metrics:
         self.feed_rejected = Gauge("warden_feed_rejected_frames", "Frames the feed could not "
                                    "understand", ["feed"], registry=r)
         self.decision_seconds = Histogram(
-            "warden_update_to_decision_seconds", "From a price update to the stop decision it caused",
-            registry=r, buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.05, 0.1))
+            "warden_update_to_decision_seconds", "From the arrival of a price frame to the stop "
+            "decision it caused", registry=r,
+            buckets=(0.0001, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5))
+        self.marks = Gauge("warden_marks", "Marks offered to positions since start: acted on by the "
+                           "position's lane, or superseded by a later one while it was busy",
+                           ["outcome"], registry=r)
+        self.tape_prices = Gauge("warden_tape_prices", "Prices recorded on the price tapes since start",
+                                 registry=r)
 
     def attach(self, engine: Engine) -> None:
         engine.ctx.listeners.append(self.on_save)
@@ -87,6 +93,10 @@ class Metrics:
                 counts[position.status.name] = counts.get(position.status.name, 0) + 1
             for status in ("PENDING", "FILLED", "PROTECTED", "TRAILING", "AGED"):
                 self.positions.labels(status).set(counts.get(status, 0))
+            lanes = engine.trailing.lanes
+            self.marks.labels("acted").set(lanes.acted)
+            self.marks.labels("superseded").set(lanes.superseded)
+            self.tape_prices.set(engine.tapes.recorded)
         for name, feed in (feeds or {}).items():
             self.reconnects.labels(name).set(feed.reconnects)
             self.feed_up.labels(name).set(1 if feed.up else 0)

@@ -116,9 +116,10 @@ class WardenService:
         feeds_engine = stream in self.streams
         side = self._sides.get(stream)
         async for event in stream.events():
+            arrived = stream.arrival(event)
             try:
                 if feeds_engine or isinstance(event, StreamRejection | StreamStatus):
-                    await self._handle(stream, name, event)
+                    await self._handle(stream, name, event, arrived)
                     self.stats.handled[type(event).__name__] += 1
                 if side is not None:
                     side[0].add(event, baseline=side[1])
@@ -126,11 +127,12 @@ class WardenService:
                 self.stats.failures[type(event).__name__] += 1
                 log.exception("failed to handle %s from %s", type(event).__name__, name)
 
-    async def _handle(self, stream: PrivateStream, name: str, event: Any) -> None:
+    async def _handle(self, stream: PrivateStream, name: str, event: Any,
+                      arrived: float | None = None) -> None:
         venue, account = stream.port.venue, stream.port.account
         engine = self.engine
         if isinstance(event, PositionReport):
-            await engine.on_position_report(event)
+            await engine.on_position_report(event, arrived=arrived)
         elif isinstance(event, PositionSnapshot):
             await engine.reconciler.apply_snapshot(venue, account, list(event.positions))
         elif isinstance(event, FillReport):
@@ -190,7 +192,8 @@ class WardenService:
                 if isinstance(tick, PriceTick):
                     at = tick.time or engine.ctx.now()
                     await engine.on_mark(tick.venue, tick.symbol, tick.price, at=at,
-                                         account=exchange.account, source=tick.source, raw=tick.raw)
+                                         account=exchange.account, source=tick.source,
+                                         arrived=tick.arrived)
                 else:
                     self._record_rejection(exchange.venue, exchange.account, tick)
                 self.stats.handled[type(tick).__name__] += 1

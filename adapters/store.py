@@ -35,9 +35,10 @@ from eventsourcing.utils import Environment
 from warden.adapters.transcodings import FastJSONTranscoder, register_domain_transcodings
 from warden.domain.account import ExchangeAccount
 from warden.domain.position import Position
+from warden.domain.price_tape import PriceTape
 
 DEFAULT_STORE_URL = "sqlite:///var/warden.sqlite3"
-SNAPSHOT_INTERVALS = {Position: 50, ExchangeAccount: 100}
+SNAPSHOT_INTERVALS = {Position: 50, ExchangeAccount: 100, PriceTape: 1000}  # a tape's state is one price
 
 
 class StoreConfigError(ValueError):

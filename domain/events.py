@@ -366,6 +366,30 @@ class PositionRolledBack(PositionEvent):
     raw: Raw
 
 
+class PriceTapeOpened(Aggregate.Created):
+    """The price tape of one (venue, symbol) starts (`warden.domain.price_tape`)."""
+
+    class_version = 1
+
+    venue: str
+    symbol: str
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.when(self)
+
+
+class PriceRecorded(Aggregate.Event):
+    """One price of the tape's symbol, compact: no venue payload (docs/events.md, the tape rule)."""
+
+    class_version = 1
+
+    price: Decimal
+    source: PriceSource
+
+    def apply(self, aggregate: Any) -> None:
+        aggregate.when(self)
+
+
 class AccountEvent(Aggregate.Event):
     def apply(self, aggregate: Any) -> None:
         aggregate.when(self)

@@ -31,3 +31,8 @@ def client_order_id_prefix(position: UUID) -> str:
     """What every client order id of ``position`` starts with: how warden finds the orders it
     sent for a position on the venue, whatever their purpose."""
     return f"w{position.hex[:24]}"
+
+
+def price_tape_id(venue: str, symbol: str) -> UUID:
+    """The one price tape of a symbol on a venue."""
+    return uuid5(NAMESPACE, f"tape/{venue}/{symbol}")

@@ -7,13 +7,14 @@ else (no clock, no I/O, no config), so a replay rebuilds exactly the state the l
 
 from __future__ import annotations
 
+from decimal import Decimal
 from typing import Any
 
 from warden.domain import events as ev
 from warden.domain.dispatch import Handlers
 from warden.domain.exit_order import ExitOrderCommands
 from warden.domain.lifecycle import INITIAL, Intent, next_status
-from warden.domain.values import ZERO, CloseReason, Origin
+from warden.domain.values import ZERO, CloseReason, Origin, StopPurpose
 
 _handles = Handlers("Position")
 _handles.include(ExitOrderCommands.handlers)  # the aged exit order's events (domain/exit_order.py)
@@ -105,6 +106,8 @@ class PositionState:
     def _(self, e: ev.StopLossRequested) -> None:
         self.requested_stop, self.pending_intent = e.price, Intent.STOP
         self.requested_stop_client_id = e.client_order_id
+        if e.purpose is StopPurpose.TRAIL:
+            self._raise_best(e.reference_price)  # the best price this trailing move follows
 
     @_handles(ev.StopLossPlaced)
     def _(self, e: ev.StopLossPlaced) -> None:
@@ -124,13 +127,19 @@ class PositionState:
 
     @_handles(ev.MarkPriceObserved)
     def _(self, e: ev.MarkPriceObserved) -> None:
+        # logs before the price tape: every price a position saw is on the position
         self.last_mark = e.price
-        if self.best_price is not None and self.side.sign * (e.price - self.best_price) > 0:
-            self.best_price = e.price
+        self._raise_best(e.price)
+
+    def _raise_best(self, price: Decimal) -> None:
+        if self.best_price is not None and self.side.sign * (price - self.best_price) > 0:
+            self.best_price = price
 
     @_handles(ev.TrailingActivated)
     def _(self, e: ev.TrailingActivated) -> None:
-        pass  # only the status changes
+        # the price that activated it is a price the position saw (the tape has the others)
+        self.last_mark = e.price
+        self._raise_best(e.price)
 
     @_handles(ev.StopLossMoved)
     def _(self, e: ev.StopLossMoved) -> None:

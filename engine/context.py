@@ -62,6 +62,7 @@ class EngineConfig:
     confirm_rounds: int = 20  # position queries while waiting for a close to show flat
     retry_delay_s: float = 0.2
     reconcile_interval_s: float = 30.0
+    tape_interval_s: float = 1.0  # the price tape's sampling (engine/tape.py, rule 1)
 
 
 def entry_exposure_bound_s(config: EngineConfig, request_timeout_s: float) -> float:
@@ -106,6 +107,11 @@ class EngineContext:
         for aggregate in aggregates:
             if isinstance(aggregate, Position) and not aggregate.is_open:
                 self.positions.pop(aggregate.id, None)
+
+    def record(self, *aggregates: Any) -> None:
+        """Save what no step waits on (the price tape): nothing that follows depends on its
+        commit, so a group-committing writer may take it whenever it commits next."""
+        self.save(*aggregates)
 
     def config_for(self, venue: str, account: str) -> EngineConfig:
         """The policies of one account: its own when configured, else the engine's."""

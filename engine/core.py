@@ -39,7 +39,8 @@ from warden.engine.ports import EventStore, ExchangePort
 from warden.engine.reconcile import Reconciler
 from warden.engine.scale_in import ScaleIn
 from warden.engine.stops import StopKeeper
-from warden.engine.trailing import TrailingProcess
+from warden.engine.tape import PriceTapes
+from warden.engine.trailing import Mark, TrailingProcess
 
 log = logging.getLogger("warden.engine")
 _CREATION_TOPICS = {f"{c.__module__}:{c.__qualname__}" for c in (SignalAccepted, PositionAdopted)}
@@ -69,7 +70,8 @@ class Engine:
         self.stops = StopKeeper(self.ctx, self.closer)
         self.saga = OpenSaga(self.ctx, self.closer, self.stops)
         self.scale_in = ScaleIn(self.ctx, self.saga, self.stops)
-        self.trailing = TrailingProcess(self.ctx, self.stops)
+        self.tapes = PriceTapes(self.ctx, self.ctx.config.tape_interval_s)
+        self.trailing = TrailingProcess(self.ctx, self.stops, self.tapes)
         self.aged = AgedProcess(self.ctx, self.closer)
         self.reconciler = Reconciler(self.ctx, self.saga, self.closer)
         self.ready = False
@@ -144,16 +146,19 @@ class Engine:
     async def stop(self) -> None:
         """Stop reacting: in-flight sagas finish or are cancelled; every stop stays on the exchange."""
         await self.trailing.stop()
+        self.tapes.stop()
         await self.reconciler.stop()
         for task in list(self._tasks):
             task.cancel()
         await asyncio.gather(*self._tasks, return_exceptions=True)
 
     async def idle(self) -> None:
-        """Wait until every saga started so far has finished (tests and graceful shutdown)."""
-        while self._tasks or self.reconciler.busy:
+        """Wait until every saga started so far has finished and every position's lane has run
+        the marks offered to it (tests and graceful shutdown)."""
+        while self._tasks or self.reconciler.busy or self.trailing.lanes.working:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
             await self.reconciler.settle()
+            await self.trailing.idle()
 
     # ----- inputs -----------------------------------------------------------------------------
     async def submit(self, payload: Any, *, received_at: datetime | None = None) -> SignalOutcome:
@@ -262,6 +267,10 @@ class Engine:
                                 f"{instrument.qty_step} >= {instrument.min_qty}")
         return quantity
 
+    def last_price(self, venue: str, symbol: str) -> Decimal | None:
+        """The latest price the engine was given for ``symbol`` on ``venue``."""
+        return self._marks.get((venue, symbol))
+
     def _last_mark(self, venue: str, account: str, symbol: str) -> Decimal | None:
         report = self.reconciler.account(venue, account).open_positions().get(symbol)
         return self._marks.get((venue, symbol)) or (report.mark_price if report else None)
@@ -275,24 +284,33 @@ class Engine:
                 self._signal_book = SignalBook.open(at.date(), at=at)
         return self._signal_book
 
-    async def on_position_report(self, report: PositionReport) -> None:
+    async def on_position_report(self, report: PositionReport, *, arrived: float | None = None) -> None:
         await self.reconciler.on_report(report)
         if report.mark_price is not None and not report.is_flat:
             await self.on_mark(report.venue, report.symbol, report.mark_price,
                                at=report.exchange_time or self.ctx.now(), account=report.account,
-                               source=PriceSource.WEBSOCKET, raw=report.raw)
+                               source=PriceSource.WEBSOCKET, arrived=arrived)
 
     async def on_mark(self, venue: str, symbol: str, price: Decimal, *, at: datetime,
                       account: str | None = None, source: PriceSource = PriceSource.MARK,
-                      raw: dict[str, Any] | None = None) -> None:
-        received = self.ctx.clock.monotonic()
+                      arrived: float | None = None) -> None:
+        """A price of ``symbol``: on its tape by the tape rule, and offered to each position on it,
+        whose lane decides (`engine.lanes`); returns without waiting for any decision.
+        ``arrived`` is the monotonic time the frame came off the websocket (now when not given)."""
+        if not price.is_finite() or price <= 0:
+            return  # the feeds refuse such a frame; nothing to record or decide
+        arrived = self.ctx.clock.monotonic() if arrived is None else arrived
         self._marks[venue, symbol] = price
+        mark = Mark(price, source, at, arrived)
         for p in list(self.ctx.positions.values()):
             if p.venue == venue and p.symbol == symbol and account in (None, p.account):
-                await self.trailing.on_mark(p, price, at=at, received=received, source=source, raw=raw)
+                self.trailing.offer(p, mark)
+        # after the offers: a tape whose save fails holds up no position's decision
+        self.tapes.observe(venue, symbol, price, source, at, arrived)
 
     async def tick(self) -> None:
         await self.aged.tick()
+        self.trailing.sweep()
         interval = self.ctx.config.reconcile_interval_s
         for venue, account in self.ctx.ports:
             last = self.reconciler.last_snapshot.get((venue, account), float("-inf"))

@@ -4,8 +4,12 @@ For each position the stored events are folded one by one; before every recorded
 policy is asked again from the state the engine had at that moment:
 
 - `TrailingActivated` must come when `TrailingStopPolicy.should_activate` says so for the mark
-  just observed (and only then);
-- a trailing `StopLossRequested` must ask for `TrailingStopPolicy.next_stop` of the best price;
+  just observed (and only then). Since the price tape a position records no marks: its
+  `TrailingActivated` carries the price that activated it, which must be one that activates
+  (whether an earlier price should have is a question for the tape, not the position's log);
+- a trailing `StopLossRequested` must ask for `TrailingStopPolicy.next_stop` of the best price:
+  the position's best so far, or the better ``reference_price`` the request records (the best
+  price the engine saw since its last decision);
 - an initial `StopLossRequested` must ask for `InitialStopPolicy.stop_for` of the real fill.
 
 A replay that reproduces every decision returns no `Divergence`. This is how a recorded session
@@ -65,12 +69,19 @@ def _check(position: Any, event: Any, config: PositionPolicies,
     name = type(event).__name__
     if pending_activation is not None and not isinstance(event, ev.TrailingActivated):
         return Divergence(event.originator_version, "TrailingActivated", None, pending_activation)
-    if isinstance(event, ev.TrailingActivated) and pending_activation != event.price:
-        return Divergence(event.originator_version, name, event.price, pending_activation)
+    if isinstance(event, ev.TrailingActivated):
+        if pending_activation is None and config.trailing.should_activate(
+                position.side, position.entry_price, event.price, position.trailing_activation_percent):
+            return None  # activated by the price it records (a log with the price tape)
+        if pending_activation != event.price:
+            return Divergence(event.originator_version, name, event.price, pending_activation)
     if not isinstance(event, ev.StopLossRequested):
         return None
     if event.purpose is StopPurpose.TRAIL:
-        replayed = config.trailing.next_stop(position.side, position.best_price, position.stop_price,
+        best = position.best_price
+        if best is None or position.side.sign * (event.reference_price - best) > 0:
+            best = event.reference_price
+        replayed = config.trailing.next_stop(position.side, best, position.stop_price,
                                              position.instrument, position.trailing_callback_percent)
     elif event.purpose is StopPurpose.INITIAL:
         try:

@@ -38,7 +38,14 @@ DDL = (
     " closed_at TEXT, updated_at TEXT NOT NULL, version BIGINT NOT NULL,"
     " events_applied BIGINT NOT NULL, state_topic TEXT NOT NULL, state TEXT NOT NULL)",
     "CREATE INDEX IF NOT EXISTS positions_view_status ON positions_view (status)",
+    # the latest price of each price tape: an open position's mark (its own events record only
+    # the prices its decisions used)
+    "CREATE TABLE IF NOT EXISTS tape_prices (id TEXT PRIMARY KEY, venue TEXT NOT NULL,"
+    " symbol TEXT NOT NULL, price TEXT, at TEXT)",
 )
+TAPE_OPENED = "INSERT INTO tape_prices (id, venue, symbol) VALUES (?, ?, ?) ON CONFLICT (id) DO NOTHING"
+# the newest by time: a price a decision used is recorded with its own, possibly older, time
+TAPE_PRICE = "UPDATE tape_prices SET price = ?, at = ? WHERE id = ? AND (at IS NULL OR at <= ?)"
 # Columns read back as `PositionRow`, in table order; a converter from the stored text per column.
 ROW_COLUMNS: dict[str, Any] = {
     "id": UUID, "venue": str, "account": str, "symbol": str, "side": Side, "origin": Origin,
@@ -52,7 +59,10 @@ _WRITTEN = (*ROW_COLUMNS, "state_topic", "state")
 UPSERT = (f"INSERT INTO positions_view ({', '.join(_WRITTEN)}) "
           f"VALUES ({', '.join('?' for _ in _WRITTEN)}) ON CONFLICT (id) DO UPDATE SET "
           + ", ".join(f"{c} = excluded.{c}" for c in _WRITTEN if c != "id"))
-_SELECT = f"SELECT {', '.join(ROW_COLUMNS)} FROM positions_view"
+_MARK = (f"CASE WHEN p.status <> '{Status.CLOSED.value}' THEN COALESCE(t.price, p.last_mark) "
+         "ELSE p.last_mark END")
+_SELECT = (f"SELECT {', '.join(_MARK if c == 'last_mark' else f'p.{c}' for c in ROW_COLUMNS)} "
+           "FROM positions_view p LEFT JOIN tape_prices t ON t.venue = p.venue AND t.symbol = p.symbol")
 _CHUNK = 500  # ids per IN (...) when loading rows: below every driver's parameter limit
 
 
@@ -105,17 +115,36 @@ class PositionsView:
         self.mapper = store.mapper
 
     def wants(self, event_class: type) -> bool:
-        return issubclass(event_class, ev.PositionEvent | ev.PositionCreated)
+        return issubclass(event_class, ev.PositionEvent | ev.PositionCreated | ev.PriceTapeOpened
+                          | ev.PriceRecorded)
 
     def setup(self, tx: Tx) -> None:
         for statement in DDL:
             tx.execute(statement)
 
     def apply(self, tx: Tx, events: Sequence[Any]) -> None:
+        tapes = [e for e in events if isinstance(e, ev.PriceTapeOpened | ev.PriceRecorded)]
+        events = [e for e in events if isinstance(e, ev.PositionEvent | ev.PositionCreated)]
         touched = self._load(tx, {e.originator_id for e in events if e.originator_version > 1})
         for event in events:
             self.fold(touched, event)
         tx.executemany(UPSERT, [self._row(t) for t in touched.values()])
+        self._tape_prices(tx, tapes)
+
+    @staticmethod
+    def _tape_prices(tx: Tx, events: Sequence[Any]) -> None:
+        opened = [(str(e.originator_id), e.venue, e.symbol) for e in events
+                  if isinstance(e, ev.PriceTapeOpened)]
+        latest: dict[UUID, Any] = {}
+        for e in events:
+            if isinstance(e, ev.PriceRecorded) and (e.originator_id not in latest
+                                                    or latest[e.originator_id].timestamp <= e.timestamp):
+                latest[e.originator_id] = e
+        if opened:
+            tx.executemany(TAPE_OPENED, opened)
+        if latest:
+            tx.executemany(TAPE_PRICE, [(to_text(e.price), to_text(e.timestamp), str(e.originator_id),
+                                         to_text(e.timestamp)) for e in latest.values()])
 
     def fold(self, touched: dict[UUID, _Touched], event: Any) -> None:
         entry = touched.get(event.originator_id)
@@ -174,21 +203,21 @@ def next_intent(current: str | None, event: Any, status: Status) -> str | None:
 def open_positions(db: ReadModelDB, *, venue: str | None = None,
                    account: str | None = None) -> list[PositionRow]:
     """Every position not CLOSED, oldest first; optionally of one venue and account."""
-    sql, params = f"{_SELECT} WHERE status <> ?", [Status.CLOSED.value]
+    sql, params = f"{_SELECT} WHERE p.status <> ?", [Status.CLOSED.value]
     for column, value in (("venue", venue), ("account", account)):
         if value is not None:
-            sql += f" AND {column} = ?"
+            sql += f" AND p.{column} = ?"
             params.append(value)
-    return [PositionRow.from_db(r) for r in db.read(sql + " ORDER BY opened_at, id", params)]
+    return [PositionRow.from_db(r) for r in db.read(sql + " ORDER BY p.opened_at, p.id", params)]
 
 
 def all_positions(db: ReadModelDB) -> list[PositionRow]:
     """Every position, oldest first."""
-    return [PositionRow.from_db(r) for r in db.read(f"{_SELECT} ORDER BY opened_at, id")]
+    return [PositionRow.from_db(r) for r in db.read(f"{_SELECT} ORDER BY p.opened_at, p.id")]
 
 
 def get_position(db: ReadModelDB, position_id: UUID) -> PositionRow | None:
-    rows = db.read(f"{_SELECT} WHERE id = ?", (str(position_id),))
+    rows = db.read(f"{_SELECT} WHERE p.id = ?", (str(position_id),))
     return PositionRow.from_db(rows[0]) if rows else None
 
 

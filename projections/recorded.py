@@ -4,10 +4,11 @@
 commands need: each position's own history, the account events that concern it (reports and
 fills of its symbol, phantoms, snapshots, rejected frames) and the prices per (venue, symbol).
 
-`price_ticks` is the one place that knows where prices are in a log. Today every price is a
-`MarkPriceObserved` on each position that saw it, so a tick seen by two positions of one symbol
-is recorded twice; the ticks are deduplicated on (venue, symbol, time, price). A second source,
-such as a per-(venue, symbol) price tape, is one more branch in that function.
+`price_ticks` is the one place that knows where prices are in a log. It reads both formats: the
+price tape (`PriceRecorded` on the `PriceTape` of each (venue, symbol), `domain/price_tape.py`)
+and the logs written before it, where every price is a `MarkPriceObserved` on each position that
+saw it (a tick seen by two positions of one symbol is there twice). Either way the ticks are
+deduplicated on (venue, symbol, time, price).
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from uuid import UUID
 
 CREATIONS = ("SignalAccepted", "PositionAdopted")  # the events that start a position's history
 CLOSES = ("PositionClosed", "PositionRolledBack")  # the events that end it
+PRICES = ("PriceRecorded", "MarkPriceObserved")  # a tape's price; a position's (logs before the tape)
 
 
 @dataclass(frozen=True, order=True)
@@ -39,9 +41,9 @@ def price_ticks(events: Iterable[Any]) -> Iterator[PriceTick]:
     seen: set[tuple[str, str, datetime, Decimal]] = set()
     for event in events:
         name = type(event).__name__
-        if name in CREATIONS:
+        if name in CREATIONS or name == "PriceTapeOpened":
             where[event.originator_id] = (event.venue, event.symbol)
-        elif name == "MarkPriceObserved" and event.originator_id in where:
+        elif name in PRICES and event.originator_id in where:
             venue, symbol = where[event.originator_id]
             key = (venue, symbol, event.timestamp, event.price)
             if key not in seen:

@@ -49,6 +49,9 @@ class PrivateStream:
         self.health = FeedHealth(self.feed)
         self.rejections = Rejections(self.feed, self.health, self.queue.put_nowait)
         self._task: asyncio.Task[None] | None = None
+        # id of a queued report -> the monotonic time its frame came in (`emit` runs as the frame
+        # is read), until `arrival` hands it over with the report
+        self._arrivals: dict[int, float] = {}
 
     async def start(self) -> None:
         if self._task is None:
@@ -84,7 +87,13 @@ class PrivateStream:
 
     def emit(self, report: Report) -> None:
         if self.sequencer.admit(report):
+            self._arrivals[id(report)] = self.health.monotonic()
             self.queue.put_nowait(report)
+
+    def arrival(self, event: StreamEvent) -> float | None:
+        """When the frame of a report taken from this stream came in (monotonic), once; None for
+        what no frame carried (a status, a REST snapshot)."""
+        return self._arrivals.pop(id(event), None)
 
     def reject(self, reason: str, raw_text: str | bytes) -> None:
         """A frame (or item) that is no report: counted, and recorded within the budget."""

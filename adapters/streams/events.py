@@ -82,6 +82,7 @@ class PriceTick:
     source: PriceSource  # MARK or TICKER
     time: datetime | None
     raw: dict[str, Any] = field(default_factory=dict, compare=False)
+    arrived: float | None = field(default=None, compare=False)  # monotonic: when its frame came in
 
 
 Report = PositionReport | OrderReport | FillReport

@@ -29,10 +29,18 @@ from warden.adapters.streams.supervision import Backoff, FeedHealth, supervise
 from warden.domain.values import PriceSource, Venue
 
 Tick = PriceTick | StreamRejection
+# in every price frame of either venue (Bybit ``tickers.<SYMBOL>``, Binance ``markPriceUpdate``)
+_PRICES_BYBIT, _PRICES_BINANCE = '"tickers.', '"markPriceUpdate"'
 
 
-def parse_tick(venue: str, symbol: str, ticker: dict[str, Any]) -> PriceTick | None:
-    """A tick from a ccxt ticker, raw ``info`` first; None when it has no usable price."""
+def _is_price_frame(data: str) -> bool:
+    return _PRICES_BYBIT in data or _PRICES_BINANCE in data
+
+
+def parse_tick(venue: str, symbol: str, ticker: dict[str, Any],
+               arrived: float | None = None) -> PriceTick | None:
+    """A tick from a ccxt ticker, raw ``info`` first; None when it has no usable price.
+    ``arrived``: the monotonic time its frame came off the websocket."""
     info = ticker.get("info") or {}
     mark = normalize.price(normalize.first(info, "markPrice", "p")) or normalize.price(
         ticker.get("markPrice"))
@@ -44,7 +52,7 @@ def parse_tick(venue: str, symbol: str, ticker: dict[str, Any]) -> PriceTick | N
             return None
         source = PriceSource.TICKER
     return PriceTick(venue=venue, symbol=symbol, price=value, source=source,
-                     time=normalize.from_ms(ticker.get("timestamp")), raw=dict(info))
+                     time=normalize.from_ms(ticker.get("timestamp")), raw=dict(info), arrived=arrived)
 
 
 class MarkPriceStream:
@@ -63,6 +71,7 @@ class MarkPriceStream:
         self.queue: asyncio.Queue[Tick] = asyncio.Queue(queue_size)
         self.running = False  # while someone iterates `ticks`
         self.rejections = Rejections(self.feed, self.health, self._put)
+        self._arrived: float | None = None  # monotonic: the oldest price frame not handed over yet
 
     async def ticks(self) -> AsyncIterator[Tick]:
         """Ticks (and rejected frames) until the consumer stops iterating."""
@@ -89,7 +98,11 @@ class MarkPriceStream:
         self.health.heard()
 
     def screen(self, data: str | bytes) -> str | None:
-        return frames.screen(self.exchange.config.venue, data)
+        refusal = frames.screen(self.exchange.config.venue, data)
+        if refusal is None and self._arrived is None and isinstance(data, str) and _is_price_frame(data):
+            # the first price frame the next watch hands over: latency is measured from here
+            self._arrived = self.health.monotonic()
+        return refusal
 
     def reject(self, reason: str, data: str | bytes) -> None:
         text = data.decode("utf-8", "backslashreplace") if isinstance(data, bytes) else data
@@ -113,10 +126,11 @@ class MarkPriceStream:
                 await asyncio.sleep(self.backoff.delay(failures))
                 continue
             failures = 0
+            arrived, self._arrived = self._arrived or self.health.monotonic(), None
             self.health.set(Connection.CONNECTED)
             for name, ticker in tickers.items():
                 symbol = unified.get(name)
-                tick = parse_tick(self.exchange.venue, symbol, ticker) if symbol else None
+                tick = parse_tick(self.exchange.venue, symbol, ticker, arrived) if symbol else None
                 if tick is None:
                     self.reject("report: a ticker without a price", repr(ticker.get("info")))
                 else:

@@ -55,7 +55,9 @@ class Script:
         """Move the venue's price and wait until warden has seen it and acted on it."""
         price = self.price(p.symbol, price)
         await self.world.until(f"{p.symbol} mark {price} seen",
-                               lambda: not p.is_open or (p.last_mark == price and not p.pending_intent))
+                               lambda: not p.is_open or (self.engine.last_price(p.venue, p.symbol) == price
+                                                         and not self.engine.trailing.lanes.busy(p.id)
+                                                         and not p.pending_intent))
         await self.world.pause(0.2)
         return price
 

@@ -66,7 +66,14 @@ def test_export_import_and_replay_from_a_log_file(demo, tmp_path):
     log.write_text(warden("events", "export", "--store", url).stdout)
     assert json.loads(log.read_text().splitlines()[0])["format"] == "warden-event-log"
     imported = warden("events", "import", str(log), "--store", f"sqlite:///{tmp_path}/copy.sqlite3").stdout
-    assert re.search(r"imported \d+ events of 8 aggregates", imported)  # 6 positions, 2 accounts
+    records = [json.loads(line) for line in log.read_text().splitlines()[1:]]
+    held = {(r["state"]["venue"], r["state"]["symbol"]) for r in records
+            if r.get("topic", "").endswith((":SignalAccepted", ":PositionAdopted"))}
+    tapes = {(r["state"]["venue"], r["state"]["symbol"]) for r in records
+             if r.get("topic", "").endswith(":PriceTapeOpened")}
+    assert tapes == held  # a price tape for each (venue, symbol) a position was on
+    # 6 positions, 2 accounts and the tapes
+    assert re.search(rf"imported \d+ events of {8 + len(tapes)} aggregates", imported)
     again = warden("events", "export", "--store", f"sqlite:///{tmp_path}/copy.sqlite3").stdout
     assert again == log.read_text()
     assert "TRAILING_STOP_HIT" in warden("replay", replay_id(out, "trailing stop"), "--log", str(log)).stdout

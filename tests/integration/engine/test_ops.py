@@ -5,6 +5,7 @@ from __future__ import annotations
 import io
 import json
 import logging
+import re
 
 import aiohttp
 import pytest
@@ -56,6 +57,11 @@ async def test_metrics_count_positions_events_decisions_and_signals(running, sim
     assert 'warden_stop_moves_total 2.0' in text
     assert 'warden_update_to_decision_seconds_count 2.0' in text
     assert 'warden_events_appended_total{event="EntryFilled"} 1.0' in text
+    # the walk's marks (the service's own mark feed adds the venue's): acted on, and on the tape
+    figures = {m[0]: float(m[1]) for m in re.findall(r'^(warden_marks\{outcome="\w+"\}|warden_tape_prices) '
+                                                      r'([0-9.]+)$', text, re.MULTILINE)}
+    assert figures['warden_marks{outcome="acted"}'] >= 2 and 'warden_marks{outcome="superseded"}' in figures
+    assert figures["warden_tape_prices"] >= 2  # 60,700 and 61,000: each used by a move
 
 
 async def test_every_log_line_about_a_position_is_json_with_its_id_and_no_secret(make_engine):

@@ -88,6 +88,10 @@ async def test_an_entry_arrives_as_order_fill_and_position(sim: Simulator, feed)
     assert any(isinstance(e, OrderReport) and e.client_order_id == "s-1" for e in events)
     [position] = [e for e in events if isinstance(e, PositionReport)]
     assert position.side is Side.LONG and position.raw
+    # stamped as its frame came in, handed over once, with the report only
+    arrived = stream.arrival(position)
+    assert arrived is not None and arrived <= stream.health.monotonic() and stream.arrival(position) is None
+    assert stream.arrival(first[-1]) is None  # a REST snapshot came in no frame
 
 
 async def test_a_server_disconnect_is_followed_by_reconnect_resubscribe_and_resync(

@@ -176,6 +176,26 @@ async def test_mark_price_ticks_follow_the_venue_price(sim: Simulator, venue: Ve
         await exchange.close()
 
 
+async def test_a_tick_carries_the_time_its_frame_arrived_not_when_it_was_taken(
+        sim: Simulator, venue: Venue) -> None:
+    exchange = CcxtExchange(make_config(sim, venue))
+    ticks = MarkPriceStream(exchange, [SYMBOL], backoff=FAST).ticks()
+    try:
+        await asyncio.wait_for(anext(ticks), 5)
+        sim.control.set_price(SYMBOL, "61234.5")
+        pushed = time.monotonic()
+        await asyncio.sleep(0.5)  # the frame comes in meanwhile; nobody takes it yet
+        while True:
+            tick = await asyncio.wait_for(anext(ticks), 5)
+            if isinstance(tick, PriceTick) and tick.price == Decimal("61234.5"):
+                break
+        assert tick.arrived is not None and pushed <= tick.arrived <= pushed + 0.4
+        assert time.monotonic() - tick.arrived >= 0.1  # taken later than it arrived: measured from arrival
+    finally:
+        await ticks.aclose()
+        await exchange.close()
+
+
 async def test_the_mark_price_feed_outlives_a_rest_outage_at_its_start(sim: Simulator, venue: Venue) -> None:
     exchange = CcxtExchange(make_config(sim, venue))
     sim.control.inject("http_error", venue="bybit" if venue is Venue.BYBIT else "binance")

@@ -18,6 +18,7 @@ from warden.adapters.store import WardenStore, open_store
 from warden.domain.account import ExchangeAccount
 from warden.domain.lifecycle import Status
 from warden.domain.position import Position
+from warden.domain.price_tape import PriceTape
 from warden.domain.reports import PositionReport
 from warden.domain.values import CloseReason, PriceSource, ReportSource, Side, StopPurpose
 from warden.projections.accounts_view import AccountsView, latest_reports
@@ -175,6 +176,24 @@ class ProjectionContract:
 
         assert two.position == 10 and two.step() == 0
         assert db.read("SELECT SUM(events_applied) FROM positions_view")[0][0] == 10
+
+    def test_an_open_positions_mark_is_the_latest_price_of_its_symbols_tape(self, store, db):
+        live, gone = protected(signal_id="live"), protected(signal_id="gone")
+        gone.close(exit_price=Decimal("58800"), fees=Decimal("0.35"), reason=CloseReason.STOP_HIT,
+                   at=at(8))
+        tape = PriceTape.open(venue="bybit", symbol="BTCUSDT", at=at(9))
+        for k, price in enumerate(("60100", "60250.50")):
+            tape.record(price=Decimal(price), source=PriceSource.MARK, at=at(10 + k))
+        tape.record(price=Decimal("60050"), source=PriceSource.MARK, at=at(6))  # a decision's, older
+        other = PriceTape.open(venue="bybit", symbol="ETHUSDT", at=at(9))
+        other.record(price=Decimal("3000"), source=PriceSource.MARK, at=at(12))
+        store.save(live, gone, tape, other)
+
+        self.runner(store, db, batch=3).catch_up()
+
+        assert str(get_position(db, live.id).last_mark) == "60250.50"
+        assert get_position(db, gone.id).last_mark is None  # closed: its own, which it never had
+        assert [r.last_mark for r in open_positions(db)] == [Decimal("60250.50")]
 
     def test_the_accounts_view_keeps_the_latest_report_and_flattens_what_a_snapshot_omits(
             self, store, db):

@@ -17,10 +17,18 @@ EXAMPLES = Path(__file__).resolve().parents[3] / "examples"
 
 
 def read_recorded_file(path: Path) -> RecordedLog:
+    return read_recorded(events_of_file(path))
+
+
+def events_of_file(path: Path) -> list:
     store = open_store("memory://")
     with open(path, encoding="utf8") as f:
         import_log(store, f)
-    return read_recorded(store.all_events())
+    return list(store.all_events())
+
+
+def example_events(name: str) -> list:
+    return events_of_file(EXAMPLES / f"{name}.jsonl")
 
 
 def read_example(name: str) -> RecordedLog:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from tests.unit.projections.conftest import read_example
+from tests.unit.projections.conftest import example_events, read_example
 from warden.projections.chart import CLOSE, FEEDS, FILLS, PHANTOMS, REFUSED, STEPS, chart_for
 
 
@@ -33,8 +33,12 @@ def test_the_stop_is_a_step_line_through_every_placement_and_move_held_to_the_cl
 
 def test_the_price_line_is_every_recorded_price_of_the_symbol_in_the_life_of_the_position():
     position, chart = _only("trailing-stop")
-    marks = [(e.timestamp, e.price) for e in position.history if type(e).__name__ == "MarkPriceObserved"]
-    assert [(p.time, p.price) for p in _series(chart)["price"].points] == marks
+    created, events = position.created, example_events("trailing-stop")
+    tape = {e.originator_id for e in events if type(e).__name__ == "PriceTapeOpened"
+            and (e.venue, e.symbol) == (created.venue, created.symbol)}
+    prices = sorted((e.timestamp, e.price) for e in events if type(e).__name__ == "PriceRecorded"
+                    and e.originator_id in tape and created.timestamp <= e.timestamp <= position.closed_at)
+    assert len(prices) >= 3 and [(p.time, p.price) for p in _series(chart)["price"].points] == prices
     entry = _series(chart)["entry"].points
     assert {p.price for p in entry} == {Decimal("0.012345")}
 

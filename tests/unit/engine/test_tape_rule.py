@@ -1,0 +1,68 @@
+"""The tape rule (engine/tape.py) on a real in-memory store: a changed price at most once per
+interval, the latest one never lost, decision prices always, nothing twice."""
+
+from __future__ import annotations
+
+import asyncio
+from decimal import Decimal
+
+from tests.builders import at
+from warden.adapters.store import open_store
+from warden.domain.price_tape import PriceTape
+from warden.domain.values import PriceSource
+from warden.engine.context import EngineConfig, EngineContext, SystemClock
+from warden.engine.tape import PriceTapes
+
+MARK = PriceSource.MARK
+
+
+def tapes(interval: float = 1.0):
+    store = open_store("memory://")
+    ctx = EngineContext(store, {}, EngineConfig(), SystemClock())
+    return store, PriceTapes(ctx, interval)
+
+
+def recorded(store, venue="bybit", symbol="BTCUSDT") -> list[tuple[float, Decimal]]:
+    events = store.history(PriceTape.id_for(venue, symbol))
+    return [((e.timestamp - at(0)).total_seconds(), e.price) for e in events
+            if type(e).__name__ == "PriceRecorded"]
+
+
+async def test_a_changed_price_is_recorded_at_most_once_per_interval():
+    store, tape = tapes(interval=1.0)
+    for k in range(10):  # ten changes within 0.9 s of monotonic time
+        tape.observe("bybit", "BTCUSDT", Decimal(60000 + k), MARK, at(k / 10), now=100 + k / 10)
+    tape.observe("bybit", "BTCUSDT", Decimal("60100"), MARK, at(1.0), now=101.0)
+    tape.stop()
+    assert recorded(store) == [(0.0, Decimal(60000)), (1.0, Decimal(60100))]
+
+
+async def test_the_latest_price_reaches_the_tape_when_the_market_goes_quiet():
+    store, tape = tapes(interval=0.05)
+    tape.observe("bybit", "BTCUSDT", Decimal("60000"), MARK, at(0), now=0.0)
+    now = asyncio.get_running_loop().time()
+    tape.observe("bybit", "BTCUSDT", Decimal("60010"), MARK, at(0.01), now=1e9)  # recorded: far later
+    tape.observe("bybit", "BTCUSDT", Decimal("60020"), MARK, at(0.02), now=1e9 + 0.01)  # held
+    tape.observe("bybit", "BTCUSDT", Decimal("60030"), MARK, at(0.03), now=1e9 + 0.02)  # replaces it
+    assert [p for _, p in recorded(store)] == [Decimal("60000"), Decimal("60010")]
+    await asyncio.sleep(0.1 + asyncio.get_running_loop().time() - now)
+    assert recorded(store)[-1] == (0.03, Decimal("60030"))  # then nothing came: recorded anyway
+    assert len(recorded(store)) == 3
+
+
+async def test_an_unchanged_price_is_never_recorded_twice_and_symbols_have_their_own_tapes():
+    store, tape = tapes(interval=0.0)
+    for k in range(5):
+        tape.observe("bybit", "BTCUSDT", Decimal("60000"), MARK, at(k), now=float(k))
+        tape.observe("bybit", "ETHUSDT", Decimal("3000"), MARK, at(k), now=float(k))
+    assert len(recorded(store)) == 1 and len(recorded(store, symbol="ETHUSDT")) == 1
+
+
+async def test_a_price_a_decision_used_is_recorded_once_with_its_own_time():
+    store, tape = tapes(interval=60.0)
+    tape.observe("bybit", "BTCUSDT", Decimal("60000"), MARK, at(0), now=0.0)
+    tape.observe("bybit", "BTCUSDT", Decimal("60500"), MARK, at(2), now=2.0)  # held by the interval
+    for _ in range(3):  # three positions' decisions used the same price
+        tape.used("bybit", "BTCUSDT", Decimal("60500"), MARK, at(2))
+    tape.stop()
+    assert recorded(store) == [(0.0, Decimal("60000")), (2.0, Decimal("60500"))]
