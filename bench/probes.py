@@ -64,6 +64,22 @@ def quiet_after(store: WardenStore, since: float, quiet_s: float = 2.0, limit_s:
     return last_price_at
 
 
+def settled_after(read: Callable[[], float], since: float, quiet_s: float = 2.0, limit_s: float = 60.0,
+                  poll_s: float = 0.02) -> float | None:
+    """Wall time at which ``read()`` (a counter, e.g. the marks the positions took) last changed
+    after ``since``, once it has not changed for ``quiet_s``; None if it did not change at all."""
+    seen, changed_at = read(), None
+    deadline = time.time() + limit_s
+    while time.time() < deadline:
+        now, value = time.time(), read()
+        if value != seen:
+            seen, changed_at = value, now
+        if now - (changed_at or since) > quiet_s:
+            break
+        time.sleep(poll_s)
+    return changed_at
+
+
 def log_bytes(url: str, store: WardenStore) -> tuple[int, int]:
     """Bytes of the log (events and snapshots tables, with their indexes) and of the database."""
     with psycopg.connect(url) as conn:
