@@ -6,7 +6,7 @@ VENV   := .venv
 BIN    := $(VENV)/bin
 CHROMIUM := /usr/bin/chromium
 
-.PHONY: demo test lint fuzz soak
+.PHONY: demo test lint fuzz soak bench bench-quick
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -51,3 +51,13 @@ soak: $(VENV)/.installed
 lint: $(VENV)/.installed
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
+
+# The engine benchmark (bench/README.md): `warden run` against the simulator at 80 +/- 20 ms venue
+# latency on a throwaway PostgreSQL database; every figure beside a same-run baseline, targets
+# reported, never asserted. Full: a 60 s ingest, 1,000 positions, a 1,000,000-event log (~10-15 min on
+# 2 cores); quick: a 10 s ingest and smaller sizes (~3 min). Extra flags: make bench BENCH_ARGS="--duration 120"
+bench: $(VENV)/.installed
+	$(BIN)/python -m bench.engine $(BENCH_ARGS)
+
+bench-quick: $(VENV)/.installed
+	$(BIN)/python -m bench.engine --quick $(BENCH_ARGS)

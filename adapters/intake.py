@@ -23,7 +23,7 @@ import re
 import socket
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -38,6 +38,7 @@ from warden.domain.errors import InvalidSignal
 from warden.domain.ids import position_id
 from warden.domain.signal import signal_key
 from warden.engine.core import NotReady
+from warden.engine.errors import StoreUnavailable
 
 log = logging.getLogger("warden.intake")
 
@@ -46,6 +47,7 @@ RAW_PREFIX = 512  # characters of an authenticated body that is not JSON kept wi
 HEAD = 96  # bytes of an unauthenticated body kept with its rejection
 MAX_DEPTH = 16  # nesting of a signal body; a signal is flat
 UNAUTHENTICATED_RECORDS = (1.0, 10)  # records a second, burst: what a flood can add to the log
+RECORD_WAIT_S = 2.0  # the longest a refusal's answer waits for its record to be durable
 _NONCE = re.compile(r"[A-Za-z0-9_.:-]{8,128}")
 
 
@@ -60,7 +62,9 @@ class SignalSink(Protocol):
 
     async def submit(self, payload: Any, *, received_at: datetime) -> Any: ...
 
-    def record_rejection(self, signal_id: str | None, reason: str, payload: Any, at: datetime) -> None: ...
+    def record_rejection(self, signal_id: str | None, reason: str, payload: Any,
+                         at: datetime) -> Awaitable[Any] | None:
+        """Queue the record; the awaitable says when it is durable (None: kept for later)."""
 
 
 @dataclass(frozen=True)
@@ -153,7 +157,7 @@ class Intake:
         else:  # the cheapest answer: nothing is read
             refusal = SOURCE_LIMITED
         if refusal is not None:
-            return self._refuse_unauthenticated(refusal, request, source, body, at)
+            return await self._refuse_unauthenticated(refusal, request, source, body, at)
         return await self._authenticated(body or b"", source, at)
 
     async def _body(self, request: web.Request) -> tuple[bytes, Refusal | None]:
@@ -195,15 +199,15 @@ class Intake:
 
     async def _authenticated(self, body: bytes, source: str, at: datetime) -> web.Response:
         if not self.bucket.take():
-            return self._refuse(RATE_LIMITED, at, _signal_id_in(body), _fingerprint(body, None, source))
+            return await self._refuse(RATE_LIMITED, at, _signal_id_in(body), _fingerprint(body, None, source))
         payload, refusal = _parse(body)
         if refusal is not None or payload is None:
-            return self._refuse(refusal or Refusal("not_json", 400, "no body"), at, None,
+            return await self._refuse(refusal or Refusal("not_json", 400, "no body"), at, None,
                                 {"raw_text": body[:RAW_PREFIX].decode("utf8", "replace")})
         key = _replay_key(payload)
         seen = self.signal_keys.get(key, at.timestamp()) if key else None
         if seen is not None:
-            return self._refuse(Refusal("replayed_signal_id", 409,
+            return await self._refuse(Refusal("replayed_signal_id", 409,
                                         f"signal {payload['signal_id']} was accepted less than "
                                         f"{self.settings.skew_seconds} s ago"),
                                 at, payload["signal_id"], payload, position_id=seen[1])
@@ -214,10 +218,12 @@ class Intake:
         try:
             outcome = await self.sink.submit(payload, received_at=at)
         except NotReady as e:
-            return self._refuse(Refusal("not_ready", 503, str(e)), at, signal_id, payload)
+            return await self._refuse(Refusal("not_ready", 503, str(e)), at, signal_id, payload)
+        except StoreUnavailable as e:  # recorded once the store is back
+            return await self._refuse(Refusal("store_unavailable", 503, str(e)), at, signal_id, payload)
         except Exception:
             log.exception("signal %r: the engine failed", signal_id)
-            return self._refuse(Refusal("error", 500, "internal error; the signal was not opened"),
+            return await self._refuse(Refusal("error", 500, "internal error; the signal was not opened"),
                                 at, signal_id, payload)
         pid = str(outcome.position_id) if outcome.position_id is not None else None
         if outcome.status == "rejected":  # the engine has recorded it
@@ -231,14 +237,14 @@ class Intake:
             self.signal_keys.add(key, at.timestamp() + self.settings.skew_seconds, at.timestamp(), pid)
         return _answer(202 if outcome.status == "accepted" else 200, outcome.status, pid, None)
 
-    def _refuse(self, refusal: Refusal, at: datetime, signal_id: str | None, recorded: dict[str, Any],
+    async def _refuse(self, refusal: Refusal, at: datetime, signal_id: str | None, recorded: dict[str, Any],
                 position_id: str | None = None) -> web.Response:
         """An authenticated refusal: answered, counted and always recorded."""
         self.rejected[refusal.code] += 1
-        self._record(signal_id, refusal, recorded, at)
+        await self._record(signal_id, refusal, recorded, at)
         return _answer(refusal.http, "rejected", position_id, refusal.reason)
 
-    def _refuse_unauthenticated(self, refusal: Refusal, request: web.Request, source: str,
+    async def _refuse_unauthenticated(self, refusal: Refusal, request: web.Request, source: str,
                                 body: bytes | None, at: datetime) -> web.Response:
         """Answered and counted always; recorded compactly within `records`' budget (the next record
         says how many were not). The connection is closed: its body may be unread."""
@@ -248,15 +254,21 @@ class Intake:
             recorded = _fingerprint(body, request.content_length, source)
             if skipped:
                 recorded["unrecorded_before"] = skipped
-            self._record(None, refusal, recorded, at)
+            await self._record(None, refusal, recorded, at)
         response = _answer(refusal.http, "rejected", None, refusal.reason)
         response.force_close()
         return response
 
-    def _record(self, signal_id: str | None, refusal: Refusal, recorded: dict[str, Any],
-                at: datetime) -> None:
+    async def _record(self, signal_id: str | None, refusal: Refusal, recorded: dict[str, Any],
+                      at: datetime) -> None:
+        """Recorded before it is answered, while the store can be written; when it cannot, the
+        engine keeps the record for later and the answer goes out at once."""
         try:
-            self.sink.record_rejection(signal_id, refusal.reason, recorded, at)
+            recording = self.sink.record_rejection(signal_id, refusal.reason, recorded, at)
+            if recording is not None:
+                await asyncio.wait_for(asyncio.shield(recording), RECORD_WAIT_S)
+        except TimeoutError:  # the store went down meanwhile: the record is queued, answer now
+            log.warning("a refused signal's record is still queued (%s)", refusal.code)
         except Exception:  # still answer: the refusal stands even if the store is down
             log.exception("could not record a refused signal (%s)", refusal.code)
 

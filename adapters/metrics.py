@@ -25,8 +25,10 @@ class Metrics:
         self.positions = Gauge("warden_positions", "Tracked open positions by status", ["status"], registry=r)
         self.events = Counter("warden_events_appended", "Events appended to the store", ["event"],
                               registry=r)
-        self.append_seconds = Histogram("warden_append_seconds", "Duration of one save", registry=r,
+        self.append_seconds = Histogram("warden_append_seconds", "From a save being queued to its "
+                                        "events being durable (group commit)", registry=r,
                                         buckets=(0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5))
+        self.store_up = Gauge("warden_store_up", "1 while the store can be written", registry=r)
         self.stop_decisions = Counter("warden_stop_decisions", "Stop prices decided", ["purpose"],
                                       registry=r)
         self.stop_moves = Counter("warden_stop_moves", "Stop moves confirmed by the exchange", registry=r)
@@ -93,6 +95,7 @@ class Metrics:
                 counts[position.status.name] = counts.get(position.status.name, 0) + 1
             for status in ("PENDING", "FILLED", "PROTECTED", "TRAILING", "AGED"):
                 self.positions.labels(status).set(counts.get(status, 0))
+            self.store_up.set(1 if engine.ctx.store.available else 0)
             lanes = engine.trailing.lanes
             self.marks.labels("acted").set(lanes.acted)
             self.marks.labels("superseded").set(lanes.superseded)

@@ -138,7 +138,7 @@ class WardenService:
         elif isinstance(event, FillReport):
             account_aggregate = engine.reconciler.account(venue, account)
             account_aggregate.record_fill(event, at=event.time or engine.ctx.now())
-            engine.ctx.save(account_aggregate)
+            await engine.ctx.save(account_aggregate)
         elif isinstance(event, StreamRejection):
             self._record_rejection(venue, account, event)
         elif isinstance(event, StreamStatus):
@@ -155,7 +155,7 @@ class WardenService:
             feed=rejection.feed, reason=rejection.reason, raw_text=rejection.raw_text,
             size=rejection.size, sha256=rejection.sha256, unrecorded=rejection.unrecorded,
             at=engine.ctx.now())
-        engine.ctx.save(account_aggregate)
+        engine.ctx.record(account_aggregate)
 
     # ----- compare mode -------------------------------------------------------------------------
     def _report(self, discrepancy: Discrepancy) -> None:
@@ -202,8 +202,15 @@ class WardenService:
                 log.exception("failed to handle a mark price on %s", exchange.venue)
 
     async def _tick(self) -> None:
+        store = self.engine.ctx.store
+        was_available = True
         while True:
             await asyncio.sleep(self.tick_interval)
+            if store.available and not was_available:
+                # back after an outage: reconcile every account and verify every stop at once
+                log.warning("the store is back: reconciling every account")
+                self.engine.reconciler.last_snapshot.clear()
+            was_available = store.available
             try:
                 await self.engine.tick()
             except Exception:
@@ -212,16 +219,13 @@ class WardenService:
 
     # ----- health -----------------------------------------------------------------------------
     def health(self) -> dict[str, Any]:
-        """Safe to trade only when the store answers, every private feed the engine depends on is
-        connected, and the engine has reconciled recently. ``feeds_down`` names the feeds at fault;
-        ``feeds`` shows every feed (compare-mode candidates and mark prices too, which report their
-        state without making warden unhealthy)."""
+        """Safe to trade only when the store can be written, every private feed the engine depends
+        on is connected, and the engine has reconciled recently. ``store_error`` says why the store
+        cannot be written (the writer's last failure: answered at once, never by asking the store
+        here); ``feeds_down`` names the feeds at fault; ``feeds`` shows every feed (compare-mode
+        candidates and mark prices too, which report their state without making warden unhealthy)."""
         ctx = self.engine.ctx
-        try:
-            ctx.store.recorder.max_notification_id()
-            store_ok = True
-        except Exception:
-            store_ok = False
+        store_ok = ctx.store.available
         now = ctx.clock.monotonic()
         ages = {f"{v}/{a}": round(now - t, 1) for (v, a), t in self.engine.reconciler.last_snapshot.items()}
         pending = sum(1 for p in self.engine.positions.values() if p.pending_intent)
@@ -229,7 +233,9 @@ class WardenService:
         stale = [k for k, age in ages.items() if age > 3 * ctx.config.reconcile_interval_s]
         projections = {s.name: s.lag for s in self.supervisor.status()} if self.supervisor else {}
         ok = store_ok and self.engine.ready and not down and not stale
-        return {"ok": ok, "ready": self.engine.ready, "store": store_ok, "feeds_down": down,
+        return {"ok": ok, "ready": self.engine.ready, "store": store_ok,
+                "store_error": None if store_ok else f"store unavailable: {ctx.store.unavailable_reason}",
+                "feeds_down": down,
                 "feeds": {name: feed.report() for name, feed in sorted(self.feeds().items())},
                 "projection_lag": projections,
                 "last_reconcile_age_s": ages, "pending_intents": pending,

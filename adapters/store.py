@@ -12,9 +12,12 @@ semantics, a faster log read and, on PostgreSQL, a faster insert.
 Snapshot rule: a save whose events reach or cross a multiple of the aggregate's interval
 (`SNAPSHOT_INTERVALS`) snapshots the aggregate once, at its version after that save, from the
 object in memory (its state is exactly what the saved events replay to). eventsourcing's own rule
-reloads the aggregate from the store at each multiple instead. The snapshot is written just after
-the events, in its own transaction, as eventsourcing does: putting both in one transaction would
-need a recorder subclass per backend. A lost snapshot only costs a longer replay.
+reloads the aggregate from the store at each multiple instead. The snapshot is written in the same
+transaction as the events (the recorder subclasses take ``snapshots=``), so a save is one commit.
+
+The engine saves through `record` (the `EventStore` port of `warden.engine.ports`): the
+group-commit writer of `adapters/writer.py`, off the event loop. `save` (eventsourcing's) stays
+for synchronous callers: imports, the demo's setup, benches.
 """
 
 from __future__ import annotations
@@ -29,10 +32,11 @@ from uuid import UUID
 
 from eventsourcing.application import Application, ProcessingEvent, Repository
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import JSONTranscoder, Notification, Transcoder
+from eventsourcing.persistence import JSONTranscoder, Notification, Recording, StoredEvent, Transcoder
 from eventsourcing.utils import Environment
 
 from warden.adapters.transcodings import FastJSONTranscoder, register_domain_transcodings
+from warden.adapters.writer import GroupWriter
 from warden.domain.account import ExchangeAccount
 from warden.domain.position import Position
 from warden.domain.price_tape import PriceTape
@@ -54,7 +58,8 @@ class StoreConfig:
     @classmethod
     def from_url(cls, url: str) -> StoreConfig:
         if url in ("memory", "memory://"):
-            return cls("memory", {"PERSISTENCE_MODULE": "eventsourcing.popo"}, "memory://")
+            return cls("memory", {"PERSISTENCE_MODULE": "warden.adapters.recorders:WardenPOPOFactory"},
+                       "memory://")
         parts = urlsplit(url)
         if parts.scheme == "sqlite":
             path = unquote(parts.path.removeprefix("/")) if parts.netloc == "" else parts.netloc + parts.path
@@ -77,6 +82,9 @@ class StoreConfig:
                 "POSTGRES_PORT": str(parts.port or 5432),
                 "POSTGRES_USER": unquote(parts.username or "postgres"),
                 "POSTGRES_PASSWORD": unquote(parts.password or os.environ.get("PGPASSWORD", "")),
+                # seconds to wait for a pooled connection (eventsourcing's default: 30); an outage
+                # shows sooner, and the writer retries on its own (adapters/writer.py)
+                "POSTGRES_CONNECT_TIMEOUT": "5",
                 # Off on purpose: with eventsourcing 9.5.6 the DB functions misroute events
                 # between applications sharing a database.
                 "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
@@ -118,6 +126,27 @@ class WardenStore(Application):
     def __init__(self, config: StoreConfig) -> None:
         self.config = config
         super().__init__(env=config.env)
+        if self.snapshots is not None:  # written in the events' transaction (adapters/recorders.py)
+            self.recorder.snapshot_recorder = self.snapshots.recorder
+        self.writer = GroupWriter(self, snapshots_due=self.stored_snapshots)
+
+    # ----- the engine's port (engine/ports.py EventStore) -----------------------------------------
+    def record(self, *aggregates: Any) -> Any:
+        """Queue the aggregates' pending events for the next group commit; the returned future
+        resolves with their recordings once committed (adapters/writer.py)."""
+        return self.writer.submit(*aggregates)
+
+    @property
+    def available(self) -> bool:
+        return self.writer.available
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        return self.writer.unavailable_reason
+
+    def close(self) -> None:
+        self.writer.close()
+        super().close()
 
     def construct_env(self, name: str, env: Any = None) -> Environment:
         # Unlike the base class, ignore os.environ: the URL is the one switch.
@@ -137,25 +166,29 @@ class WardenStore(Application):
         # no aggregate cache: the env settings that would enable one are never passed
         return _Repository(event_store=self.events, snapshot_store=self.snapshots)
 
-    def _take_snapshots(self, processing_event: ProcessingEvent) -> None:
-        # Replaces eventsourcing's rule (see the module docstring): snapshot what is in memory.
+    def _record(self, processing_event: ProcessingEvent) -> list[Recording]:
+        # Replaces eventsourcing's snapshot rule (see the module docstring): the snapshots of what
+        # is in memory, in the events' transaction.
+        snapshots = self.stored_snapshots(processing_event.aggregates, processing_event.events)
+        return self.events.put(processing_event.events, tracking=processing_event.tracking,
+                               snapshots=snapshots, **processing_event.saved_kwargs)
+
+    def stored_snapshots(self, aggregates: dict[UUID, Any], events: list[Any]) -> list[StoredEvent]:
+        """The snapshots these events make due (`due_snapshots`), encoded."""
         if self.snapshots is None:
-            return
-        due = {}
-        for event in processing_event.events:
-            aggregate = processing_event.aggregates.get(event.originator_id)
-            interval = self.snapshotting_intervals.get(type(aggregate))
-            if interval and event.originator_version % interval == 0:
-                due[event.originator_id] = aggregate
-        if due:
-            self.snapshots.put([type(aggregate).Snapshot.take(aggregate) for aggregate in due.values()])
+            return []
+        return [self.snapshots.mapper.to_stored_event(s) for s in due_snapshots(aggregates, events)]
+
+    def _take_snapshots(self, processing_event: ProcessingEvent) -> None:
+        """Taken by `_record`, in the same transaction."""
 
     def take_snapshot(self, aggregate_id: UUID, version: int | None = None,
                       projector_func: Any = project) -> None:
         super().take_snapshot(aggregate_id, version=version, projector_func=projector_func)
 
-    # The engine's `EventStore` port (engine/ports.py): save, load, has_events, ids_created_by.
+    # The rest of the engine's `EventStore` port: load, has_events, ids_created_by (reads).
     def load(self, aggregate_id: UUID) -> Any:
+        """The aggregate as stored; `AggregateNotFoundError` when it has no events."""
         return self.repository.get(aggregate_id)
 
     def has_events(self, aggregate_id: UUID) -> bool:
@@ -196,6 +229,18 @@ class WardenStore(Application):
                 return
             yield page
             start = page[-1].id + 1
+
+
+def due_snapshots(aggregates: dict[UUID, Any], events: list[Any]) -> list[Any]:
+    """Snapshots of the aggregates whose ``events`` reach a multiple of their interval, taken from
+    the objects as they are now (right after those events)."""
+    due = {}
+    for event in events:
+        aggregate = aggregates.get(event.originator_id)
+        interval = SNAPSHOT_INTERVALS.get(type(aggregate))
+        if interval and event.originator_version % interval == 0:
+            due[event.originator_id] = aggregate
+    return [type(aggregate).Snapshot.take(aggregate) for aggregate in due.values()]
 
 
 def open_store(url: str) -> WardenStore:

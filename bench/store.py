@@ -4,7 +4,8 @@
 
 SQLite runs on files in a temp directory; PostgreSQL in a throwaway database created through
 ``--pg-dsn`` (a URL whose user may CREATE DATABASE) and dropped at the end. For each backend it
-measures append throughput (1, 100 and 1,000 events per save), reading and decoding the whole
+measures append throughput (1, 100 and 1,000 events per save; and 100 saves of one event each
+through the group-commit writer, the engine's way), reading and decoding the whole
 notification log, and loading positions with short and long histories, each beside a baseline
 measured in the same run, then prints one table with PASS/MISS against the targets. Targets are
 reported, never asserted: the exit status is 0 whenever the benchmark itself ran.
@@ -30,7 +31,7 @@ import psycopg
 from bench.raw import PostgresRaw, RawBaseline, Row, SQLiteRaw
 from bench.report import Figure, Target, render, summary
 from bench.timing import median_of, timed
-from bench.workload import append_run, build_history, load
+from bench.workload import append_run, build_history, group_commit_run, load
 from warden.adapters.store import SNAPSHOT_INTERVALS, WardenStore, open_store
 from warden.domain.position import Position
 
@@ -43,15 +44,16 @@ LOAD_TARGET = Target(2.0, at_least=False)  # longest-history load <= 2x the 10-e
 @dataclass(frozen=True)
 class Sizes:
     appends: tuple[tuple[int, int], ...]  # (events per save, saves per repetition)
+    group: tuple[int, int]  # (positions saving one event each, rounds per repetition)
     histories: tuple[int, ...]  # position lengths to load; the first is the reference
     reps: int
     load_reps: int
 
 
-FULL = Sizes(appends=((1, 2000), (100, 30), (1000, 6)), histories=(10, 10_000, 100_000),
-             reps=3, load_reps=9)
-QUICK = Sizes(appends=((1, 200), (100, 6), (1000, 2)), histories=(10, 1_000, 10_000),
-              reps=3, load_reps=5)
+FULL = Sizes(appends=((1, 2000), (100, 30), (1000, 6)), group=(100, 30),
+             histories=(10, 10_000, 100_000), reps=3, load_reps=9)
+QUICK = Sizes(appends=((1, 200), (100, 6), (1000, 2)), group=(100, 6),
+              histories=(10, 1_000, 10_000), reps=3, load_reps=5)
 
 
 def progress(message: str) -> None:
@@ -94,6 +96,25 @@ def bench_appends(backend: str, store: WardenStore, raw: RawBaseline, sizes: Siz
     return figures
 
 
+def bench_group_commit(backend: str, store: WardenStore, raw: RawBaseline, sizes: Sizes) -> list[Figure]:
+    """The engine's way of saving: many positions, one event each, saved at once through the
+    group-commit writer; against the raw insert of the same rows in batches of that size."""
+    positions, rounds = sizes.group
+    events = positions * rounds
+    warden = median_of(lambda: group_commit_run(store, positions, rounds), sizes.reps,
+                       warmup=lambda: group_commit_run(store, positions, 2))
+    rows = log_rows(store, start=store.recorder.max_notification_id() - events + 1)
+
+    def raw_run() -> float:
+        raw.reset()
+        return raw.insert(rows, positions)
+
+    baseline = median_of(raw_run, sizes.reps)
+    progress(f"{backend}: group commit done")
+    return [Figure(backend, f"group commit, {positions} saves of 1 ev", events / warden,
+                   events / baseline, "ev/s", "raw insert", APPEND_TARGET)]
+
+
 def bench_loads(backend: str, store: WardenStore, sizes: Sizes) -> list[Figure]:
     # The last size also runs at its worst case: 49 events after the last snapshot, all replayed.
     worst = sizes.histories[-1] + SNAPSHOT_INTERVALS[Position] - 1
@@ -134,7 +155,7 @@ def bench_read(backend: str, store: WardenStore, raw: RawBaseline, sizes: Sizes)
 def bench_backend(backend: str, url: str, raw: RawBaseline, sizes: Sizes) -> list[Figure]:
     store = open_store(url)
     try:
-        figures = bench_appends(backend, store, raw, sizes)
+        figures = bench_appends(backend, store, raw, sizes) + bench_group_commit(backend, store, raw, sizes)
         load_figures = bench_loads(backend, store, sizes)
         return figures + bench_read(backend, store, raw, sizes) + load_figures
     finally:

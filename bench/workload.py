@@ -8,6 +8,7 @@ enums, a datetime and the venue's raw dict). Everything is deterministic: times 
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -108,6 +109,25 @@ def _timed_save(store: WardenStore, *aggregates: Position | ExchangeAccount) -> 
     start = perf_counter()
     store.save(*aggregates)
     return perf_counter() - start
+
+
+def group_commit_run(store: WardenStore, positions: int, rounds: int) -> float:
+    """Seconds until ``rounds`` rounds of one mark on each of ``positions`` positions are durable,
+    each round saved the way the engine saves: one `store.record` per position, all awaited
+    together, so the writer commits what is pending together (adapters/writer.py)."""
+    async def run() -> float:
+        group = [new_position() for _ in range(positions)]
+        await asyncio.gather(*(store.record(p) for p in group))
+        elapsed = 0.0
+        for _ in range(rounds):
+            for p in group:
+                observe_marks(p, 1)
+            start = perf_counter()
+            await asyncio.gather(*(store.record(p) for p in group))
+            elapsed += perf_counter() - start
+        return elapsed
+
+    return asyncio.run(run())
 
 
 def build_history(store: WardenStore, events: int, chunk: int = 1000) -> UUID:

@@ -54,10 +54,10 @@ class AgedProcess:
                            refused=p.exit_refused)
         if step.ages:
             p.age(age_seconds=age, max_age_seconds=policy.max_age_seconds, at=now)
-            ctx.save(p)
+            await ctx.save(p)
         if step.enters is not None:
             p.enter_aged_phase(phase=step.enters.phase, limit_price=step.enters.limit_price, at=now)
-            ctx.save(p)
+            await ctx.save(p)
         if step.market:
             if p.exit_resting:
                 await self.exits.cancel(p, "the hard limit: the rest closes at market")

@@ -49,7 +49,7 @@ class Closer:
         """Close ``p`` at market; True once recorded closed (or rolled back) on proof of flatness."""
         cid = client_order_id(p.id, "close", attempt=p.version)  # a new id for every close attempt
         p.request_close(reason=reason, client_order_id=cid, limit_price=limit_price, at=self.ctx.now())
-        self.ctx.save(p)
+        await self.ctx.save(p)
         self.ctx.checkpoint("close-requested")
         return await self.finish(p, detail)
 

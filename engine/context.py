@@ -1,13 +1,15 @@
 """What every engine process shares: the store, the exchange ports, policies, the clock.
 
-Processes mutate aggregates only through their commands and persist each event as soon as it is
-triggered (`save`), so an intent is on disk before the exchange call it announces. ``checkpoint``
-names the points between those steps; tests inject a crash there.
+Processes mutate aggregates only through their commands and record each step as soon as it is
+taken: ``await ctx.save(p)`` queues its events for the store's group commit (off the event loop)
+and returns once they are durable, so an intent is on disk before the exchange call it announces.
+``checkpoint`` names the points between those steps; tests inject a crash there.
 """
 
 from __future__ import annotations
 
 import asyncio
+import logging
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -20,6 +22,8 @@ from warden.domain.policies import DEFAULT_POLICIES, AgedExitPolicy, InitialStop
 from warden.domain.position import Position
 from warden.domain.values import PhantomPolicy
 from warden.engine.ports import EventStore, ExchangePort
+
+log = logging.getLogger("warden.engine")
 
 
 class Clock(Protocol):
@@ -92,14 +96,37 @@ class EngineContext:
         self.positions: dict[UUID, Position] = {}  # every open position warden tracks
         self._locks: dict[UUID, asyncio.Lock] = {}
         self.listeners: list[Callable[[list[Any]], None]] = []  # called with each save's recordings
-        self.append_timers: list[Callable[[float], None]] = []  # called with each save's duration
+        self.append_timers: list[Callable[[float], None]] = []  # each save's seconds, queued to durable
 
     def now(self) -> datetime:
         return self.clock.now()
 
-    def save(self, *aggregates: Any) -> None:
+    def save(self, *aggregates: Any) -> asyncio.Future[list[Any]]:
+        """Queue the aggregates' pending events now; ``await`` the result for them to be durable.
+        Listeners and timers run once they are, whether or not the caller still waits."""
         started = time.perf_counter()
-        recordings = self.store.save(*aggregates)
+        committed = self.store.record(*aggregates)
+        committed.add_done_callback(lambda done: self._saved(done, aggregates, started))
+        # a caller cancelled while waiting does not cancel the commit (nor its listeners)
+        return asyncio.shield(committed)
+
+    def record(self, *aggregates: Any) -> asyncio.Future[list[Any]]:
+        """Save what no step waits on (the price tape, a mark, a refused signal): queued now, in
+        order with every other save, committed with the writer's next batch; a failure is logged.
+        The future may be awaited all the same."""
+        committed = self.store.record(*aggregates)
+        committed.add_done_callback(lambda done: self._saved(done, aggregates, time.perf_counter(),
+                                                             awaited=False))
+        return committed
+
+    def _saved(self, done: asyncio.Future[list[Any]], aggregates: tuple[Any, ...], started: float,
+               *, awaited: bool = True) -> None:
+        error = done.exception()
+        if error is not None:
+            if not awaited:  # an awaited save's caller gets the error itself
+                log.error("a save nobody waited for was refused by the store: %r", error)
+            return
+        recordings = done.result()
         for timer in self.append_timers:
             timer(time.perf_counter() - started)
         for listener in self.listeners:
@@ -107,11 +134,6 @@ class EngineContext:
         for aggregate in aggregates:
             if isinstance(aggregate, Position) and not aggregate.is_open:
                 self.positions.pop(aggregate.id, None)
-
-    def record(self, *aggregates: Any) -> None:
-        """Save what no step waits on (the price tape): nothing that follows depends on its
-        commit, so a group-committing writer may take it whenever it commits next."""
-        self.save(*aggregates)
 
     def config_for(self, venue: str, account: str) -> EngineConfig:
         """The policies of one account: its own when configured, else the engine's."""

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import deque
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
@@ -33,7 +34,7 @@ from warden.domain.values import PositionMode, PriceSource
 from warden.engine.aged import AgedProcess
 from warden.engine.closing import Closer
 from warden.engine.context import Clock, EngineConfig, EngineContext, SystemClock, no_checkpoint
-from warden.engine.errors import Rejected, Retryable, UnknownOutcome, UnsupportedAccount
+from warden.engine.errors import Rejected, Retryable, StoreUnavailable, UnknownOutcome, UnsupportedAccount
 from warden.engine.open_saga import OpenSaga
 from warden.engine.ports import EventStore, ExchangePort
 from warden.engine.reconcile import Reconciler
@@ -43,6 +44,7 @@ from warden.engine.tape import PriceTapes
 from warden.engine.trailing import Mark, TrailingProcess
 
 log = logging.getLogger("warden.engine")
+UNRECORDED_KEPT = 10_000  # refusals kept for the store while it is down; the oldest go first
 _CREATION_TOPICS = {f"{c.__module__}:{c.__qualname__}" for c in (SignalAccepted, PositionAdopted)}
 
 
@@ -78,6 +80,8 @@ class Engine:
         self._tasks: set[asyncio.Task[None]] = set()
         self._marks: dict[tuple[str, str], Decimal] = {}
         self._signal_book: SignalBook | None = None
+        # refusals whose day's book could not be read (the store was down): recorded once it is up
+        self._unrecorded: deque[tuple[str | None, str, Any, datetime]] = deque(maxlen=UNRECORDED_KEPT)
 
     @property
     def positions(self) -> dict[UUID, Position]:
@@ -159,37 +163,47 @@ class Engine:
             await asyncio.gather(*list(self._tasks), return_exceptions=True)
             await self.reconciler.settle()
             await self.trailing.idle()
+        await self.ctx.save()  # and every record queued so far is durable
 
     # ----- inputs -----------------------------------------------------------------------------
     async def submit(self, payload: Any, *, received_at: datetime | None = None) -> SignalOutcome:
         if not self.ready:
             raise NotReady("warden is reconciling; signals are accepted once it is ready")
+        if not self.ctx.store.available:  # no new position while nothing can be recorded
+            raise StoreUnavailable(f"store unavailable ({self.ctx.store.unavailable_reason}), retry later")
         at = received_at or self.ctx.now()
         signal_id = payload.get("signal_id") if isinstance(payload, dict) else None
         try:
             signal = parse_signal(payload, received_at=at)
             pid = position_id(signal.venue, signal.account, signal.signal_id)
-            if self.ctx.store.has_events(pid):
-                return self._duplicate(signal, pid, at)
+            if await asyncio.to_thread(self.ctx.store.has_events, pid):  # a read: off the loop
+                return await self._duplicate(signal, pid, at)
             open_already = self._open_on_symbol(signal)
             if open_already is not None:
                 return await self._scale_in(signal, open_already, pid, at)
             position = self._open(signal)
         except (InvalidSignal, DomainError) as e:
             self.record_rejection(signal_id if isinstance(signal_id, str) else None, str(e), payload, at)
+            await self.ctx.save()  # recorded before it is answered
             return SignalOutcome("rejected", reason=str(e))
-        try:
-            self.ctx.save(position)
-        except IntegrityError:
+        if position.id in self.ctx.positions:  # the same signal, its save still in flight
             return SignalOutcome("duplicate", position.id)
+        # tracked before the await: a signal for the same symbol meanwhile sees this one
         self.ctx.positions[position.id] = position
+        try:
+            await self.ctx.save(position)
+        except BaseException as e:
+            self.ctx.positions.pop(position.id, None)
+            if isinstance(e, IntegrityError):
+                return SignalOutcome("duplicate", position.id)
+            raise
         self._track(asyncio.create_task(self.saga.advance(position), name=f"saga:{position.id}"))
         return SignalOutcome("accepted", position.id)
 
-    def _duplicate(self, signal: Signal, pid: UUID, at: datetime) -> SignalOutcome:
+    async def _duplicate(self, signal: Signal, pid: UUID, at: datetime) -> SignalOutcome:
         self._book(at).record_duplicate(signal_id=signal.signal_id, position_id=pid, raw=signal.raw,
                                         at=at)
-        self.ctx.save(self._book(at))
+        await self.ctx.save(self._book(at))
         return SignalOutcome("duplicate", pid)
 
     def _track(self, task: asyncio.Task[None]) -> None:
@@ -234,12 +248,28 @@ class Engine:
             # The position stays as recorded; the next restart (or reconcile) resumes it.
             log.error("open saga %s failed", task.get_name(), exc_info=task.exception())
 
-    def record_rejection(self, signal_id: str | None, reason: str, payload: Any, at: datetime) -> None:
+    def record_rejection(self, signal_id: str | None, reason: str, payload: Any,
+                         at: datetime) -> asyncio.Future[list[Any]] | None:
         """Record a signal refused before it reached the engine (bad signature, stale, replayed...)
-        or by it: nothing sent to warden is silently dropped."""
+        or by it: nothing sent to warden is silently dropped. Returns the save to await for it to be
+        durable, or None when it is kept until the store can be read and written again."""
+        if not self.ctx.store.available and not self._book_cached(at):
+            self._unrecorded.append((signal_id, reason, payload, at))  # reading the book would block
+            return None
+        self._record_unrecorded()
         book = self._book(at)
         book.reject(signal_id=signal_id, reason=reason, raw=payload, at=at)
-        self.ctx.save(book)
+        return self.ctx.record(book)
+
+    def _record_unrecorded(self) -> None:
+        while self._unrecorded and self.ctx.store.available:
+            signal_id, reason, payload, at = self._unrecorded.popleft()
+            book = self._book(at)
+            book.reject(signal_id=signal_id, reason=reason, raw=payload, at=at)
+            self.ctx.record(book)
+
+    def _book_cached(self, at: datetime) -> bool:
+        return self._signal_book is not None and self._signal_book.id == SignalBook.id_for(at.date())
 
     def _open(self, signal: Signal) -> Position:
         if (signal.venue, signal.account) not in self.ctx.ports:
@@ -309,6 +339,7 @@ class Engine:
         self.tapes.observe(venue, symbol, price, source, at, arrived)
 
     async def tick(self) -> None:
+        self._record_unrecorded()
         await self.aged.tick()
         self.trailing.sweep()
         interval = self.ctx.config.reconcile_interval_s

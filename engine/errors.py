@@ -19,6 +19,10 @@ from __future__ import annotations
 from typing import Any
 
 
+class StoreUnavailable(Exception):
+    """The event store cannot be written now: nothing new is started until it can."""
+
+
 class UnsupportedAccount(Exception):
     """An account warden cannot guard as it is set up (hedge mode, until warden supports it). The
     message is one line naming the account and the setting to change."""

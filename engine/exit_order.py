@@ -61,7 +61,7 @@ class ExitOrders:
             except Unanswered:
                 return  # the next tick asks again
             if self._took_effect(p, found):
-                self._record(p, found, "settled after its answer was lost")
+                await self._record(p, found, "settled after its answer was lost")
             else:
                 await self._send(p, "settled after its answer was lost")
         if p.exit_intent is None and p.exit_resting:
@@ -72,7 +72,7 @@ class ExitOrders:
             if found is not None and found.status is OrderStatus.FILLED:
                 p.record_exit_fill(filled_qty=found.filled_qty, average_price=found.average_price,
                                    at=self.ctx.now(), raw=found.raw)
-                self.ctx.save(p)
+                await self.ctx.save(p)
             elif found is None or not found.is_open:
                 await self.cancel(p, gone)
 
@@ -86,7 +86,7 @@ class ExitOrders:
 
     # ----- one action: announced, sent, recorded ------------------------------------------------
     async def _announced(self, p: Position, reason: str = "") -> OrderReport | None:
-        self.ctx.save(p)
+        await self.ctx.save(p)
         self.ctx.checkpoint(f"exit-{p.exit_intent.value}-requested")
         return await self._send(p, reason)
 
@@ -97,7 +97,7 @@ class ExitOrders:
         except Rejected as e:
             p.reject_exit_order(code=e.venue_code, reason=e.venue_message or str(e), at=ctx.now(),
                                 raw=e.evidence)
-            ctx.save(p)
+            await ctx.save(p)
             return None
         except Unanswered:
             return None  # cancelled, but what filled is unknown yet: settled on the next tick
@@ -108,10 +108,10 @@ class ExitOrders:
                 return None  # pending: asked again on the next tick, never assumed
             if not self._took_effect(p, answer):
                 p.reject_exit_order(code=None, reason=f"not confirmed: {e}", at=ctx.now(), raw=e.evidence)
-                ctx.save(p)
+                await ctx.save(p)
                 return None
         ctx.checkpoint(f"exit-{action.value}-sent")
-        self._record(p, answer, reason)
+        await self._record(p, answer, reason)
         ctx.checkpoint(f"exit-{action.value}-recorded")
         return answer
 
@@ -132,7 +132,7 @@ class ExitOrders:
             return found is not None and found.price == p.exit_requested
         return found is None or not found.is_open
 
-    def _record(self, p: Position, order: OrderReport | None, reason: str) -> None:
+    async def _record(self, p: Position, order: OrderReport | None, reason: str) -> None:
         at, raw = self.ctx.now(), order.raw if order is not None else None
         if p.exit_intent is ExitAction.PLACE:
             p.confirm_exit_order(order_id=order.order_id, price=p.exit_requested, at=at, raw=raw)
@@ -141,7 +141,7 @@ class ExitOrders:
         else:
             p.confirm_exit_cancel(filled_qty=order.filled_qty if order is not None else ZERO,
                                   reason=reason, at=at, raw=raw)
-        self.ctx.save(p)
+        await self.ctx.save(p)
 
     async def _find(self, p: Position) -> OrderReport | None:
         """The exit order by its client id (None: the venue does not know it); `Unanswered` when

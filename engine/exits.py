@@ -118,7 +118,7 @@ class Exits:
                                   liquidation_price=liquidation_price)
             p.close(exit_price=facts.price, fees=facts.fees, reason=why.reason, basis=why.basis,
                     closed_by=why.order, detail=detail, at=self.ctx.now(), raw=raw)
-        self.ctx.save(p)
+        await self.ctx.save(p)
         return True
 
 

@@ -48,17 +48,17 @@ class OpenSaga:
         resumed = p.pending_intent is Intent.ENTRY  # after a crash: did it reach the venue?
         if not resumed:
             p.request_entry_order(client_order_id=cid, at=ctx.now())
-            ctx.save(p)
+            await ctx.save(p)
             ctx.checkpoint("entry-requested")
         try:
             order = await self.send_order(p, p.quantity, cid, resumed=resumed)
         except Rejected as e:
             p.reject_entry(at=ctx.now(), **refusal(e))
-            ctx.save(p)
+            await ctx.save(p)
             return
         ctx.checkpoint("entry-sent")
         p.record_entry_order(client_order_id=cid, order_id=order.order_id, at=ctx.now(), raw=order.raw)
-        ctx.save(p)
+        await ctx.save(p)
         ctx.checkpoint("entry-recorded")
 
     async def send_order(self, p: Position, quantity: Decimal, cid: str, *,
@@ -95,28 +95,28 @@ class OpenSaga:
             deadline = ctx.clock.monotonic() + ctx.config.fill_timeout_s
             outcome = await port.resolve_execution_price(p.symbol, p.entry_order_id,
                                                          p.entry_client_order_id, p.quantity, deadline)
-            asked = self._refuse(p, outcome.asked, refused)
+            asked = await self._refuse(p, outcome.asked, refused)
             if isinstance(outcome, ExecutionPrice):
                 p.fill(price=outcome.price, quantity=min(outcome.qty, p.quantity - p.filled_qty),
                        source=outcome.source, order_id=p.entry_order_id, fee=outcome.fee,
                        at=ctx.now(), raw=outcome.raw, asked=asked)
-                ctx.save(p)
+                await ctx.save(p)
                 ctx.checkpoint("fill-recorded")
                 return
             p.record_unresolved_fill(reason=outcome.reason, at=ctx.now(), raw=outcome.raw, asked=asked)
-            ctx.save(p)
+            await ctx.save(p)
         # Still unknown: if the venue holds the position, its average price is the fill.
         for report in await self.closer.positions(p):
             if report.symbol == p.symbol and report.side is p.side and report.entry_price:
                 p.fill(price=report.entry_price, quantity=min(report.size, p.quantity),
                        source=PriceSource.POSITION, order_id=p.entry_order_id, at=ctx.now(),
                        raw=report.raw)
-                ctx.save(p)
+                await ctx.save(p)
                 return
         p.reject_entry(reason="no fill found for the entry order", code=None, at=ctx.now())
-        ctx.save(p)
+        await ctx.save(p)
 
-    def _refuse(self, p: Position, asked: Sequence[PriceAnswer],
+    async def _refuse(self, p: Position, asked: Sequence[PriceAnswer],
                 refused: set[tuple[PriceSource, str]]) -> list[PriceAnswer]:
         """Record each answer that reported an impossible fill as a `FillRefused` (once, however
         often the venue repeated it); the answers to keep as evidence on the event that follows,
@@ -131,7 +131,7 @@ class OpenSaga:
                 name = answer.source.value.replace("_", " ")  # "the order query answered ..."
                 p.refuse_fill(price=answer.price or ZERO, quantity=answer.qty or ZERO, source=answer.source,
                               reason=f"the {name} {answer.said}", at=self.ctx.now(), raw=answer.raw)
-                self.ctx.save(p)
+                await self.ctx.save(p)
             evidence.append(replace(answer, raw={}))
         return evidence
 
@@ -148,7 +148,7 @@ class OpenSaga:
         if p.pending_intent is Intent.STOP:  # resumed after a crash: is the stop already there?
             placed = await self._stop_on_venue(p, p.requested_stop)
             if placed is not None:
-                self._record_placed(p, placed, reference)
+                await self._record_placed(p, placed, reference)
                 return
         attempts, last_reason = 0, ""
         while attempts < ctx.config.stop_attempts:
@@ -156,21 +156,21 @@ class OpenSaga:
             cid = self.stops.client_id(p)
             p.request_stop(price=stop, reference_price=reference, purpose=purpose, at=ctx.now(),
                            client_order_id=cid)
-            ctx.save(p)
+            await ctx.save(p)
             ctx.checkpoint("stop-requested")
             try:
                 placed = await port.place_stop(p.symbol, p.side, p.filled_qty, stop,
                                                client_order_id=cid)
             except AlreadyInPlace as e:  # that very stop is already in place
                 placed = StopReport(p.venue, p.symbol, p.side, stop, None, raw=e.evidence)
-                self._record_placed(p, placed, reference)
+                await self._record_placed(p, placed, reference)
                 return
             except Rejected as e:
                 attempts += 1
                 last_reason = e.venue_message or str(e)
                 p.reject_stop(price=stop, code=e.venue_code, reason=last_reason, at=ctx.now(),
                                 raw=e.evidence)
-                ctx.save(p)
+                await ctx.save(p)
                 corrected = await self._corrected_stop(p, stop)
                 if corrected is None:
                     break
@@ -181,7 +181,7 @@ class OpenSaga:
                 if placed is None:
                     p.reject_stop(price=stop, code=e.venue_code, reason=f"not confirmed: {e}",
                                     at=ctx.now(), raw=e.evidence)
-                    ctx.save(p)
+                    await ctx.save(p)
                     attempts += 1
                     await ctx.pause()
                     corrected = await self._corrected_stop(p, stop)  # the price moved meanwhile
@@ -190,15 +190,15 @@ class OpenSaga:
                     stop, reference = corrected
                     continue
             ctx.checkpoint("stop-sent")
-            self._record_placed(p, placed, reference)
+            await self._record_placed(p, placed, reference)
             return
         await self.closer.close(p, CloseReason.ROLLED_BACK,
                                 detail=f"stop rejected {attempts} times: {last_reason}")
 
-    def _record_placed(self, p: Position, placed: StopReport, reference: Decimal) -> None:
+    async def _record_placed(self, p: Position, placed: StopReport, reference: Decimal) -> None:
         p.confirm_stop(price=placed.stop_price, reference_price=reference, order_id=placed.order_id,
                       at=self.ctx.now(), raw=placed.raw)
-        self.ctx.save(p)
+        await self.ctx.save(p)
         self.ctx.checkpoint("stop-recorded")
 
     async def _corrected_stop(self, p: Position, stop: Decimal) -> tuple[Decimal, Decimal] | None:

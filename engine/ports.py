@@ -13,6 +13,7 @@ Deadlines are absolute ``time.monotonic()`` values, so a caller can share one bu
 from __future__ import annotations
 
 import abc
+import asyncio
 from collections.abc import Collection, Iterator, Sequence
 from decimal import Decimal
 from enum import Enum
@@ -34,12 +35,31 @@ from warden.domain.values import Side
 
 
 class EventStore(Protocol):
-    """The event log as the engine uses it. ``load`` raises eventsourcing's
-    ``AggregateNotFoundError`` for an id with no events, and only for that: any other failure of
-    the store propagates, so a database error is never taken for "not recorded yet"."""
+    """The event log as the engine uses it.
 
-    def save(self, *aggregates: Any) -> Any:
-        """Record the aggregates' pending events (each aggregate's in order)."""
+    `record` takes the aggregates' pending events at once, in call order, and hands them to a
+    writer that commits what is pending together, off the event loop; the future resolves (with
+    the recordings) once they are durable. A step that must be on disk before an exchange call
+    awaits it. While the store cannot be written, `available` is False (`unavailable_reason`
+    says why) and the writer retries in order until it can: the future waits, nothing is lost,
+    the log never skips a version. A save the store refuses (a version conflict: a repeated
+    signal's claim) raises its error; the aggregates it had already stored are put back to their
+    stored state.
+
+    ``load`` raises eventsourcing's ``AggregateNotFoundError`` for an id with no events, and only
+    for that: any other failure of the store propagates, so a database error is never taken for
+    "not recorded yet". The reads run where they are called (on the event loop: the engine reads
+    at start, once per account and once per day's signal book, and checks a signal id off the
+    loop).
+    """
+
+    @property
+    def available(self) -> bool: ...
+
+    @property
+    def unavailable_reason(self) -> str | None: ...
+
+    def record(self, *aggregates: Any) -> asyncio.Future[list[Any]]: ...
 
     def load(self, aggregate_id: UUID) -> Any:
         """The aggregate rebuilt from its snapshot and events."""

@@ -52,7 +52,7 @@ class Reconciler:
             except AggregateNotFoundError:  # not recorded yet; any other store error propagates
                 self.accounts[key] = ExchangeAccount.register(venue=venue, account=account,
                                                               at=self.ctx.now())
-                self.ctx.save(self.accounts[key])
+                self.ctx.record(self.accounts[key])  # later saves of it queue behind
         return self.accounts[key]
 
     async def on_report(self, report: PositionReport) -> None:
@@ -64,7 +64,7 @@ class Reconciler:
         """
         account = self.account(report.venue, report.account)
         account.record(report, at=report.exchange_time or self.ctx.now())
-        self.ctx.save(account)
+        await self.ctx.save(account)
         key = (report.venue, report.account, report.symbol)
         self._latest[key] = report
         if key not in self._workers:
@@ -113,7 +113,7 @@ class Reconciler:
         """Record and reconcile a snapshot taken elsewhere (e.g. by a stream after it reconnected)."""
         account = self.account(venue, account_name)
         if account.record_snapshot(reports, at=self.ctx.now()):  # only when something changed
-            self.ctx.save(account)
+            await self.ctx.save(account)
         by_symbol = {r.symbol: r for r in reports}
         symbols = set(by_symbol) | {p.symbol for p in self.ctx.positions.values()
                                     if (p.venue, p.account) == (venue, account_name)}
@@ -134,7 +134,7 @@ class Reconciler:
         elif not tracked:
             await self._phantom(account, report)
         else:
-            self._check_mismatch(account, tracked[0], report)
+            await self._check_mismatch(account, tracked[0], report)
 
     async def _ghost(self, p: Position, *, confirmed: bool) -> None:
         if not confirmed:
@@ -164,7 +164,7 @@ class Reconciler:
         if instrument is None or entry is None or report.side is None:
             policy = PhantomPolicy.ALERT  # nothing to adopt it with
         account.record_phantom(report, action=policy, at=self.ctx.now())
-        self.ctx.save(account)
+        await self.ctx.save(account)
         if policy is PhantomPolicy.ALERT:
             return
         p = Position.adopt(venue=report.venue, account=report.account, symbol=report.symbol,
@@ -172,14 +172,14 @@ class Reconciler:
                            price_source=PriceSource.POSITION, instrument=instrument, at=self.ctx.now(),
                            raw=report.raw)
         self.ctx.positions[p.id] = p
-        self.ctx.save(p)
+        await self.ctx.save(p)
         async with self.ctx.lock(p.id):
             if policy is PhantomPolicy.ADOPT:
                 await self.saga.protect(p)
             else:
                 await self.closer.close(p, CloseReason.PHANTOM_CLOSED)
 
-    def _check_mismatch(self, account: ExchangeAccount, p: Position, report: PositionReport) -> None:
+    async def _check_mismatch(self, account: ExchangeAccount, p: Position, report: PositionReport) -> None:
         if p.filled_qty == 0 or (report.side is p.side and report.size == p.filled_qty):
             return
         if p.exit_resting and report.side is p.side and report.size < p.filled_qty:
@@ -192,4 +192,4 @@ class Reconciler:
         self._seen_mismatch.add(key)
         account.record_mismatch(report, position_id=p.id, expected_side=p.side, expected_size=p.filled_qty,
                          at=self.ctx.now())
-        self.ctx.save(account)
+        await self.ctx.save(account)

@@ -54,11 +54,11 @@ class ScaleIn:
             refused = self._refusal(p)
             if refused is not None:
                 raise InvalidSignal(refused)
-            self.ctx.save(claim)  # raises IntegrityError for a repeated signal: nothing recorded
+            await self.ctx.save(claim)  # raises IntegrityError for a repeated signal: nothing recorded
             cid = client_order_id(p.id, "add", attempt=p.version + 1)
             p.request_scale_in(signal_id=signal_id, quantity=quantity, client_order_id=cid,
                                at=self.ctx.now(), raw=raw)
-            self.ctx.save(p)
+            await self.ctx.save(p)
         except BaseException:
             lock.release()
             raise
@@ -97,19 +97,19 @@ class ScaleIn:
                                                resumed=resumed)
         except Rejected as e:
             p.reject_scale_in(at=ctx.now(), **refusal(e))
-            ctx.save(p)
+            await ctx.save(p)
             return
         ctx.checkpoint("scale-in-sent")
         price = await self._price(p, order)
         if price is None:
             p.reject_scale_in(reason="no fill found for the added order", code=None, at=ctx.now(),
                               raw=order.raw)
-            ctx.save(p)
+            await ctx.save(p)
             return
         p.fill_scale_in(price=price.price, quantity=min(price.qty, p.scale_in_quantity),
                         source=price.source, order_id=order.order_id, fee=price.fee, at=ctx.now(),
                         raw=price.raw)
-        ctx.save(p)
+        await ctx.save(p)
         await self.stops.resize(p)
 
     async def _price(self, p: Position, order: OrderReport) -> ExecutionPrice | None:

@@ -63,18 +63,18 @@ class StopKeeper:
         ctx, cid = self.ctx, self.client_id(p)
         p.request_stop(price=price, reference_price=reference, purpose=purpose, at=ctx.now(),
                        client_order_id=cid)
-        ctx.save(p)
+        await ctx.save(p)
         current = StopReport(p.venue, p.symbol, p.side, p.stop_price, p.stop_order_id)
         try:
             placed = await ctx.port(p).move_stop(current, p.filled_qty, price, cid)
         except Rejected as e:
-            self.refused(p, price, e)
+            await self.refused(p, price, e)
             return False
         except ExchangeFailure as e:
             await self.settle(p, f"not confirmed: {e}")
             return p.pending_intent is None and p.stop_price == price
         ctx.checkpoint("stop-replaced")  # on the venue, not yet recorded: a restart asks the venue
-        self.record(p, placed, reference)
+        await self.record(p, placed, reference)
         return True
 
     async def resize(self, p: Position) -> None:
@@ -106,12 +106,12 @@ class StopKeeper:
         found = [s for s in stops if cid is not None and s.client_order_id == cid] or \
             [s for s in stops if s.stop_price == requested]
         if found:
-            self.record(p, found[0], p.best_price if p.status in MOVING else p.stop_reference)
+            await self.record(p, found[0], p.best_price if p.status in MOVING else p.stop_reference)
             await self._drop_superseded(p, stops)
             return True
         p.reject_stop(price=requested, code=None, at=self.ctx.now(),
                       reason=f"{why}; the venue holds {_listed(stops)}")
-        self.ctx.save(p)
+        await self.ctx.save(p)
         if restore and not stops and p.is_protected:
             await self.restore(p)
         return False
@@ -144,12 +144,12 @@ class StopKeeper:
             cid = self.client_id(p)
             p.request_stop(price=p.stop_price, reference_price=p.stop_reference,
                            purpose=StopPurpose.RESTORE, at=ctx.now(), client_order_id=cid)
-            ctx.save(p)
+            await ctx.save(p)
             try:
                 placed = await ctx.port(p).place_stop(p.symbol, p.side, p.filled_qty, p.stop_price,
                                                       client_order_id=cid)
             except Rejected as e:
-                refusals.append(self.refused(p, p.stop_price, e))
+                refusals.append(await self.refused(p, p.stop_price, e))
                 mark = await self._mark(p)
                 if mark is not None and p.side.sign * (mark - p.stop_price) <= 0:
                     refusals.append(f"the price {mark} is through the stop {p.stop_price}")
@@ -165,14 +165,14 @@ class StopKeeper:
                 if stops:
                     return False  # the venue holds another stop for it: protected
                 continue
-            self.record(p, placed, p.stop_reference)
+            await self.record(p, placed, p.stop_reference)
             return True
         await self.closer.close(p, CloseReason.UNPROTECTABLE,
                                 detail="no stop could be put back: " + "; ".join(refusals))
         return False
 
     # ----- recording ----------------------------------------------------------------------------
-    def record(self, p: Position, stop: StopReport, reference: Decimal) -> None:
+    async def record(self, p: Position, stop: StopReport, reference: Decimal) -> None:
         """The venue holds ``stop`` for ``p``: a trailing stop that moved, or a stop placed."""
         if p.status in MOVING and p.stop_price is not None and stop.stop_price != p.stop_price:
             p.confirm_stop_move(new_price=stop.stop_price, reference_price=p.best_price,
@@ -180,12 +180,12 @@ class StopKeeper:
         else:
             p.confirm_stop(price=stop.stop_price, reference_price=reference, order_id=stop.order_id,
                            at=self.ctx.now(), raw=stop.raw)
-        self.ctx.save(p)
+        await self.ctx.save(p)
 
-    def refused(self, p: Position, price: Decimal, e: ExchangeFailure) -> str:
+    async def refused(self, p: Position, price: Decimal, e: ExchangeFailure) -> str:
         words = refusal(e)
         p.reject_stop(price=price, at=self.ctx.now(), **words)
-        self.ctx.save(p)
+        await self.ctx.save(p)
         return f"{e.venue_code} {words['reason']}" if e.venue_code else words["reason"]
 
     async def _drop_superseded(self, p: Position, stops: list[StopReport]) -> None:

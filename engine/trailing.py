@@ -99,7 +99,7 @@ class TrailingProcess:
             self.tapes.used(p.venue, p.symbol, best.price, best.source, best.at)
             p.activate_trailing(price=best.price, activation_percent=p.trailing_activation_percent
                                 or policy.activation_percent, at=best.at)
-            self.ctx.save(p)
+            self.ctx.record(p)  # the move's intent, saved after it, waits for both
         if p.status in MOVABLE:
             await self._decide(p, watch, mark)
 

@@ -92,6 +92,8 @@ async def start(config: WardenConfig, *, crash_at: str | None = None,
         for sock in (sock for sockets in listening.values() for sock in sockets):
             undo.callback(sock.close)
         store, db = await _open_store(config, undo, budget, step)
+        store.writer.start_watching()  # /healthz says at once when the store cannot be written
+        undo.callback(store.writer.close)  # last: what is queued is committed before the exit
         engine, runners = await _engine(config, store, db, undo, budget, step, crash_at)
         wired = build_service(engine, [private_feed(a.stream, exchange_config(a),
                                                     engine.ctx.ports[a.venue.value, a.account])

@@ -69,6 +69,39 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
+def _pg_ctl(server: PgServer, *args: str) -> None:
+    as_user = ["runuser", "-u", "postgres", "--"] if os.geteuid() == 0 else []
+    subprocess.run([*as_user, f"{server.bindir}/pg_ctl", "-D", server.cluster_dir or "", *args],
+                   check=True, capture_output=True)
+
+
+def pause(server: PgServer) -> None:
+    """Stop a throwaway cluster as an outage would (``-m fast``: sessions are cut), keeping its data."""
+    if server.cluster_dir is None:
+        raise RuntimeError("only a throwaway cluster may be stopped, never a shared server")
+    _pg_ctl(server, "-m", "fast", "-w", "stop")
+
+
+def resume(server: PgServer) -> None:
+    """Start a cluster `pause` stopped, on the same port, and wait until it accepts connections."""
+    _pg_ctl(server, "-l", f"{server.cluster_dir}/log", "-w", "-o", _options(server), "start")
+
+
+def _options(server: PgServer) -> str:
+    return (f"-p {server.port} -k {server.cluster_dir} -c listen_addresses=127.0.0.1 -c fsync=off")
+
+
+def private_cluster() -> PgServer:
+    """A throwaway cluster of one's own (tests that stop and start the server), never the shared one."""
+    server = _start_throwaway()
+    for _ in range(50):
+        if _reachable(server) is None:
+            return server
+        time.sleep(0.1)
+    stop(server)
+    raise RuntimeError("a throwaway PostgreSQL cluster started but did not answer")
+
+
 def _start_throwaway() -> PgServer:
     bindirs = sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
     initdb = shutil.which("initdb") or next((f"{d}/initdb" for d in bindirs), None)
@@ -84,9 +117,9 @@ def _start_throwaway() -> PgServer:
         as_user = ["runuser", "-u", "postgres", "--"]
     run = lambda *cmd: subprocess.run([*as_user, *cmd], check=True, capture_output=True)  # noqa: E731
     run(f"{bindir}/initdb", "-D", datadir, "-U", "postgres", "--auth=trust", "-E", "UTF8")
-    run(f"{bindir}/pg_ctl", "-D", datadir, "-l", f"{datadir}/log", "-w", "-o",
-        f"-p {port} -k {datadir} -c listen_addresses=127.0.0.1 -c fsync=off", "start")
-    return PgServer("127.0.0.1", port, "postgres", cluster_dir=datadir, bindir=bindir)
+    server = PgServer("127.0.0.1", port, "postgres", cluster_dir=datadir, bindir=bindir)
+    run(f"{bindir}/pg_ctl", "-D", datadir, "-l", f"{datadir}/log", "-w", "-o", _options(server), "start")
+    return server
 
 
 def stop(server: PgServer) -> None:

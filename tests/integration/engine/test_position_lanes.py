@@ -56,8 +56,9 @@ async def test_a_held_stop_move_does_not_delay_another_positions_decision(sim, m
     await until(lambda: not sim.control.faults(), "BTCUSDT's move reached the venue and is held")
     sim.control.set_price("ETHUSDT", "3080")
     await engine.on_mark("bybit", "ETHUSDT", Decimal("3080"), at=engine.ctx.now())
-    await until(lambda: type(store.history(b.id)[-1]).__name__ == "StopLossMoved" and b.version > b_moves,
-                "ETHUSDT's stop moved")
+    # a move recorded after b_moves, read from the store (saves are committed after they are made)
+    await until(lambda: type(last := store.history(b.id)[-1]).__name__ == "StopLossMoved"
+                and last.originator_version > b_moves, "ETHUSDT's stop moved")
 
     # ETHUSDT's stop moved on the venue while BTCUSDT's request is still held there
     assert a.pending_intent is Intent.STOP and engine.trailing.lanes.busy(a.id)

@@ -43,19 +43,20 @@ def database(tmp_path: Path) -> Path:
     return tmp_path / "warden.sqlite3"
 
 
-def test_an_unknown_account_is_registered(database):
+async def test_an_unknown_account_is_registered(database):
     engine = Engine(open_store(f"sqlite:///{database}"), {})
     account = engine.reconciler.account("bybit", "main")
+    await engine.ctx.save()  # everything queued before is committed
     assert account.version == 1 and engine.ctx.store.repository.get(account.id).venue == "bybit"
 
 
-def test_a_store_failure_while_loading_an_account_does_not_register_a_new_one(database):
+async def test_a_store_failure_while_loading_an_account_does_not_register_a_new_one(database):
     store = open_store(f"sqlite:///{database}")
     first = Engine(store, {})
     account = first.reconciler.account("bybit", "main")
     account.record(PositionReport("bybit", "main", "BTCUSDT", Side.LONG, Decimal("0.5"),
                                   Decimal("60000"), None, ReportSource.REST), at=AT)
-    first.ctx.save(account)
+    await first.ctx.save(account)
 
     restarted = Engine(open_store(f"sqlite:///{database}"), {})
     with events_table_gone(database), pytest.raises(PersistenceError) as failure:
@@ -66,15 +67,17 @@ def test_a_store_failure_while_loading_an_account_does_not_register_a_new_one(da
     assert again.version == 2 and again.last_report_at == AT
 
 
-def test_a_store_failure_while_loading_the_signal_book_does_not_open_a_new_one(database):
+async def test_a_store_failure_while_loading_the_signal_book_does_not_open_a_new_one(database):
     first = Engine(open_store(f"sqlite:///{database}"), {})
     first.record_rejection("s-1", "bad", {}, AT)
     first.record_rejection("s-2", "bad", {}, AT)
+    await first.ctx.save()
 
     restarted = Engine(open_store(f"sqlite:///{database}"), {})
     with events_table_gone(database), pytest.raises(PersistenceError):
         restarted.record_rejection("s-3", "bad", {}, AT)
     restarted.record_rejection("s-4", "bad", {}, AT)  # a new book here would collide with the old
+    await restarted.ctx.save()
 
     book = restarted.ctx.store.repository.get(SignalBook.id_for(AT.date()))
     assert book.rejected == 3 and book.version == 4

@@ -22,7 +22,8 @@ def tapes(interval: float = 1.0):
     return store, PriceTapes(ctx, interval)
 
 
-def recorded(store, venue="bybit", symbol="BTCUSDT") -> list[tuple[float, Decimal]]:
+async def recorded(store, venue="bybit", symbol="BTCUSDT") -> list[tuple[float, Decimal]]:
+    await store.record()  # every save queued so far is committed (the group-commit writer)
     events = store.history(PriceTape.id_for(venue, symbol))
     return [((e.timestamp - at(0)).total_seconds(), e.price) for e in events
             if type(e).__name__ == "PriceRecorded"]
@@ -34,7 +35,7 @@ async def test_a_changed_price_is_recorded_at_most_once_per_interval():
         tape.observe("bybit", "BTCUSDT", Decimal(60000 + k), MARK, at(k / 10), now=100 + k / 10)
     tape.observe("bybit", "BTCUSDT", Decimal("60100"), MARK, at(1.0), now=101.0)
     tape.stop()
-    assert recorded(store) == [(0.0, Decimal(60000)), (1.0, Decimal(60100))]
+    assert (await recorded(store)) == [(0.0, Decimal(60000)), (1.0, Decimal(60100))]
 
 
 async def test_the_latest_price_reaches_the_tape_when_the_market_goes_quiet():
@@ -44,10 +45,10 @@ async def test_the_latest_price_reaches_the_tape_when_the_market_goes_quiet():
     tape.observe("bybit", "BTCUSDT", Decimal("60010"), MARK, at(0.01), now=1e9)  # recorded: far later
     tape.observe("bybit", "BTCUSDT", Decimal("60020"), MARK, at(0.02), now=1e9 + 0.01)  # held
     tape.observe("bybit", "BTCUSDT", Decimal("60030"), MARK, at(0.03), now=1e9 + 0.02)  # replaces it
-    assert [p for _, p in recorded(store)] == [Decimal("60000"), Decimal("60010")]
+    assert [p for _, p in (await recorded(store))] == [Decimal("60000"), Decimal("60010")]
     await asyncio.sleep(0.1 + asyncio.get_running_loop().time() - now)
-    assert recorded(store)[-1] == (0.03, Decimal("60030"))  # then nothing came: recorded anyway
-    assert len(recorded(store)) == 3
+    assert (await recorded(store))[-1] == (0.03, Decimal("60030"))  # then nothing came: recorded anyway
+    assert len(await recorded(store)) == 3
 
 
 async def test_an_unchanged_price_is_never_recorded_twice_and_symbols_have_their_own_tapes():
@@ -55,7 +56,7 @@ async def test_an_unchanged_price_is_never_recorded_twice_and_symbols_have_their
     for k in range(5):
         tape.observe("bybit", "BTCUSDT", Decimal("60000"), MARK, at(k), now=float(k))
         tape.observe("bybit", "ETHUSDT", Decimal("3000"), MARK, at(k), now=float(k))
-    assert len(recorded(store)) == 1 and len(recorded(store, symbol="ETHUSDT")) == 1
+    assert len(await recorded(store)) == 1 and len(await recorded(store, symbol="ETHUSDT")) == 1
 
 
 async def test_a_price_a_decision_used_is_recorded_once_with_its_own_time():
@@ -65,4 +66,4 @@ async def test_a_price_a_decision_used_is_recorded_once_with_its_own_time():
     for _ in range(3):  # three positions' decisions used the same price
         tape.used("bybit", "BTCUSDT", Decimal("60500"), MARK, at(2))
     tape.stop()
-    assert recorded(store) == [(0.0, Decimal("60000")), (2.0, Decimal("60500"))]
+    assert (await recorded(store)) == [(0.0, Decimal("60000")), (2.0, Decimal("60500"))]
