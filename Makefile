@@ -5,6 +5,8 @@ PYTHON ?= python3.11
 VENV   := .venv
 BIN    := $(VENV)/bin
 CHROMIUM := /usr/bin/chromium
+# pytest-xdist workers of make test: most tests wait on sockets and subprocesses, not the CPU
+TEST_WORKERS ?= 2
 
 .PHONY: demo test lint fuzz soak bench bench-quick
 
@@ -28,7 +30,7 @@ demo: $(VENV)/.installed
 test: $(VENV)/.installed $(CHROMIUM)
 	$(BIN)/ruff check .
 	$(BIN)/lint-imports --no-cache
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+	$(BIN)/python -m pytest -n $(TEST_WORKERS) $(PYTEST_ARGS)
 
 # The full seeded fuzzes (make test runs a few hundred cases of each): 10,000 hostile requests to the
 # intake and 10,000 malformed websocket frames into the feeds of both venues. Reproduce a failure

@@ -44,6 +44,7 @@ from warden.engine.tape import PriceTapes
 from warden.engine.trailing import Mark, TrailingProcess
 
 log = logging.getLogger("warden.engine")
+RESUME_CONCURRENCY = 32  # positions resumed at once at start
 UNRECORDED_KEPT = 10_000  # refusals kept for the store while it is down; the oldest go first
 _CREATION_TOPICS = {f"{c.__module__}:{c.__qualname__}" for c in (SignalAccepted, PositionAdopted)}
 
@@ -101,8 +102,21 @@ class Engine:
         for venue, account in self.ctx.ports:
             while not await self.reconciler.snapshot(venue, account):
                 await self.ctx.pause()
-        for position in list(self.ctx.positions.values()):
-            await self._resume(position)
+        # Each position resumes under its own lock, so they resume side by side: a cold start with
+        # many positions waits for the venue's round trips RESUME_CONCURRENCY at a time, not one by
+        # one (ccxt's own rate limiter still spaces the requests as the venue demands).
+        gate = asyncio.Semaphore(RESUME_CONCURRENCY)
+
+        async def resume(position: Position) -> None:
+            async with gate:
+                await self._resume(position)
+
+        # every position gets its turn even if another's fails; then the first failure stops the start
+        outcomes = await asyncio.gather(*(resume(p) for p in list(self.ctx.positions.values())),
+                                        return_exceptions=True)
+        for outcome in outcomes:
+            if isinstance(outcome, BaseException):
+                raise outcome
         self.ready = True
 
     def _load_open_positions(self) -> None:

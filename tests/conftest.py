@@ -8,6 +8,15 @@ import pytest
 
 from tests import pg
 
+# The longest tests are handed out first: `make test` runs two pytest-xdist workers, and a long test
+# that started last would be the whole run's tail.
+LONGEST_FIRST = ("tests/soak/test_soak.py", "tests/e2e/test_crash_process.py",
+                 "tests/e2e/test_bench_engine.py", "tests/integration/engine/test_store_outage.py")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    items.sort(key=lambda item: not item.nodeid.startswith(LONGEST_FIRST))  # stable: else as collected
+
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[pg.PgServer]:
