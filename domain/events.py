@@ -345,6 +345,18 @@ class ScaleInFilled(PositionEvent):
     raw: Raw
 
 
+class AdoptedPositionGrew(PositionEvent):
+    """An adopted position was larger on the venue than when it was adopted (a hand order still
+    filling in pieces when warden found it): warden follows the venue's size, so its stop covers
+    the whole position."""
+
+    class_version = 1
+
+    size: Decimal  # the venue's size now
+    entry_price: Decimal | None  # the venue's average entry for that size, when it said
+    raw: Raw
+
+
 class ScaleInRejected(PositionEvent):
     """The venue refused the added order (or it never filled): the position is unchanged."""
 

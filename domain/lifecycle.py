@@ -98,6 +98,8 @@ TRANSITIONS: dict[type, dict[Status, Status]] = {
     ev.ScaleInRequested: {PR: PR, T: T, A: A},
     ev.ScaleInFilled: {PR: PR, T: T, A: A},  # the one stop covers the new size
     ev.ScaleInRejected: {PR: PR, T: T, A: A},
+    # an adopted position that was still filling when warden found it: its size follows the venue's
+    ev.AdoptedPositionGrew: {F: F, PR: PR, T: T, A: A},
 }
 
 PROTECTED_STATUSES = frozenset({Status.PROTECTED, Status.TRAILING, Status.AGED})

@@ -39,6 +39,7 @@ from warden.domain.values import (
     ZERO,
     CloseBasis,
     CloseReason,
+    Origin,
     PriceSource,
     Side,
     StopPurpose,
@@ -268,6 +269,23 @@ class Position(ExitOrderCommands, PositionState, Aggregate):
         self.trigger_event(ev.ScaleInFilled, timestamp=at, signal_id=self.scale_in_signal_id,
                            price=price, quantity=quantity, price_source=source, order_id=order_id,
                            fee=fee, raw=evidence(raw))
+
+    @records(ev.AdoptedPositionGrew)
+    def follow_adopted_size(self, *, size: Decimal, entry_price: Decimal | None, at: datetime,
+                            raw: Raw | None = None) -> None:
+        """An adopted position is larger on the venue than warden holds it: take the venue's size
+        (and average entry), so the stop is sized for all of it. Only growth, only for a position
+        warden adopted, and only with no intent in flight (those settle the size themselves)."""
+        if self.origin is not Origin.ADOPTED:
+            raise ImpossibleFill(f"{self.symbol}: only an adopted position follows the venue's size")
+        if self.pending_intent is not None:
+            raise PositionBusy(f"{self.symbol}: {self.pending_intent.value} in flight")
+        if not size.is_finite() or size <= self.filled_qty:
+            raise ImpossibleFill(f"{self.symbol}: {size} is not more than the {self.filled_qty} held")
+        if entry_price is not None and (not entry_price.is_finite() or entry_price <= 0):
+            entry_price = None  # the venue's average is not usable: the adopted entry stands
+        self.trigger_event(ev.AdoptedPositionGrew, timestamp=at, size=size, entry_price=entry_price,
+                           raw=evidence(raw))
 
     @records(ev.ScaleInRejected)
     def reject_scale_in(self, *, reason: str, code: str | None, at: datetime,

@@ -175,6 +175,12 @@ class PositionState:
         self.entry_fees += e.fee
         self._scale_in_settled()
 
+    @_handles(ev.AdoptedPositionGrew)
+    def _(self, e: ev.AdoptedPositionGrew) -> None:
+        self.quantity = self.filled_qty = e.size
+        if e.entry_price is not None:
+            self.entry_price = e.entry_price
+
     @_handles(ev.ScaleInRejected)
     def _(self, e: ev.ScaleInRejected) -> None:
         self._scale_in_settled()

@@ -24,7 +24,7 @@ from warden.domain.ids import account_id
 from warden.domain.lifecycle import Intent
 from warden.domain.position import Position
 from warden.domain.reports import PositionReport
-from warden.domain.values import CloseReason, PhantomPolicy, PriceSource
+from warden.domain.values import CloseReason, Origin, PhantomPolicy, PriceSource
 from warden.engine.closing import Closer
 from warden.engine.context import EngineContext
 from warden.engine.errors import ExchangeFailure
@@ -179,6 +179,18 @@ class Reconciler:
             else:
                 await self.closer.close(p, CloseReason.PHANTOM_CLOSED)
 
+    async def _follow_growth(self, p: Position, report: PositionReport) -> None:
+        """An adopted position grew on the venue: warden takes the venue's size and resizes its stop
+        to cover all of it (a Bybit position stop already does; a stop order is replaced)."""
+        async with self.ctx.lock(p.id):
+            if not p.is_open or p.pending_intent is not None or report.size <= p.filled_qty:
+                return  # changed while waiting for the lock: the next report decides again
+            p.follow_adopted_size(size=report.size, entry_price=report.entry_price, at=self.ctx.now(),
+                                  raw=report.raw)
+            await self.ctx.save(p)
+            if p.is_protected:
+                await self.saga.stops.resize(p)
+
     async def _check_mismatch(self, account: ExchangeAccount, p: Position, report: PositionReport) -> None:
         if p.filled_qty == 0 or (report.side is p.side and report.size == p.filled_qty):
             return
@@ -186,6 +198,9 @@ class Reconciler:
             return  # the aged exit's order has filled in part: expected, not a mismatch
         if p.pending_intent is Intent.SCALE_IN:
             return  # the added quantity is on its way: its fill settles the size
+        if p.origin is Origin.ADOPTED and report.side is p.side and report.size > p.filled_qty:
+            await self._follow_growth(p, report)  # a hand order found while still filling
+            return
         key = (p.id, report.size)
         if key in self._seen_mismatch:
             return

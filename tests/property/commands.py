@@ -53,4 +53,5 @@ def plausible_arguments(command: str, *, mark: Decimal, stop: Decimal, reference
         "request_scale_in": {"signal_id": "sig-add", "quantity": qty, "client_order_id": "cid-add"},
         "fill_scale_in": {"price": mark, "quantity": qty, "source": PriceSource.EXECUTIONS},
         "reject_scale_in": {"reason": "refused", "code": None},
+        "follow_adopted_size": {"size": qty * 2, "entry_price": mark},
     }[command]

@@ -146,3 +146,23 @@ async def test_a_snapshot_is_recorded_only_when_it_changes_something(sim, make_e
     snapshots = account_events(store, "PositionsSnapshotted")
     assert [[(r.symbol, r.size) for r in s.reports] for s in snapshots] == [
         [("BTCUSDT", Decimal("0.010"))], [("BTCUSDT", Decimal("0.015"))]]
+
+
+async def test_an_adopted_position_that_grows_on_the_venue_is_covered_in_full(sim, make_engine, store):
+    """A hand order still filling in pieces when warden found it (soak seeds 7102, 8001): the
+    adopted position follows the venue's size and its Binance stop order is resized to all of it."""
+    from tests.integration.engine.venue_state import held_stops
+
+    sim.control.open_position("binance", "BTCUSDT", "buy", "0.010")
+    engine = await make_engine(venues=("binanceusdm",))
+    [adopted] = [p for p in engine.positions.values() if p.origin is Origin.ADOPTED]
+    assert [s.qty for s in held_stops(sim, "binanceusdm")] == [Decimal("0.010")]
+
+    sim.control.open_position("binance", "BTCUSDT", "buy", "0.010")  # the rest of the hand order
+    await engine.reconciler.snapshot("binanceusdm", "binance")
+
+    assert adopted.filled_qty == Decimal("0.020") and adopted.status is Status.PROTECTED
+    assert [s.qty for s in held_stops(sim, "binanceusdm")] == [Decimal("0.020")]
+    grew = [e for e in store.history(adopted.id) if type(e).__name__ == "AdoptedPositionGrew"]
+    assert [e.size for e in grew] == [Decimal("0.020")]
+    assert not account_events(store, "PositionMismatch")  # followed, not merely flagged
