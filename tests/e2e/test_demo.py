@@ -88,7 +88,11 @@ def test_the_trailing_stop_moves_up_and_is_hit(run):
 
 def test_the_aged_position_exits_and_the_binance_short_stays_protected(run):
     aged = run.section("aged exit")
-    assert aged.index("AGED:") < aged.index("aged phase 2") < aged.index("CLOSED AGED_EXIT")
+    # usually in phase 2 (the script moves the clock on a minute); in phase 1 when the simulated
+    # price reached that phase's limit first (the random walk goes on while a loaded machine waits)
+    closed = aged.index("CLOSED AGED_EXIT")
+    assert aged.index("AGED:") < closed
+    assert "aged phase 2" not in aged or aged.index("aged phase 2") < closed
     assert "AGED_EXIT" in run.row("aged exit")
     assert run.row("binance short")[:4] == ["BTCUSDT", "binanceusdm", "SHORT", "PROTECTED"]
 
