@@ -13,6 +13,7 @@ import pytest
 
 from tests.builders import BTC, SATS, at, filled, opened, protected
 from tests.integration.projections.views import Boom, CrashingView, marked
+from tests.stores import OnMemory, OnPostgres, OnSQLite
 from warden.adapters.readmodel_sql import ReadModelDB, open_readmodel
 from warden.adapters.store import WardenStore, open_store
 from warden.domain.account import ExchangeAccount
@@ -219,20 +220,13 @@ class ProjectionContract:
         assert btc.is_flat and btc.side is None and btc.reported_at == at(4)
 
 
-class TestMemoryProjections(ProjectionContract):
-    @pytest.fixture
-    def store_url(self) -> str:
-        return "memory://"
+class TestMemoryProjections(OnMemory, ProjectionContract):
+    pass
 
 
-class TestSQLiteProjections(ProjectionContract):
-    @pytest.fixture
-    def store_url(self, tmp_path) -> str:
-        return f"sqlite:///{tmp_path}/warden.sqlite3"
+class TestSQLiteProjections(OnSQLite, ProjectionContract):
+    pass
 
 
-@pytest.mark.postgres
-class TestPostgresProjections(ProjectionContract):
-    @pytest.fixture
-    def store_url(self, pg_url: str) -> str:
-        return pg_url
+class TestPostgresProjections(OnPostgres, ProjectionContract):
+    pass

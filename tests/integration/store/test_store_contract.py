@@ -10,6 +10,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError
 
 from tests.builders import SATS, at, opened, protected
+from tests.stores import OnMemory, OnPostgres, OnSQLite
 from warden.adapters.eventlog import export_log, import_log
 from warden.adapters.store import WardenStore, open_store
 from warden.domain.account import ExchangeAccount
@@ -131,20 +132,13 @@ class PersistentStoreContract(StoreContract):
         assert [e.originator_version for e in reopened.all_events()] == [1, 2, 3, 4, 5]
 
 
-class TestMemoryStore(StoreContract):
-    @pytest.fixture
-    def store_url(self) -> str:
-        return "memory://"
+class TestMemoryStore(OnMemory, StoreContract):
+    pass
 
 
-class TestSQLiteStore(PersistentStoreContract):
-    @pytest.fixture
-    def store_url(self, tmp_path) -> str:
-        return f"sqlite:///{tmp_path}/warden.sqlite3"
+class TestSQLiteStore(OnSQLite, PersistentStoreContract):
+    pass
 
 
-@pytest.mark.postgres
-class TestPostgresStore(PersistentStoreContract):
-    @pytest.fixture
-    def store_url(self, pg_url: str) -> str:
-        return pg_url
+class TestPostgresStore(OnPostgres, PersistentStoreContract):
+    pass

@@ -16,6 +16,7 @@ import pytest
 from eventsourcing.persistence import IntegrityError, OperationalError
 
 from tests.builders import at, opened, protected
+from tests.stores import OnMemory, OnPostgres, OnSQLite
 from warden.adapters.store import SNAPSHOT_INTERVALS, WardenStore, open_store
 from warden.adapters.writer import VersionGap
 from warden.domain.position import Position
@@ -176,20 +177,13 @@ class WriterContract:
         assert versions(store, position) == [1, 2, 3, 4, 5, 6, 7]
 
 
-class TestMemoryWriter(WriterContract):
-    @pytest.fixture
-    def store_url(self) -> str:
-        return "memory://"
+class TestMemoryWriter(OnMemory, WriterContract):
+    pass
 
 
-class TestSQLiteWriter(WriterContract):
-    @pytest.fixture
-    def store_url(self, tmp_path) -> str:
-        return f"sqlite:///{tmp_path}/warden.sqlite3"
+class TestSQLiteWriter(OnSQLite, WriterContract):
+    pass
 
 
-@pytest.mark.postgres
-class TestPostgresWriter(WriterContract):
-    @pytest.fixture
-    def store_url(self, pg_url: str) -> str:
-        return pg_url
+class TestPostgresWriter(OnPostgres, WriterContract):
+    pass
