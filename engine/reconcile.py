@@ -182,7 +182,11 @@ class Reconciler:
     async def _follow_growth(self, p: Position, report: PositionReport) -> None:
         """An adopted position grew on the venue: warden takes the venue's size and resizes its stop
         to cover all of it (a Bybit position stop already does; a stop order is replaced)."""
-        async with self.ctx.lock(p.id):
+        lock = self.ctx.lock(p.id)
+        if lock.locked():
+            return  # busy (being protected, trailed, closed): never wait here, the reconciler would
+            # stall behind it; the next report or snapshot sees the size again
+        async with lock:
             if not p.is_open or p.pending_intent is not None or report.size <= p.filled_qty:
                 return  # changed while waiting for the lock: the next report decides again
             p.follow_adopted_size(size=report.size, entry_price=report.entry_price, at=self.ctx.now(),
