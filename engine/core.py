@@ -71,7 +71,7 @@ class Engine:
         self.ctx.account_configs.update(account_configs or {})
         self.closer = Closer(self.ctx)
         self.stops = StopKeeper(self.ctx, self.closer)
-        self.saga = OpenSaga(self.ctx, self.closer, self.stops)
+        self.saga = OpenSaga(self.ctx, self.closer, self.stops, self.last_price)
         self.scale_in = ScaleIn(self.ctx, self.saga, self.stops)
         self.tapes = PriceTapes(self.ctx, self.ctx.config.tape_interval_s)
         self.trailing = TrailingProcess(self.ctx, self.stops, self.tapes)

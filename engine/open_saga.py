@@ -9,7 +9,7 @@ sending blindly.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import replace
 from decimal import Decimal
 
@@ -26,8 +26,10 @@ from warden.engine.stops import StopKeeper
 
 
 class OpenSaga:
-    def __init__(self, ctx: EngineContext, closer: Closer, stops: StopKeeper) -> None:
+    def __init__(self, ctx: EngineContext, closer: Closer, stops: StopKeeper,
+                 marks: Callable[[str, str], Decimal | None] | None = None) -> None:
         self.ctx, self.closer, self.stops = ctx, closer, stops
+        self._marks = marks  # the engine's latest price of a venue's symbol (`Engine.last_price`)
 
     async def advance(self, position: Position) -> None:
         """Take ``position`` as far as it can go toward PROTECTED (or a confirmed close)."""
@@ -137,7 +139,9 @@ class OpenSaga:
 
     # ----- stop -------------------------------------------------------------------------------
     async def protect(self, p: Position) -> None:
-        """Place the initial stop from the real fill; correct and retry; roll back if impossible."""
+        """Place the initial stop from the real fill; re-round and retry; close at market when no
+        stop can be placed, or when the price is already through the stop (its level is breached:
+        the venue would refuse it, and a stop further away would widen the policy's risk)."""
         ctx, port = self.ctx, self.ctx.port(p)
         reference = p.entry_price
         try:
@@ -150,8 +154,12 @@ class OpenSaga:
             if placed is not None:
                 await self._record_placed(p, placed, reference)
                 return
-        attempts, last_reason = 0, ""
+        attempts, last_reason, venue_mark = 0, "", None
         while attempts < ctx.config.stop_attempts:
+            through = self._through(p, stop, venue_mark, self.known_mark(p))
+            if through is not None:  # never send a stop the venue must refuse
+                await self._close_breached(p, stop, through)
+                return
             purpose = StopPurpose.INITIAL if attempts == 0 else StopPurpose.CORRECTION
             cid = self.stops.client_id(p)
             p.request_stop(price=stop, reference_price=reference, purpose=purpose, at=ctx.now(),
@@ -171,9 +179,11 @@ class OpenSaga:
                 p.reject_stop(price=stop, code=e.venue_code, reason=last_reason, at=ctx.now(),
                                 raw=e.evidence)
                 await ctx.save(p)
-                corrected = await self._corrected_stop(p, stop)
+                venue_mark = await self._venue_mark(p)  # the price may have moved meanwhile
+                corrected = self._corrected_stop(p, stop, venue_mark)
                 if corrected is None:
-                    break
+                    await self._close_breached(p, stop, venue_mark)
+                    return
                 stop, reference = corrected
                 continue
             except (Retryable, UnknownOutcome) as e:
@@ -184,9 +194,11 @@ class OpenSaga:
                     await ctx.save(p)
                     attempts += 1
                     await ctx.pause()
-                    corrected = await self._corrected_stop(p, stop)  # the price moved meanwhile
+                    venue_mark = await self._venue_mark(p)  # the price moved meanwhile
+                    corrected = self._corrected_stop(p, stop, venue_mark)
                     if corrected is None:
-                        break
+                        await self._close_breached(p, stop, venue_mark)
+                        return
                     stop, reference = corrected
                     continue
             ctx.checkpoint("stop-sent")
@@ -201,18 +213,40 @@ class OpenSaga:
         await self.ctx.save(p)
         self.ctx.checkpoint("stop-recorded")
 
-    async def _corrected_stop(self, p: Position, stop: Decimal) -> tuple[Decimal, Decimal] | None:
-        """Re-read the mark and re-round: the stop must sit on the protective side of the current
-        price, at least one tick away. None when no valid stop exists any more."""
-        mark = p.entry_price
+    async def _close_breached(self, p: Position, stop: Decimal, mark: Decimal | None) -> None:
+        """The stop's level is breached before any stop held: close at market, saying so."""
+        await self.closer.close(p, CloseReason.ROLLED_BACK,
+                                detail=f"the price {mark} is already through the stop {stop}")
+
+    def known_mark(self, p: Position) -> Decimal | None:
+        """The latest price warden knows for ``p``'s symbol without asking the venue: the
+        engine's latest mark for the venue and symbol (the one its lanes decide from), else the
+        last one the position recorded (after a restart, before a new mark has come)."""
+        latest = self._marks(p.venue, p.symbol) if self._marks is not None else None
+        return latest if latest is not None else p.last_mark
+
+    @staticmethod
+    def _through(p: Position, stop: Decimal, *marks: Decimal | None) -> Decimal | None:
+        """The first of ``marks`` already at or through ``stop`` (a long's stop >= the mark, a
+        short's <= it), or None."""
+        return next((m for m in marks if m is not None and p.side.sign * (m - stop) <= 0), None)
+
+    async def _venue_mark(self, p: Position) -> Decimal | None:
+        """The venue's mark for ``p``'s symbol from a position read, or None."""
         for report in await self.closer.positions(p):
             if report.symbol == p.symbol and report.mark_price:
-                mark = report.mark_price
-        tick = p.instrument.tick_size
-        furthest = mark - p.side.sign * tick
-        candidate = min(stop, furthest) if p.side.sign > 0 else max(stop, furthest)
+                return report.mark_price
+        return None
+
+    def _corrected_stop(self, p: Position, stop: Decimal,
+                        mark: Decimal | None) -> tuple[Decimal, Decimal] | None:
+        """After a refusal: ``stop`` re-rounded protectively against the current mark (or the
+        entry), with that price as its reference. Never moved further from the price than the
+        policy's stop: None when ``stop`` is no longer valid there (the price is through it),
+        for the caller to close at market rather than widen the risk."""
+        reference = mark if mark is not None else p.entry_price
         try:
-            return p.instrument.protective_stop(p.side, candidate, mark), mark
+            return p.instrument.protective_stop(p.side, stop, reference), reference
         except InvalidStop:
             return None
 

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 from decimal import Decimal
 
 import pytest
 from click.testing import CliRunner
 
 from tests.integration.engine.conftest import ACCOUNTS, events_of, signal
+from tests.integration.engine.venue_state import events, held_stops, position_qty
 from warden.adapters.eventlog import export_log
 from warden.app import main
 from warden.domain.lifecycle import Status
@@ -105,6 +107,40 @@ async def test_a_position_that_cannot_be_protected_is_closed_and_proven_flat(sim
     assert position.exit_price is not None and position.exit_price > 0
     assert venue_position(sim, "bybit") is None  # flat on the exchange
     assert events_of(store, outcome.position_id).count("StopLossRejected") == 3
+
+
+# per venue: the simulator's name, the entry order's path, the stop placement's path
+PATHS = {"bybit": ("bybit", "/v5/order/create", "/v5/position/trading-stop"),
+         "binanceusdm": ("binance", "/fapi/v1/order", "/fapi/v1/algoOrder")}
+
+
+@pytest.mark.parametrize("venue", ["bybit", "binanceusdm"])
+async def test_a_stop_the_price_passed_while_the_fill_was_resolved_is_never_sent(sim, make_engine,
+                                                                                store, venue):
+    # found by the soak (seeds 7119, 9000, 9052): the fill was resolved slowly (here the entry's
+    # answer is lost: the venue fills it, warden asks for it by client id after its 1 s timeout)
+    # and the price fell through the stop meanwhile; the stop was sent all the same (refused),
+    # then "corrected" to a tick below the mark, further from the entry than the policy allows
+    sim.control.set_price("BTCUSDT", "60000")
+    engine = await make_engine(request_timeout_s=1.0)
+    short, entry_path, place_path = PATHS[venue]
+    sim.control.inject("hang", venue=short, path=entry_path, seconds=1.5, after=True, times=1)
+
+    outcome = await engine.submit(signal(f"breached-{venue}", exchange=venue))
+    await asyncio.sleep(0.3)  # the entry filled, its answer not back: the price falls through 58,800
+    sim.control.set_price("BTCUSDT", "58500")
+    await engine.on_mark(venue, "BTCUSDT", Decimal("58500"), at=engine.ctx.now())
+    await engine.idle()
+
+    p = store.repository.get(outcome.position_id)
+    assert p.entry_price == Decimal("60000")  # the 2 % stop is 58,800: above the price
+    sent = [r for r in sim.control.requests(short, place_path) if r["method"] == "POST"]
+    assert sent == []  # no stop the venue must refuse, and none below the policy's
+    assert p.status is Status.CLOSED and p.close_reason is CloseReason.ROLLED_BACK
+    [closed] = events(store, p.id, "PositionRolledBack")
+    assert closed.reason == "the price 58500 is already through the stop 58800.0"
+    assert closed.exit_price == Decimal("58500")
+    assert position_qty(sim, venue) == 0 and held_stops(sim, venue) == []
 
 
 async def test_duplicates_and_bad_signals_are_recorded_and_open_nothing(sim, make_engine, store):

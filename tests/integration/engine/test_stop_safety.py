@@ -187,20 +187,38 @@ async def remove_stop_by_hand(engine, venue: str, p) -> None:
     assert not await port.fetch_stops("BTCUSDT")
 
 
-async def test_a_first_stop_whose_answer_was_lost_is_retried_from_the_current_mark(sim, make_engine, store):
-    # found by the soak (seed 7075): the retry after a lost answer re-sent the first price, which
-    # the mark had passed meanwhile (refused as triggering at once), before correcting it
+async def first_stop_lost_while_the_price_falls_to(sim, make_engine, price: str):
+    """A long at 60,000 whose first stop (58,800) is sent, its answer lost (not processed), while
+    the price falls to ``price``; returns the position and the stop prices sent."""
     sim.control.set_price("BTCUSDT", "60000")
     engine = await make_engine(request_timeout_s=TIMEOUT_S)
     sim.control.inject("hang", venue="bybit", path="/v5/position/trading-stop", seconds=HANG_S, times=1)
-    asyncio.get_running_loop().call_later(0.3, sim.control.set_price, "BTCUSDT", "58500")
+    asyncio.get_running_loop().call_later(0.3, sim.control.set_price, "BTCUSDT", price)
 
-    outcome = await engine.submit(signal("lost-first"))
+    outcome = await engine.submit(signal(f"lost-first-{price}"))
     await engine.idle()
 
-    p = engine.positions[outcome.position_id]
     sent = [Decimal(r["params"]["stopLoss"]) for r in sim.control.requests("bybit", "trading-stop")
             if r["method"] == "POST"]
-    assert p.status is Status.PROTECTED and p.stop_price == Decimal("58499.9")
-    assert sent == [Decimal("58800.0"), Decimal("58499.9")]  # never 58800 again once passed
-    assert [s.price for s in held_stops(sim, "bybit")] == [Decimal("58499.9")]
+    return engine.ctx.store.repository.get(outcome.position_id), sent
+
+
+async def test_a_first_stop_whose_answer_was_lost_is_retried_at_the_policys_price(sim, make_engine, store):
+    p, sent = await first_stop_lost_while_the_price_falls_to(sim, make_engine, "59000")
+
+    assert p.status is Status.PROTECTED and p.stop_price == Decimal("58800.0")
+    assert sent == [Decimal("58800.0"), Decimal("58800.0")]  # still valid: never moved further away
+    assert [s.price for s in held_stops(sim, "bybit")] == [Decimal("58800.0")]
+
+
+async def test_a_first_stop_lost_while_the_price_went_through_it_closes_at_market(sim, make_engine, store):
+    # found by the soak (seed 7075): the retry after a lost answer re-sent the first price, which
+    # the mark had passed meanwhile (refused as triggering at once); then (seeds 9000, 9052) the
+    # correction put the stop a tick below the mark, wider than the policy's stop
+    p, sent = await first_stop_lost_while_the_price_falls_to(sim, make_engine, "58500")
+
+    assert sent == [Decimal("58800.0")]  # never again once passed, and never below it
+    assert p.status is Status.CLOSED and p.close_reason is CloseReason.ROLLED_BACK
+    [closed] = events(store, p.id, "PositionRolledBack")
+    assert closed.reason == "the price 58500 is already through the stop 58800.0"
+    assert position_qty(sim, "bybit") == 0 and held_stops(sim, "bybit") == []
