@@ -80,6 +80,7 @@ class Engine:
         self.ready = False
         self._tasks: set[asyncio.Task[None]] = set()
         self._marks: dict[tuple[str, str], Decimal] = {}
+        self._arrived: dict[tuple[str, str], float] = {}  # when the frame of each latest mark arrived
         self._signal_book: SignalBook | None = None
         # refusals whose day's book could not be read (the store was down): recorded once it is up
         self._unrecorded: deque[tuple[str | None, str, Any, datetime]] = deque(maxlen=UNRECORDED_KEPT)
@@ -329,11 +330,16 @@ class Engine:
         return self._signal_book
 
     async def on_position_report(self, report: PositionReport, *, arrived: float | None = None) -> None:
-        await self.reconciler.on_report(report)
-        if report.mark_price is not None and not report.is_flat:
+        # Its mark first: the report's save waits for the store (all of an outage), and the feed's
+        # next reports wait behind it. One that arrived before a mark already taken for the symbol
+        # (from the mark feed meanwhile) is not the latest price: the decisions keep the newer one.
+        key = (report.venue, report.symbol)
+        if report.mark_price is not None and not report.is_flat and \
+                (arrived is None or arrived >= self._arrived.get(key, float("-inf"))):
             await self.on_mark(report.venue, report.symbol, report.mark_price,
                                at=report.exchange_time or self.ctx.now(), account=report.account,
                                source=PriceSource.WEBSOCKET, arrived=arrived)
+        await self.reconciler.on_report(report)
 
     async def on_mark(self, venue: str, symbol: str, price: Decimal, *, at: datetime,
                       account: str | None = None, source: PriceSource = PriceSource.MARK,
@@ -344,7 +350,7 @@ class Engine:
         if not price.is_finite() or price <= 0:
             return  # the feeds refuse such a frame; nothing to record or decide
         arrived = self.ctx.clock.monotonic() if arrived is None else arrived
-        self._marks[venue, symbol] = price
+        self._marks[venue, symbol], self._arrived[venue, symbol] = price, arrived
         mark = Mark(price, source, at, arrived)
         for p in list(self.ctx.positions.values()):
             if p.venue == venue and p.symbol == symbol and account in (None, p.account):

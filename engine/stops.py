@@ -17,6 +17,7 @@ stop on the venue.
 from __future__ import annotations
 
 import contextlib
+from collections.abc import Callable
 from decimal import Decimal
 
 from warden.domain.ids import client_order_id
@@ -56,14 +57,22 @@ class StopKeeper:
 
     # ----- replacing the stop -------------------------------------------------------------------
     async def replace(self, p: Position, price: Decimal, reference: Decimal,
-                      purpose: StopPurpose) -> bool:
+                      purpose: StopPurpose, passed: Callable[[], Decimal | None] | None = None) -> bool:
         """Put a stop at ``price`` for the whole position in place of the current one. True once
         the venue confirmed it (directly or when asked); False when refused (the old stop stands)
-        or still unknown (the intent stays pending)."""
+        or still unknown (the intent stays pending). ``passed`` is asked once the intent is
+        durable (the save waits out a store outage): a price it names is through ``price``, so
+        the request is withdrawn unsent (recorded refused by warden) and the old stop stands."""
         ctx, cid = self.ctx, self.client_id(p)
         p.request_stop(price=price, reference_price=reference, purpose=purpose, at=ctx.now(),
                        client_order_id=cid)
         await ctx.save(p)
+        through = passed() if passed is not None else None
+        if through is not None:
+            p.reject_stop(price=price, code=None, at=ctx.now(),
+                          reason=f"not sent: the price {through} passed it while its intent was saved")
+            await ctx.save(p)
+            return False
         current = StopReport(p.venue, p.symbol, p.side, p.stop_price, p.stop_order_id)
         try:
             placed = await ctx.port(p).move_stop(current, p.filled_qty, price, cid)

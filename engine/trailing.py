@@ -108,6 +108,11 @@ class TrailingProcess:
             return
         wait = watch.last_move + float(self.ctx.policies(p).trailing.min_interval_seconds) \
             - self.ctx.clock.monotonic()
+        if not self.ctx.store.available:
+            # the move's intent could not be recorded before it is sent: a target decided now
+            # would go out, from this mark, only once the store is back; decide then, from the
+            # latest mark (the lane checks again every retry delay)
+            wait = max(wait, self.ctx.config.retry_delay_s)
         if wait > 0:  # throttled: the latest best price wins when the lane wakes
             if watch.timer is None:
                 watch.timer = asyncio.create_task(self._wake(p.id, watch, wait))
@@ -132,10 +137,14 @@ class TrailingProcess:
         would refuse it as triggering at once, so it is not sent and the stop in force stays."""
         target = self.ctx.policies(p).trailing.next_stop(p.side, self._best(p, watch)[0], p.stop_price,
                                                          p.instrument, p.trailing_callback_percent)
-        latest = watch.latest.price if watch.latest is not None else p.last_mark
-        if target is not None and latest is not None and p.side.sign * (latest - target) <= 0:
+        if target is not None and self._passed(p, watch, target) is not None:
             return None
         return target
+
+    def _passed(self, p: Position, watch: _Watch, target: Decimal) -> Decimal | None:
+        """The latest mark, when it is at or through ``target``."""
+        latest = watch.latest.price if watch.latest is not None else p.last_mark
+        return latest if latest is not None and p.side.sign * (latest - target) <= 0 else None
 
     async def _wake(self, position_id: UUID, watch: _Watch, delay: float) -> None:
         await asyncio.sleep(delay)
@@ -153,8 +162,10 @@ class TrailingProcess:
                 if unrecorded is not None:
                     self.tapes.used(p.venue, p.symbol, unrecorded.price, unrecorded.source, unrecorded.at)
                 self.moves_sent += 1
-                # placed before the old one goes; a lost answer is settled by asking the venue
-                await self.stops.replace(p, target, best, StopPurpose.TRAIL)
+                # placed before the old one goes; a lost answer is settled by asking the venue;
+                # not sent if the latest mark passed it while its intent waited for the store
+                await self.stops.replace(p, target, best, StopPurpose.TRAIL,
+                                         passed=lambda: self._passed(p, watch, target))
         finally:
             watch.last_move = ctx.clock.monotonic()
 

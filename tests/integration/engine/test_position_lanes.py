@@ -10,10 +10,15 @@ whose best price its next move follows.
 from __future__ import annotations
 
 import asyncio
+import threading
 from decimal import Decimal
+
+from eventsourcing.persistence import OperationalError
 
 from tests.integration.engine.conftest import signal
 from warden.domain.lifecycle import Intent, Status
+from warden.domain.reports import PositionReport
+from warden.domain.values import ReportSource, Side
 from warden.engine.ports import StopMode
 
 MOVE_PATH = "/v5/position/trading-stop"
@@ -107,3 +112,70 @@ async def test_the_update_to_decision_time_counts_from_the_frames_arrival(sim, m
     await engine.idle()
     after = sorted(engine.trailing.decision_latencies())
     assert len(after) == len(before) + 1 and max(before) < 0.25 <= after[-1]
+
+
+class Outage:
+    """The store stops committing (each commit fails as an unreachable server's would, and the
+    writer retries it, in order, until it goes through) from ``start`` until ``end``."""
+
+    def __init__(self, store) -> None:
+        self.down, commit = threading.Event(), store.recorder.commit
+
+        def failing(*args, **kwargs):
+            if self.down.is_set():
+                raise OperationalError("connection refused (a test's outage)")
+            return commit(*args, **kwargs)
+        store.recorder.commit = failing
+
+    def start(self) -> None:
+        self.down.set()
+
+    def end(self) -> None:
+        self.down.clear()
+
+
+def report(engine, mark: str) -> PositionReport:
+    return PositionReport("bybit", "bybit", "BTCUSDT", Side.LONG, Decimal("0.010"), Decimal("60000"),
+                          Decimal(mark), ReportSource.WEBSOCKET, exchange_time=engine.ctx.now())
+
+
+async def test_after_a_store_outage_the_decision_follows_the_newest_mark(sim, make_engine, store):
+    # found by the soak: marks that came with position pushes during a PostgreSQL outage waited
+    # behind their reports' saves and were decided on in order once it was over, a second old,
+    # while newer marks waited behind them; and a move decided as the outage began was sent after
+    # it from its old mark (both refused by the venue: the price had fallen back through them)
+    sim.control.set_price("BTCUSDT", "60000")
+    engine = await make_engine(venues=("bybit",), stop_mode=StopMode.POSITION)
+    p = engine.positions[(await engine.submit(signal("outage-marks"))).position_id]
+    await engine.idle()
+    sim.control.set_price("BTCUSDT", "60700")
+    await engine.on_mark("bybit", "BTCUSDT", Decimal("60700"), at=engine.ctx.now())
+    await engine.idle()
+    stop = p.stop_price
+    assert p.status is Status.TRAILING and stop == Decimal("60396.5")
+
+    outage = Outage(store)
+    outage.start()
+    sim.control.set_price("BTCUSDT", "61500")  # the private feed's pushes carry it, and more
+    clock = engine.ctx.clock
+
+    async def private_feed() -> None:  # one report at a time, as the service hands them on
+        pushed = [(price, clock.monotonic()) for price in ("61500", "61600")]  # both came now
+        for price, arrived in pushed:
+            await engine.on_position_report(report(engine, price), arrived=arrived)
+    feed = asyncio.create_task(private_feed())
+    await until(lambda: not store.available, "the store is seen down")
+    sim.control.set_price("BTCUSDT", "60900")  # the price falls back during the outage
+    await engine.on_mark("bybit", "BTCUSDT", Decimal("60900"), at=engine.ctx.now())
+    await asyncio.sleep(0.3)
+    outage.end()
+    await feed
+    await engine.idle()
+
+    # the newest mark, 60,900, is below every move the older ones asked for: none was sent
+    sent = [Decimal(r["params"]["stopLoss"]) for r in sim.control.requests("bybit", MOVE_PATH)
+            if r["method"] == "POST"]
+    assert all(price < Decimal("60900") for price in sent), sent
+    assert not [e for e in store.history(p.id) if type(e).__name__ == "StopLossRejected"
+                and e.code is not None]  # nothing the venue refused
+    assert p.stop_price == stop and engine.last_price("bybit", "BTCUSDT") == Decimal("60900")
