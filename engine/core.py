@@ -71,7 +71,7 @@ class Engine:
         self.ctx.account_configs.update(account_configs or {})
         self.closer = Closer(self.ctx)
         self.stops = StopKeeper(self.ctx, self.closer)
-        self.saga = OpenSaga(self.ctx, self.closer, self.stops, self.last_price)
+        self.saga = OpenSaga(self.ctx, self.closer, self.stops, self.known_mark)
         self.scale_in = ScaleIn(self.ctx, self.saga, self.stops)
         self.tapes = PriceTapes(self.ctx, self.ctx.config.tape_interval_s)
         self.trailing = TrailingProcess(self.ctx, self.stops, self.tapes)
@@ -319,6 +319,18 @@ class Engine:
     def _last_mark(self, venue: str, account: str, symbol: str) -> Decimal | None:
         report = self.reconciler.account(venue, account).open_positions().get(symbol)
         return self._marks.get((venue, symbol)) or (report.mark_price if report else None)
+
+    def known_mark(self, p: Position) -> Decimal | None:
+        """The freshest price known for ``p``'s symbol without asking the venue: the latest mark
+        or the latest REST snapshot's (after a restart it comes before the feed's first tick),
+        else the account's last report of it."""
+        key = (p.venue, p.symbol)
+        seen = [m for m in ((self._arrived.get(key), self._marks.get(key)),
+                            self.reconciler.snapshot_marks.get((p.venue, p.account, p.symbol)))
+                if m is not None and m[0] is not None and m[1] is not None]
+        if seen:
+            return max(seen, key=lambda m: m[0])[1]
+        return self._last_mark(p.venue, p.account, p.symbol)
 
     def _book(self, at: datetime) -> SignalBook:
         book_id = SignalBook.id_for(at.date())

@@ -27,9 +27,9 @@ from warden.engine.stops import StopKeeper
 
 class OpenSaga:
     def __init__(self, ctx: EngineContext, closer: Closer, stops: StopKeeper,
-                 marks: Callable[[str, str], Decimal | None] | None = None) -> None:
+                 marks: Callable[[Position], Decimal | None] | None = None) -> None:
         self.ctx, self.closer, self.stops = ctx, closer, stops
-        self._marks = marks  # the engine's latest price of a venue's symbol (`Engine.last_price`)
+        self._marks = marks  # the engine's latest price of a position's symbol (`Engine.known_mark`)
 
     async def advance(self, position: Position) -> None:
         """Take ``position`` as far as it can go toward PROTECTED (or a confirmed close)."""
@@ -220,9 +220,9 @@ class OpenSaga:
 
     def known_mark(self, p: Position) -> Decimal | None:
         """The latest price warden knows for ``p``'s symbol without asking the venue: the
-        engine's latest mark for the venue and symbol (the one its lanes decide from), else the
-        last one the position recorded (after a restart, before a new mark has come)."""
-        latest = self._marks(p.venue, p.symbol) if self._marks is not None else None
+        engine's (`Engine.known_mark`: the mark its lanes decide from, else the account's last
+        position report), else the last one the position recorded."""
+        latest = self._marks(p) if self._marks is not None else None
         return latest if latest is not None else p.last_mark
 
     @staticmethod

@@ -41,6 +41,9 @@ class Reconciler:
         self._seen_phantoms: set[tuple[str, str, str]] = set()
         self._seen_mismatch: set[tuple[object, Decimal]] = set()
         self._liquidation: dict[tuple[str, str, str], Decimal] = {}  # last reported, per symbol
+        # the mark of each symbol's latest snapshot, with the monotonic time it was taken (a
+        # snapshot that changed nothing else is not recorded, its mark is still the venue's latest)
+        self.snapshot_marks: dict[tuple[str, str, str], tuple[float, Decimal]] = {}
         self._latest: dict[tuple[str, str, str], PositionReport] = {}
         self._workers: dict[tuple[str, str, str], asyncio.Task[None]] = {}
 
@@ -112,6 +115,10 @@ class Reconciler:
     async def apply_snapshot(self, venue: str, account_name: str, reports: list[PositionReport]) -> None:
         """Record and reconcile a snapshot taken elsewhere (e.g. by a stream after it reconnected)."""
         account = self.account(venue, account_name)
+        taken = self.ctx.clock.monotonic()
+        for report in reports:
+            if report.mark_price and not report.is_flat:
+                self.snapshot_marks[venue, account_name, report.symbol] = (taken, report.mark_price)
         if account.record_snapshot(reports, at=self.ctx.now()):  # only when something changed
             await self.ctx.save(account)
         by_symbol = {r.symbol: r for r in reports}
