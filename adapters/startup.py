@@ -9,26 +9,25 @@ line that names its cause (and the key to fix, where there is one).
   answers; `reach_exchange`: an exchange that answers (its markets are what the engine loads
   first). Unreachable ones are retried, each failure logged, until the startup `Budget` is spent.
 
-Blocking calls run in daemon threads (`in_thread`) so the event loop, and with it SIGTERM, is
-never stuck behind a connection attempt.
+Blocking calls run in daemon threads (`in_thread`, adapters/threads.py) so the event loop, and
+with it SIGTERM, is never stuck behind a connection attempt.
 """
 
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import errno
 import logging
 import re
 import socket
 import sqlite3
-import threading
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 from warden.adapters.store import StoreConfig, StoreConfigError
+from warden.adapters.threads import in_thread
 from warden.domain.instrument import Instrument
 from warden.engine.errors import Rejected, Retryable, UnknownOutcome
 from warden.engine.ports import ExchangePort
@@ -91,28 +90,6 @@ async def retry(what: str, attempt: Callable[[], Awaitable[T]], budget: Budget,
                         what, one_line(e), wait, left, extra={"event": "startup_retry"})
             await asyncio.sleep(wait)
             delay = min(delay * 2, MAX_RETRY_DELAY_S)
-
-
-async def in_thread(fn: Callable[..., T], *args: Any) -> T:
-    """``fn(*args)`` in a daemon thread. Unlike `asyncio.to_thread`, whose pool is joined when the
-    loop closes, a SIGTERM need not wait for a connection attempt that hangs."""
-    loop = asyncio.get_running_loop()
-    future: asyncio.Future[T] = loop.create_future()
-
-    def settle(setter: Callable[[Any], None], value: Any) -> None:
-        if not future.done():
-            setter(value)
-
-    def run() -> None:
-        try:
-            outcome, value = future.set_result, fn(*args)
-        except BaseException as e:  # handed to the awaiting task, which decides
-            outcome, value = future.set_exception, e
-        with contextlib.suppress(RuntimeError):  # the loop closed: nobody is waiting any more
-            loop.call_soon_threadsafe(settle, outcome, value)
-
-    threading.Thread(target=run, name="warden-startup", daemon=True).start()
-    return await future
 
 
 # ----- addresses ----------------------------------------------------------------------------------

@@ -36,12 +36,12 @@ from warden.adapters.service import WardenService
 from warden.adapters.startup import (
     Budget,
     StartupError,
-    in_thread,
     listen,
     reach_exchange,
     reach_store,
 )
 from warden.adapters.store import WardenStore, open_store
+from warden.adapters.threads import in_thread
 from warden.engine.context import no_checkpoint
 from warden.engine.core import Engine
 from warden.engine.errors import UnsupportedAccount
