@@ -265,7 +265,8 @@ class Intake:
         engine keeps the record for later and the answer goes out at once."""
         try:
             recording = self.sink.record_rejection(signal_id, refusal.reason, recorded, at)
-            if recording is not None:
+            # a refusal because the store does not answer: answered at once, recorded when it can be
+            if recording is not None and refusal.code != "store_unavailable":
                 await asyncio.wait_for(asyncio.shield(recording), RECORD_WAIT_S)
         except TimeoutError:  # the store went down meanwhile: the record is queued, answer now
             log.warning("a refused signal's record is still queued (%s)", refusal.code)

@@ -136,21 +136,21 @@ class WardenService:
         elif isinstance(event, PositionSnapshot):
             await engine.reconciler.apply_snapshot(venue, account, list(event.positions))
         elif isinstance(event, FillReport):
-            account_aggregate = engine.reconciler.account(venue, account)
+            account_aggregate = await engine.reconciler.account(venue, account)
             account_aggregate.record_fill(event, at=event.time or engine.ctx.now())
             await engine.ctx.save(account_aggregate)
         elif isinstance(event, StreamRejection):
-            self._record_rejection(venue, account, event)
+            await self._record_rejection(venue, account, event)
         elif isinstance(event, StreamStatus):
             level = logging.INFO if event.state in (Connection.CONNECTED, Connection.CONNECTING) \
                 else logging.WARNING
             log.log(level, "feed %s %s%s", name, event.state.value,
                     f": {event.reason}" if event.reason else "")
 
-    def _record_rejection(self, venue: str, account: str, rejection: StreamRejection) -> None:
+    async def _record_rejection(self, venue: str, account: str, rejection: StreamRejection) -> None:
         """A feed's compact rejection record (the feed already limited how many come)."""
         engine = self.engine
-        account_aggregate = engine.reconciler.account(venue, account)
+        account_aggregate = await engine.reconciler.account(venue, account)
         account_aggregate.record_rejected_frame(
             feed=rejection.feed, reason=rejection.reason, raw_text=rejection.raw_text,
             size=rejection.size, sha256=rejection.sha256, unrecorded=rejection.unrecorded,
@@ -195,7 +195,7 @@ class WardenService:
                                          account=exchange.account, source=tick.source,
                                          arrived=tick.arrived)
                 else:
-                    self._record_rejection(exchange.venue, exchange.account, tick)
+                    await self._record_rejection(exchange.venue, exchange.account, tick)
                 self.stats.handled[type(tick).__name__] += 1
             except Exception:
                 self.stats.failures[type(tick).__name__] += 1

@@ -17,16 +17,19 @@ transaction as the events (the recorder subclasses take ``snapshots=``), so a sa
 
 The engine saves through `record` (the `EventStore` port of `warden.engine.ports`): the
 group-commit writer of `adapters/writer.py`, off the event loop. `save` (eventsourcing's) stays
-for synchronous callers: imports, the demo's setup, benches.
+for synchronous callers: imports, the demo's setup, benches. The running engine reads through
+`read`: in a daemon thread, refused at once while the writer knows the store is unavailable, and
+given up after `READ_WAIT_S` (`StoreUnavailable` either way), so no read holds up the event loop.
 """
 
 from __future__ import annotations
 
+import asyncio
 import os
-from collections.abc import Collection, Iterable, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
@@ -35,13 +38,17 @@ from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import JSONTranscoder, Notification, Recording, StoredEvent, Transcoder
 from eventsourcing.utils import Environment
 
+from warden.adapters.threads import in_thread
 from warden.adapters.transcodings import FastJSONTranscoder, register_domain_transcodings
-from warden.adapters.writer import GroupWriter
+from warden.adapters.writer import TRANSIENT, GroupWriter
 from warden.domain.account import ExchangeAccount
 from warden.domain.position import Position
 from warden.domain.price_tape import PriceTape
+from warden.engine.errors import StoreUnavailable
 
 DEFAULT_STORE_URL = "sqlite:///var/warden.sqlite3"
+READ_WAIT_S = 2.0  # the longest the running engine waits for a read before calling the store unavailable
+T = TypeVar("T")
 SNAPSHOT_INTERVALS = {Position: 50, ExchangeAccount: 100, PriceTape: 1000}  # a tape's state is one price
 
 
@@ -143,6 +150,23 @@ class WardenStore(Application):
     @property
     def unavailable_reason(self) -> str | None:
         return self.writer.unavailable_reason
+
+    def withdraw(self, saved: asyncio.Future[list[Recording]]) -> None:
+        """Drop a save its caller no longer waits for, if it is not committed yet (writer.py)."""
+        self.writer.withdraw(saved)
+
+    async def read(self, fn: Callable[..., T], *args: Any, wait_s: float | None = READ_WAIT_S) -> T:
+        """``fn(*args)`` (a read of this store) off the event loop. `StoreUnavailable` at once while
+        the store is known to be unavailable, and when it fails to answer within ``wait_s`` seconds
+        (None: wait) or cannot be reached; the store's other errors (not found) propagate."""
+        if not self.available:
+            raise StoreUnavailable(f"store unavailable ({self.unavailable_reason})")
+        try:
+            return await asyncio.wait_for(in_thread(fn, *args, name="warden-read"), wait_s)
+        except TimeoutError:
+            raise StoreUnavailable(f"store unavailable (no answer to a read within {wait_s:g} s)") from None
+        except TRANSIENT as e:
+            raise StoreUnavailable(f"store unavailable ({type(e).__name__}: {e})") from e
 
     def close(self) -> None:
         self.writer.close()

@@ -26,7 +26,16 @@ When a commit fails:
   (`VersionGap`) instead of being written after a hole.
 
 While idle with ``watch`` on (the service), the thread pings the store every `PING_INTERVAL_S`, so
-an outage shows in `available` without waiting for a write.
+an outage shows in `available` without waiting for a write. A commit or ping that has not answered
+for `STALL_S` counts as an outage too (`available` False, "no answer from the store for N s"), so a
+database that hangs rather than refuses shows as fast as one that is down.
+
+A caller that stopped waiting (a signal answered 503 after its bounded wait, `Engine.submit`) may
+`withdraw` its save: while it is not committed yet -- still queued, or in a batch the store keeps
+refusing -- it is dropped and its future raises `Withdrawn`; a save already on its way to the
+store may still commit, and then its future resolves as usual (the caller decides what that means).
+Only a save of new aggregates (their first events) with nothing queued behind it can be withdrawn:
+dropping anything else would leave a hole.
 """
 
 from __future__ import annotations
@@ -48,8 +57,13 @@ log = logging.getLogger("warden.store")
 
 MAX_BACKOFF_S = 1.0
 PING_INTERVAL_S = 1.0
+STALL_S = 1.0  # a commit or ping unanswered this long: the store counts as unavailable
 IDLE_EXIT_S = 5.0  # an idle writer that is not watching ends its thread; the next save starts one
 TRANSIENT = (OperationalError, InterfaceError)
+
+
+class Withdrawn(Exception):
+    """A save its caller withdrew before it was committed: nothing of it was written."""
 
 
 class VersionGap(Exception):
@@ -65,6 +79,7 @@ class _Item:
     loop: asyncio.AbstractEventLoop
     seq: int = 0  # submission order
     queued: float = field(default_factory=time.perf_counter)
+    withdrawn: bool = False
 
     def first_versions(self) -> dict[UUID, int]:
         first: dict[UUID, int] = {}
@@ -91,14 +106,54 @@ class GroupWriter:
         self._seq = 0  # items submitted
         self._clean_from: dict[UUID, int] = {}  # refused aggregate -> first item built after its reload
         self.watch = False
-        self.available = True
-        self.unavailable_reason: str | None = None
+        self._available = True
+        self._reason: str | None = None
+        self._asking_since: float | None = None  # time.monotonic() a commit or ping was sent
+        self._batch: list[_Item] = []  # what the thread is committing
         self.down_since: float | None = None  # time.monotonic() of the first failure of an outage
         self.batches = 0  # transactions committed
         self.committed = 0  # items committed
         self.largest_batch = 0
 
     # ----- the loop's side ----------------------------------------------------------------------
+    @property
+    def available(self) -> bool:
+        return self._available and self._stalled() is None
+
+    @property
+    def unavailable_reason(self) -> str | None:
+        stalled = self._stalled()
+        if self._available and stalled is not None:
+            return f"no answer from the store for {stalled:.1f} s"
+        return self._reason
+
+    def _stalled(self) -> float | None:
+        since = self._asking_since
+        waited = None if since is None else time.monotonic() - since
+        return waited if waited is not None and waited >= STALL_S else None
+
+    def withdraw(self, future: asyncio.Future[Any]) -> None:
+        """Drop the save of ``future`` if it is not committed yet (see the module docstring)."""
+        with self._wake:
+            for item in self._pending:
+                if item.future is future:
+                    if self._can_withdraw(item, list(self._pending)):
+                        self._pending.remove(item)
+                        _on_loop(item.loop, _withdrawn, item.future)
+                    return
+            for item in self._batch:
+                if item.future is future and self._can_withdraw(item, self._batch + list(self._pending)):
+                    item.withdrawn = True  # dropped before the next attempt
+                    return
+
+    @staticmethod
+    def _can_withdraw(item: _Item, queue: list[_Item]) -> bool:
+        versions = item.first_versions()
+        if not versions or any(v != 1 for v in versions.values()):
+            return False
+        behind = queue[queue.index(item) + 1:]
+        return not any(oid in later.first_versions() for later in behind for oid in versions)
+
     def submit(self, *aggregates: Any) -> asyncio.Future[list[Recording[Any]]]:
         """Queue the aggregates' pending events; the future resolves once they are committed, and
         with them everything queued before (so with no pending events it says just that)."""
@@ -161,17 +216,29 @@ class GroupWriter:
                 self._ping()
 
     def _ping(self) -> None:
+        self._asking_since = time.monotonic()
         try:
             self.store.recorder.ping()
         except Exception as e:  # whatever stops a ping stops a commit
             self._down(e)
         else:
             self._up()
+        finally:
+            self._asking_since = None
 
     def _commit(self, batch: list[_Item]) -> None:
         batch = self._drop_refused(batch)
         if not batch:
             return
+        with self._wake:
+            self._batch = batch
+        try:
+            self._commit_batch(batch)
+        finally:
+            with self._wake:
+                self._batch = []
+
+    def _commit_batch(self, batch: list[_Item]) -> None:
         to_stored = self.store.mapper.to_stored_event
         stored = [to_stored(event) for item in batch for event in item.events]
         snapshots = [s for item in batch for s in item.snapshots]
@@ -180,18 +247,26 @@ class GroupWriter:
             return
         backoff, attempt = 0.05, 0
         while True:
+            self._asking_since = time.monotonic()
             try:
                 if attempt and self._landed(stored[0]):
                     ids: Sequence[int] | None = None
                 else:
+                    if attempt:  # not written: what was withdrawn meanwhile never will be
+                        batch, stored, snapshots = self._without_withdrawn(batch, stored, snapshots)
+                        if not batch:
+                            self._asking_since = None
+                            return
                     ids = self.store.recorder.commit(stored, snapshots)
             except TRANSIENT as e:
+                self._asking_since = None
                 self._down(e)
                 attempt += 1
                 time.sleep(backoff)
                 backoff = min(backoff * 2, self.max_backoff_s)
                 continue
             except Exception as e:  # refused: find which item, commit the others
+                self._asking_since = None
                 if len(batch) == 1:
                     self._refuse(batch[0], e)
                 else:
@@ -199,8 +274,24 @@ class GroupWriter:
                         self._commit([item])
                 return
             self._up()
+            self._asking_since = None
             self._settle(batch, stored, ids)
             return
+
+    def _without_withdrawn(self, batch: list[_Item], stored: list[StoredEvent], snapshots: list[StoredEvent]
+                           ) -> tuple[list[_Item], list[StoredEvent], list[StoredEvent]]:
+        """The batch to retry without the items withdrawn meanwhile (their futures say so); called
+        once the last attempt is known not to have landed."""
+        with self._wake:
+            gone = [item for item in batch if item.withdrawn]
+            if not gone:
+                return batch, stored, snapshots
+            batch = self._batch = [item for item in batch if not item.withdrawn]
+        for item in gone:
+            _on_loop(item.loop, _withdrawn, item.future)
+        to_stored = self.store.mapper.to_stored_event
+        return (batch, [to_stored(event) for item in batch for event in item.events],
+                [s for item in batch for s in item.snapshots])
 
     def _landed(self, first: StoredEvent) -> bool:
         """Did a commit whose answer was lost happen? (One transaction: its first event says.)"""
@@ -284,21 +375,28 @@ class GroupWriter:
 
     def _down(self, error: Exception) -> None:
         reason = f"{type(error).__name__}: {str(error).strip().splitlines()[0] if str(error) else ''}"
-        if self.available:
+        if self._available:
             self.down_since = time.monotonic()
             log.error("the store is unavailable (%s); saves wait and are retried in order", reason)
-        self.available, self.unavailable_reason = False, reason
+        self._available, self._reason = False, reason
 
     def _up(self) -> None:
-        if not self.available:
+        if not self._available:
             log.warning("the store is available again after %.1f s",
                         time.monotonic() - (self.down_since or time.monotonic()))
-        self.available, self.unavailable_reason, self.down_since = True, None, None
+        elif self._asking_since is not None and time.monotonic() - self._asking_since >= STALL_S:
+            log.warning("the store answered after %.1f s", time.monotonic() - self._asking_since)
+        self._available, self._reason, self.down_since = True, None, None
 
 
 def _on_loop(loop: asyncio.AbstractEventLoop, callback: Callable[..., None], *args: Any) -> None:
     with contextlib.suppress(RuntimeError):  # a closed loop: nobody waits for this save any more
         loop.call_soon_threadsafe(callback, *args)
+
+
+def _withdrawn(future: asyncio.Future[list[Recording[Any]]]) -> None:
+    if not future.done():
+        future.set_exception(Withdrawn("withdrawn before it was committed"))
 
 
 def _resolve(future: asyncio.Future[list[Recording[Any]]], recordings: list[Recording[Any]]) -> None:

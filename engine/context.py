@@ -17,6 +17,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
 from uuid import UUID
 
+from eventsourcing.application import AggregateNotFoundError
+
 from warden.domain.instrument import Instrument
 from warden.domain.policies import DEFAULT_POLICIES, AgedExitPolicy, InitialStopPolicy, TrailingStopPolicy
 from warden.domain.position import Position
@@ -104,11 +106,24 @@ class EngineContext:
     def save(self, *aggregates: Any) -> asyncio.Future[list[Any]]:
         """Queue the aggregates' pending events now; ``await`` the result for them to be durable.
         Listeners and timers run once they are, whether or not the caller still waits."""
+        # a caller cancelled while waiting does not cancel the commit (nor its listeners)
+        return asyncio.shield(self.commit(*aggregates))
+
+    def commit(self, *aggregates: Any) -> asyncio.Future[list[Any]]:
+        """`save` without the shield: the store's own future, which `EventStore.withdraw` knows."""
         started = time.perf_counter()
         committed = self.store.record(*aggregates)
         committed.add_done_callback(lambda done: self._saved(done, aggregates, started))
-        # a caller cancelled while waiting does not cancel the commit (nor its listeners)
-        return asyncio.shield(committed)
+        return committed
+
+    async def load(self, aggregate_id: UUID) -> Any | None:
+        """The aggregate as stored, or None when nothing is recorded under that id. Read off the
+        event loop (`EventStore.read`): `StoreUnavailable` while the store is down or does not
+        answer in time, never "not recorded"."""
+        try:
+            return await self.store.read(self.store.load, aggregate_id)
+        except AggregateNotFoundError:
+            return None
 
     def record(self, *aggregates: Any) -> asyncio.Future[list[Any]]:
         """Save what no step waits on (the price tape, a mark, a refused signal): queued now, in
@@ -121,8 +136,8 @@ class EngineContext:
 
     def _saved(self, done: asyncio.Future[list[Any]], aggregates: tuple[Any, ...], started: float,
                *, awaited: bool = True) -> None:
-        error = done.exception()
-        if error is not None:
+        error = None if done.cancelled() else done.exception()
+        if done.cancelled() or error is not None:
             if not awaited:  # an awaited save's caller gets the error itself
                 log.error("a save nobody waited for was refused by the store: %r", error)
             return

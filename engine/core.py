@@ -4,11 +4,18 @@
 REST snapshot, and resumes unfinished sagas and intents before `ready` lets signals in. After
 that, callers feed it: `submit` (signals), `on_position_report` (websocket or REST reports),
 `on_mark` (mark prices) and `tick` (the clock: aged exits and periodic reconciliation).
+
+The engine reads the store only off the event loop (`EventStore.read`, `EngineContext.load`). A
+signal waits at most `SIGNAL_STORE_WAIT_S` for the store (its duplicate check and its save): after
+that it is answered `StoreUnavailable` (503, retry later) and its save withdrawn; should the save
+commit after all, the position is closed before anything is sent (`EntryRejected`, code
+``store_unavailable``), so the answer holds: that signal is never opened.
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 from collections import deque
 from collections.abc import Callable, Iterable
@@ -18,7 +25,6 @@ from decimal import Decimal
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.application import AggregateNotFoundError
 from eventsourcing.persistence import IntegrityError
 
 from warden.domain.errors import DomainError, InvalidSignal
@@ -46,6 +52,8 @@ from warden.engine.trailing import Mark, TrailingProcess
 log = logging.getLogger("warden.engine")
 RESUME_CONCURRENCY = 32  # positions resumed at once at start
 UNRECORDED_KEPT = 10_000  # refusals kept for the store while it is down; the oldest go first
+SIGNAL_STORE_WAIT_S = 1.0  # the longest a signal waits for the store before its 503
+LATE = "store_unavailable"  # EntryRejected's code for a signal answered 503 whose save landed later
 _CREATION_TOPICS = {f"{c.__module__}:{c.__qualname__}" for c in (SignalAccepted, PositionAdopted)}
 
 
@@ -84,6 +92,11 @@ class Engine:
         self._signal_book: SignalBook | None = None
         # refusals whose day's book could not be read (the store was down): recorded once it is up
         self._unrecorded: deque[tuple[str | None, str, Any, datetime]] = deque(maxlen=UNRECORDED_KEPT)
+        self._book_lock = asyncio.Lock()
+        self._draining: asyncio.Task[None] | None = None
+        self.signal_wait_s = SIGNAL_STORE_WAIT_S
+        self._unsettled: set[UUID] = set()  # signals answered 503 whose save is not settled yet
+        self._closed_late: set[UUID] = set()  # ... whose save landed after all: closed unopened
 
     @property
     def positions(self) -> dict[UUID, Position]:
@@ -97,7 +110,8 @@ class Engine:
                     self.ctx.instruments[venue] = await port.load_instruments()
                 except Retryable:
                     await self.ctx.pause()
-        self._load_open_positions()
+        # a read of the whole log (or the read model): off the loop, as long as it takes
+        await self.ctx.store.read(self._load_open_positions, wait_s=None)
         for (venue, account), port in self.ctx.ports.items():
             await self._check_position_mode(venue, account, port)
         for venue, account in self.ctx.ports:
@@ -121,7 +135,8 @@ class Engine:
         self.ready = True
 
     def _load_open_positions(self) -> None:
-        """From the positions read model when one is wired in, else by scanning the log."""
+        """From the positions read model when one is wired in, else by scanning the log (blocks:
+        run in a thread)."""
         store = self.ctx.store
         if self._open_position_ids is not None:
             ids = list(self._open_position_ids())
@@ -184,29 +199,37 @@ class Engine:
     async def submit(self, payload: Any, *, received_at: datetime | None = None) -> SignalOutcome:
         if not self.ready:
             raise NotReady("warden is reconciling; signals are accepted once it is ready")
-        if not self.ctx.store.available:  # no new position while nothing can be recorded
-            raise StoreUnavailable(f"store unavailable ({self.ctx.store.unavailable_reason}), retry later")
+        store = self.ctx.store
+        if not store.available:  # no new position while nothing can be recorded
+            raise StoreUnavailable(f"store unavailable ({store.unavailable_reason}), retry later")
+        deadline = asyncio.get_running_loop().time() + self.signal_wait_s
         at = received_at or self.ctx.now()
         signal_id = payload.get("signal_id") if isinstance(payload, dict) else None
         try:
             signal = parse_signal(payload, received_at=at)
             pid = position_id(signal.venue, signal.account, signal.signal_id)
-            if await asyncio.to_thread(self.ctx.store.has_events, pid):  # a read: off the loop
-                return await self._duplicate(signal, pid, at)
+            if pid in self._unsettled:
+                raise StoreUnavailable(f"store unavailable (signal {signal.signal_id}'s earlier save is "
+                                       "not settled yet), retry later")
+            if await store.read(store.has_events, pid, wait_s=_left(deadline)):
+                return await self._duplicate(signal, pid, at, deadline)
             open_already = self._open_on_symbol(signal)
             if open_already is not None:
                 return await self._scale_in(signal, open_already, pid, at)
             position = self._open(signal)
         except (InvalidSignal, DomainError) as e:
-            self.record_rejection(signal_id if isinstance(signal_id, str) else None, str(e), payload, at)
-            await self.ctx.save()  # recorded before it is answered
+            recording = self.record_rejection(signal_id if isinstance(signal_id, str) else None, str(e),
+                                              payload, at)
+            if recording is not None:  # recorded before it is answered, if the store lets it
+                with contextlib.suppress(TimeoutError, StoreUnavailable):
+                    await asyncio.wait_for(asyncio.shield(recording), _left(deadline))
             return SignalOutcome("rejected", reason=str(e))
         if position.id in self.ctx.positions:  # the same signal, its save still in flight
             return SignalOutcome("duplicate", position.id)
         # tracked before the await: a signal for the same symbol meanwhile sees this one
         self.ctx.positions[position.id] = position
         try:
-            await self.ctx.save(position)
+            await self._save_signal(position, deadline)
         except BaseException as e:
             self.ctx.positions.pop(position.id, None)
             if isinstance(e, IntegrityError):
@@ -215,10 +238,45 @@ class Engine:
         self._track(asyncio.create_task(self.saga.advance(position), name=f"saga:{position.id}"))
         return SignalOutcome("accepted", position.id)
 
-    async def _duplicate(self, signal: Signal, pid: UUID, at: datetime) -> SignalOutcome:
-        self._book(at).record_duplicate(signal_id=signal.signal_id, position_id=pid, raw=signal.raw,
-                                        at=at)
-        await self.ctx.save(self._book(at))
+    async def _save_signal(self, position: Position, deadline: float) -> None:
+        """The new position's first save, waited for until ``deadline``. After that the signal is
+        answered 503 and the save withdrawn; if it commits all the same, the position is closed
+        before anything is sent, and the bot's retry of that signal id is refused, never opened."""
+        committed = self.ctx.commit(position)
+        try:
+            await asyncio.wait_for(asyncio.shield(committed), _left(deadline))
+            return
+        except TimeoutError:
+            pass
+        self.ctx.store.withdraw(committed)
+        self._unsettled.add(position.id)
+        committed.add_done_callback(lambda done: self._settle_late(position, done))
+        raise StoreUnavailable(f"store unavailable (no commit within {self.signal_wait_s:g} s), "
+                               "retry later")
+
+    def _settle_late(self, position: Position, done: asyncio.Future[list[Any]]) -> None:
+        self._unsettled.discard(position.id)
+        if done.cancelled() or done.exception() is not None:
+            return  # withdrawn (or refused): nothing of it was written; a retry opens it normally
+        log.warning("signal %s was answered 503 but its save committed later: closed unopened",
+                    position.signal_id, extra={"position_id": str(position.id)})
+        position.reject_entry(reason="answered 503 (store unavailable) before its save committed; "
+                                     "not opened: send the signal again under a new signal id",
+                              code=LATE, at=self.ctx.now())
+        self._closed_late.add(position.id)
+        self.ctx.record(position)
+
+    async def _duplicate(self, signal: Signal, pid: UUID, at: datetime, deadline: float) -> SignalOutcome:
+        async with self._book_lock:
+            book = await self._book_for(at)
+            book.record_duplicate(signal_id=signal.signal_id, position_id=pid, raw=signal.raw, at=at)
+            saved = self.ctx.save(book)
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(saved, _left(deadline))
+        if pid in self._closed_late:
+            return SignalOutcome("rejected", pid, f"signal {signal.signal_id} was answered 503 during "
+                                 "a store outage and its record closed unopened: send it again under "
+                                 "a new signal id")
         return SignalOutcome("duplicate", pid)
 
     def _track(self, task: asyncio.Task[None]) -> None:
@@ -264,27 +322,40 @@ class Engine:
             log.error("open saga %s failed", task.get_name(), exc_info=task.exception())
 
     def record_rejection(self, signal_id: str | None, reason: str, payload: Any,
-                         at: datetime) -> asyncio.Future[list[Any]] | None:
+                         at: datetime) -> asyncio.Future[Any] | None:
         """Record a signal refused before it reached the engine (bad signature, stale, replayed...)
-        or by it: nothing sent to warden is silently dropped. Returns the save to await for it to be
-        durable, or None when it is kept until the store can be read and written again."""
-        if not self.ctx.store.available and not self._book_cached(at):
-            self._unrecorded.append((signal_id, reason, payload, at))  # reading the book would block
-            return None
-        self._record_unrecorded()
-        book = self._book(at)
-        book.reject(signal_id=signal_id, reason=reason, raw=payload, at=at)
-        return self.ctx.record(book)
-
-    def _record_unrecorded(self) -> None:
-        while self._unrecorded and self.ctx.store.available:
-            signal_id, reason, payload, at = self._unrecorded.popleft()
-            book = self._book(at)
+        or by it: nothing sent to warden is silently dropped. Returns what to await for it to be
+        durable, or None when it is kept until the store can be read and written again. The day's
+        book is read off the loop when it is not in memory; the refusals wait for it in order."""
+        book = self._cached_book(at)
+        if book is not None and not self._unrecorded and not self._book_lock.locked():
             book.reject(signal_id=signal_id, reason=reason, raw=payload, at=at)
-            self.ctx.record(book)
+            return self.ctx.record(book)
+        self._unrecorded.append((signal_id, reason, payload, at))
+        if not self.ctx.store.available:
+            return None  # kept: recorded by a later tick, once the store is back
+        return asyncio.ensure_future(self._record_unrecorded())
 
-    def _book_cached(self, at: datetime) -> bool:
-        return self._signal_book is not None and self._signal_book.id == SignalBook.id_for(at.date())
+    async def _record_unrecorded(self) -> None:
+        """Record the refusals kept while the day's book was not in memory, oldest first; stops at
+        the first that cannot be (the store is unavailable) and leaves it for a later tick."""
+        saved: asyncio.Future[list[Any]] | None = None
+        async with self._book_lock:
+            while self._unrecorded:
+                signal_id, reason, payload, at = self._unrecorded[0]
+                try:
+                    book = await self._book_for(at)
+                except StoreUnavailable:
+                    break
+                self._unrecorded.popleft()
+                book.reject(signal_id=signal_id, reason=reason, raw=payload, at=at)
+                saved = self.ctx.record(book)
+        if saved is not None:
+            await saved
+
+    def _cached_book(self, at: datetime) -> SignalBook | None:
+        book = self._signal_book
+        return book if book is not None and book.id == SignalBook.id_for(at.date()) else None
 
     def _open(self, signal: Signal) -> Position:
         if (signal.venue, signal.account) not in self.ctx.ports:
@@ -317,7 +388,8 @@ class Engine:
         return self._marks.get((venue, symbol))
 
     def _last_mark(self, venue: str, account: str, symbol: str) -> Decimal | None:
-        report = self.reconciler.account(venue, account).open_positions().get(symbol)
+        known = self.reconciler.accounts.get((venue, account))  # read at start
+        report = known.open_positions().get(symbol) if known is not None else None
         return self._marks.get((venue, symbol)) or (report.mark_price if report else None)
 
     def known_mark(self, p: Position) -> Decimal | None:
@@ -332,14 +404,15 @@ class Engine:
             return max(seen, key=lambda m: m[0])[1]
         return self._last_mark(p.venue, p.account, p.symbol)
 
-    def _book(self, at: datetime) -> SignalBook:
-        book_id = SignalBook.id_for(at.date())
-        if self._signal_book is None or self._signal_book.id != book_id:
-            try:
-                self._signal_book = self.ctx.store.load(book_id)
-            except AggregateNotFoundError:  # the first of the day; any other store error propagates
-                self._signal_book = SignalBook.open(at.date(), at=at)
-        return self._signal_book
+    async def _book_for(self, at: datetime) -> SignalBook:
+        """The day's signal book (under ``_book_lock``): read off the loop when it is not in
+        memory, opened when nothing is recorded for that day; `StoreUnavailable` when it cannot be
+        read, never a second book beside the recorded one."""
+        book = self._cached_book(at)
+        if book is None:
+            loaded = await self.ctx.load(SignalBook.id_for(at.date()))
+            book = self._signal_book = loaded or SignalBook.open(at.date(), at=at)
+        return book
 
     async def on_position_report(self, report: PositionReport, *, arrived: float | None = None) -> None:
         # Its mark first: the report's save waits for the store (all of an outage), and the feed's
@@ -371,7 +444,9 @@ class Engine:
         self.tapes.observe(venue, symbol, price, source, at, arrived)
 
     async def tick(self) -> None:
-        self._record_unrecorded()
+        if self._unrecorded and self.ctx.store.available and \
+                (self._draining is None or self._draining.done()):
+            self._draining = asyncio.create_task(self._record_unrecorded(), name="refusals")
         await self.aged.tick()
         self.trailing.sweep()
         interval = self.ctx.config.reconcile_interval_s
@@ -394,3 +469,9 @@ class Engine:
                 async with lock:
                     if p.is_open:
                         await self.stops.verify(p)
+
+
+def _left(deadline: float) -> float:
+    """Seconds until ``deadline`` (the loop's clock), at least a moment: a wait that is already
+    over still lets what is ready answer."""
+    return max(0.01, deadline - asyncio.get_running_loop().time())

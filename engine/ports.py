@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import abc
 import asyncio
-from collections.abc import Collection, Iterator, Sequence
+from collections.abc import Callable, Collection, Iterator, Sequence
 from decimal import Decimal
 from enum import Enum
-from typing import Any, Protocol
+from typing import Any, Protocol, TypeVar
 from uuid import UUID
 
 from warden.domain.instrument import Instrument
@@ -32,6 +32,8 @@ from warden.domain.reports import (
     StopReport,
 )
 from warden.domain.values import Side
+
+T = TypeVar("T")
 
 
 class EventStore(Protocol):
@@ -48,9 +50,13 @@ class EventStore(Protocol):
 
     ``load`` raises eventsourcing's ``AggregateNotFoundError`` for an id with no events, and only
     for that: any other failure of the store propagates, so a database error is never taken for
-    "not recorded yet". The reads run where they are called (on the event loop: the engine reads
-    at start, once per account and once per day's signal book, and checks a signal id off the
-    loop).
+    "not recorded yet". ``load``, ``has_events`` and ``ids_created_by`` block; the running engine
+    calls them only through ``read``, which runs one off the event loop and raises
+    `StoreUnavailable` at once while the store is known to be unavailable, or once it has not
+    answered within a bounded wait: a database that is down or hangs never holds up the loop.
+
+    ``withdraw`` drops a save whose caller stopped waiting for it (a signal answered 503), if it
+    can still be dropped: the future then raises; if it was committed after all, it resolves.
     """
 
     @property
@@ -60,6 +66,11 @@ class EventStore(Protocol):
     def unavailable_reason(self) -> str | None: ...
 
     def record(self, *aggregates: Any) -> asyncio.Future[list[Any]]: ...
+
+    def withdraw(self, saved: asyncio.Future[list[Any]]) -> None: ...
+
+    async def read(self, fn: Callable[..., T], *args: Any, wait_s: float | None = ...) -> T:
+        """``fn(*args)``, one of the reads below, off the loop within ``wait_s`` (None: no bound)."""
 
     def load(self, aggregate_id: UUID) -> Any:
         """The aggregate rebuilt from its snapshot and events."""

@@ -17,8 +17,6 @@ import asyncio
 import logging
 from decimal import Decimal
 
-from eventsourcing.application import AggregateNotFoundError
-
 from warden.domain.account import ExchangeAccount
 from warden.domain.ids import account_id
 from warden.domain.lifecycle import Intent
@@ -46,16 +44,23 @@ class Reconciler:
         self.snapshot_marks: dict[tuple[str, str, str], tuple[float, Decimal]] = {}
         self._latest: dict[tuple[str, str, str], PositionReport] = {}
         self._workers: dict[tuple[str, str, str], asyncio.Task[None]] = {}
+        self._loading = asyncio.Lock()
 
-    def account(self, venue: str, account: str) -> ExchangeAccount:
+    async def account(self, venue: str, account: str) -> ExchangeAccount:
+        """The account's aggregate: read from the store the first time (off the event loop;
+        `StoreUnavailable` when it cannot be read, never a new account beside the recorded one),
+        registered when nothing is recorded for it yet."""
         key = (venue, account)
-        if key not in self.accounts:
-            try:
-                self.accounts[key] = self.ctx.store.load(account_id(venue, account))
-            except AggregateNotFoundError:  # not recorded yet; any other store error propagates
-                self.accounts[key] = ExchangeAccount.register(venue=venue, account=account,
-                                                              at=self.ctx.now())
-                self.ctx.record(self.accounts[key])  # later saves of it queue behind
+        found = self.accounts.get(key)
+        if found is not None:
+            return found
+        async with self._loading:  # one read at a time: two first reports register it once
+            if key not in self.accounts:
+                loaded = await self.ctx.load(account_id(venue, account))
+                if loaded is None:
+                    loaded = ExchangeAccount.register(venue=venue, account=account, at=self.ctx.now())
+                    self.ctx.record(loaded)  # later saves of it queue behind
+                self.accounts[key] = loaded
         return self.accounts[key]
 
     async def on_report(self, report: PositionReport) -> None:
@@ -65,7 +70,7 @@ class Reconciler:
         exchange itself; doing it inline would hold up every other report of the feed. One worker
         per symbol compares the latest report (older ones waiting behind it are superseded).
         """
-        account = self.account(report.venue, report.account)
+        account = await self.account(report.venue, report.account)
         account.record(report, at=report.exchange_time or self.ctx.now())
         await self.ctx.save(account)
         key = (report.venue, report.account, report.symbol)
@@ -114,7 +119,7 @@ class Reconciler:
 
     async def apply_snapshot(self, venue: str, account_name: str, reports: list[PositionReport]) -> None:
         """Record and reconcile a snapshot taken elsewhere (e.g. by a stream after it reconnected)."""
-        account = self.account(venue, account_name)
+        account = await self.account(venue, account_name)
         taken = self.ctx.clock.monotonic()
         for report in reports:
             if report.mark_price and not report.is_flat:
