@@ -1,7 +1,9 @@
 """A store that fails while the engine looks an aggregate up is an error, never "not recorded yet".
 
 Before, any exception there created a new account or signal book and kept it in memory, so after a
-database hiccup warden carried on with an empty aggregate beside the recorded one.
+database hiccup warden carried on with an empty aggregate beside the recorded one. The lookups run
+off the event loop (`EventStore.read`): a failure is `StoreUnavailable`, and a refused signal whose
+book cannot be read is kept and recorded once it can.
 """
 
 from __future__ import annotations
@@ -14,14 +16,13 @@ from decimal import Decimal
 from pathlib import Path
 
 import pytest
-from eventsourcing.application import AggregateNotFoundError
-from eventsourcing.persistence import PersistenceError
 
 from warden.adapters.store import open_store
 from warden.domain.intake import SignalBook
 from warden.domain.reports import PositionReport
 from warden.domain.values import ReportSource, Side
 from warden.engine.core import Engine
+from warden.engine.errors import StoreUnavailable
 
 AT = datetime(2026, 3, 1, 12, 0, tzinfo=UTC)
 
@@ -45,7 +46,7 @@ def database(tmp_path: Path) -> Path:
 
 async def test_an_unknown_account_is_registered(database):
     engine = Engine(open_store(f"sqlite:///{database}"), {})
-    account = engine.reconciler.account("bybit", "main")
+    account = await engine.reconciler.account("bybit", "main")
     await engine.ctx.save()  # everything queued before is committed
     assert account.version == 1 and engine.ctx.store.repository.get(account.id).venue == "bybit"
 
@@ -53,31 +54,33 @@ async def test_an_unknown_account_is_registered(database):
 async def test_a_store_failure_while_loading_an_account_does_not_register_a_new_one(database):
     store = open_store(f"sqlite:///{database}")
     first = Engine(store, {})
-    account = first.reconciler.account("bybit", "main")
+    account = await first.reconciler.account("bybit", "main")
     account.record(PositionReport("bybit", "main", "BTCUSDT", Side.LONG, Decimal("0.5"),
                                   Decimal("60000"), None, ReportSource.REST), at=AT)
     await first.ctx.save(account)
 
     restarted = Engine(open_store(f"sqlite:///{database}"), {})
-    with events_table_gone(database), pytest.raises(PersistenceError) as failure:
-        restarted.reconciler.account("bybit", "main")
-    assert not isinstance(failure.value, AggregateNotFoundError)
+    with events_table_gone(database), pytest.raises(StoreUnavailable):
+        await restarted.reconciler.account("bybit", "main")
+    assert not restarted.reconciler.accounts
 
-    again = restarted.reconciler.account("bybit", "main")
+    again = await restarted.reconciler.account("bybit", "main")
     assert again.version == 2 and again.last_report_at == AT
 
 
 async def test_a_store_failure_while_loading_the_signal_book_does_not_open_a_new_one(database):
     first = Engine(open_store(f"sqlite:///{database}"), {})
-    first.record_rejection("s-1", "bad", {}, AT)
-    first.record_rejection("s-2", "bad", {}, AT)
+    await first.record_rejection("s-1", "bad", {}, AT)
+    await first.record_rejection("s-2", "bad", {}, AT)
     await first.ctx.save()
 
     restarted = Engine(open_store(f"sqlite:///{database}"), {})
-    with events_table_gone(database), pytest.raises(PersistenceError):
-        restarted.record_rejection("s-3", "bad", {}, AT)
-    restarted.record_rejection("s-4", "bad", {}, AT)  # a new book here would collide with the old
+    with events_table_gone(database):
+        await restarted.record_rejection("s-3", "bad", {}, AT)  # kept: the book cannot be read
+    assert restarted._signal_book is None and len(restarted._unrecorded) == 1
+    await restarted.record_rejection("s-4", "bad", {}, AT)  # a new book here would collide with the old
     await restarted.ctx.save()
 
     book = restarted.ctx.store.repository.get(SignalBook.id_for(AT.date()))
-    assert book.rejected == 3 and book.version == 4
+    assert book.rejected == 4 and book.version == 5
+    assert [e.signal_id for e in restarted.ctx.store.history(book.id)[1:]] == ["s-1", "s-2", "s-3", "s-4"]
