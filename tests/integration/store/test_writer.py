@@ -8,6 +8,8 @@ rest of the commit path, the database and its constraints are real.
 from __future__ import annotations
 
 import asyncio
+import threading
+import time
 from collections.abc import Callable, Iterator
 from decimal import Decimal
 from typing import Any
@@ -18,7 +20,7 @@ from eventsourcing.persistence import IntegrityError, OperationalError
 from tests.builders import at, opened, protected
 from tests.stores import OnMemory, OnPostgres, OnSQLite
 from warden.adapters.store import SNAPSHOT_INTERVALS, WardenStore, open_store
-from warden.adapters.writer import VersionGap
+from warden.adapters.writer import STALL_S, VersionGap, Withdrawn
 from warden.domain.position import Position
 from warden.domain.values import PriceSource
 
@@ -46,6 +48,21 @@ def failing(store: WardenStore, error: Callable[[], Exception], *, times: int = 
 
     store.recorder.__class__ = Failing
     return attempts
+
+
+def hanging(store: WardenStore) -> threading.Event:
+    """Make the store's next commit hang (as a database that accepts the connection and never
+    answers) until the returned event is set; then it commits."""
+    release = threading.Event()
+    real = type(store.recorder)
+
+    class Hanging(real):  # type: ignore[misc, valid-type]
+        def commit(self, stored: Any, snapshots: Any = ()) -> Any:
+            release.wait(30)
+            return real.commit(self, stored, snapshots)
+
+    store.recorder.__class__ = Hanging
+    return release
 
 
 def versions(store: WardenStore, position: Position) -> list[int]:
@@ -130,6 +147,61 @@ class WriterContract:
         store.recorder.__class__ = type(store.recorder).__mro__[1]  # the store is back
         await asyncio.wait_for(saving, 10)
         assert versions(store, position) == [1, 2, 3, 4, 5] and store.available
+
+    async def test_a_commit_that_does_not_answer_counts_as_an_outage_within_a_second(self, store):
+        release = hanging(store)
+        position = protected()
+        saving = asyncio.ensure_future(store.record(position))
+        started = time.monotonic()
+        while store.available and time.monotonic() - started < 5:
+            await asyncio.sleep(0.02)
+        noticed = time.monotonic() - started
+        assert not store.available and "no answer from the store" in store.unavailable_reason
+        assert STALL_S <= noticed < STALL_S + 0.5
+        release.set()
+        await asyncio.wait_for(saving, 10)
+        assert store.available and versions(store, position) == [1, 2, 3, 4, 5]
+
+    async def test_a_withdrawn_save_of_a_new_aggregate_is_never_written(self, store):
+        failing(store, lambda: OperationalError("server closed the connection"), times=10**9)
+        withdrawn, kept = opened(signal_id="withdrawn"), protected(signal_id="kept")
+        saves = [store.record(withdrawn), store.record(kept)]
+        while store.available:
+            await asyncio.sleep(0.01)
+        store.withdraw(saves[0])  # its caller answered 503 meanwhile
+        queued = opened(signal_id="queued")
+        saves.append(store.record(queued))
+        store.withdraw(saves[2])  # not taken by the thread yet: dropped at once
+        with pytest.raises(Withdrawn):
+            await asyncio.wait_for(asyncio.shield(saves[2]), 1)
+        store.recorder.__class__ = type(store.recorder).__mro__[1]  # the store is back
+
+        with pytest.raises(Withdrawn):
+            await asyncio.wait_for(saves[0], 10)
+        assert len(await asyncio.wait_for(saves[1], 10)) == 5
+        assert store.history(withdrawn.id) == [] and store.history(queued.id) == []
+        assert versions(store, kept) == [1, 2, 3, 4, 5]
+
+    async def test_a_withdrawn_save_already_on_its_way_commits_and_says_so(self, store):
+        release = hanging(store)
+        position = opened(signal_id="late")
+        saving = store.record(position)
+        while store.available:
+            await asyncio.sleep(0.02)
+        store.withdraw(saving)  # too late: the commit is under way
+        release.set()
+        assert len(await asyncio.wait_for(saving, 10)) == 1
+        assert versions(store, position) == [1]
+
+    async def test_only_a_new_aggregates_save_can_be_withdrawn(self, store):
+        position = protected()
+        await store.record(position)
+        failing(store, lambda: OperationalError("server closed the connection"), times=3)
+        mark(position, 1)
+        saving = store.record(position)
+        store.withdraw(saving)  # would leave version 6 missing before the next save
+        await asyncio.wait_for(saving, 10)
+        assert versions(store, position) == [1, 2, 3, 4, 5, 6]
 
     async def test_a_commit_whose_answer_was_lost_is_not_written_twice(self, store):
         position = protected()
