@@ -226,6 +226,14 @@ class GroupWriter:
         finally:
             self._asking_since = None
 
+    def _ping_until_up(self, backoff: float) -> None:
+        while not self._closing:
+            self._ping()
+            if self._available:
+                return
+            time.sleep(backoff)
+            backoff = min(backoff * 2, self.max_backoff_s)
+
     def _commit(self, batch: list[_Item]) -> None:
         batch = self._drop_refused(batch)
         if not batch:
@@ -254,8 +262,9 @@ class GroupWriter:
                 else:
                     if attempt:  # not written: what was withdrawn meanwhile never will be
                         batch, stored, snapshots = self._without_withdrawn(batch, stored, snapshots)
-                        if not batch:
+                        if not batch:  # all withdrawn: the store is back once it answers a ping
                             self._asking_since = None
+                            self._ping_until_up(backoff)
                             return
                     ids = self.store.recorder.commit(stored, snapshots)
             except TRANSIENT as e:
