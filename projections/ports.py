@@ -55,7 +55,11 @@ class EventMapper(Protocol):
 
 
 class EventLog(Protocol):
-    """The event store as read models see it."""
+    """The event store as read models see it. ``available`` is False while the store is known to
+    be down (the service's writer says so, adapters/writer.py): reading then would only wait."""
 
     recorder: NotificationLog
     mapper: EventMapper
+
+    @property
+    def available(self) -> bool: ...

@@ -143,7 +143,9 @@ class ProjectionRunner:
         await asyncio.to_thread(self.setup)
         while True:
             self._wakeup.clear()
-            processed = await asyncio.to_thread(self.step)
+            # while the store is down nothing new can be in the log, and a read would only wait
+            # (in a thread, with the database driver's retries): the runner waits for it instead
+            processed = await asyncio.to_thread(self.step) if self.store.available else 0
             if processed:
                 continue  # more may be waiting: no sleep while catching up
             with contextlib.suppress(TimeoutError):

@@ -109,6 +109,9 @@ class Supervisor:
                 progressed = progressed or last_position is not None
                 last_position, since, status.last_progress_at = runner.position, now, now
                 continue
+            if not runner.store.available:  # a store outage is not the runner's stall
+                since = now
+                continue
             try:
                 await asyncio.to_thread(runner.refresh_head)
             except Exception as e:  # the store is unreachable: the runner will say so itself
