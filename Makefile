@@ -55,7 +55,7 @@ soak: $(VENV)/.installed
 # (330, past psycopg's 300 s reconnect timeout; ~7 min). make test runs the 3 s and 15 s outages.
 OUTAGE_LONG_S ?= 330
 outage: $(VENV)/.installed
-	WARDEN_OUTAGE_LONG_S=$(OUTAGE_LONG_S) $(BIN)/python -m pytest -q \
+	WARDEN_OUTAGE_LONG_S=$(OUTAGE_LONG_S) $(BIN)/python -m pytest -q -s \
 		tests/integration/engine/test_store_outage.py -k long $(PYTEST_ARGS)
 
 lint: $(VENV)/.installed

@@ -148,8 +148,12 @@ async def test_a_store_outage_loses_nothing_and_the_service_resumes_by_itself(
                 assert len(held_stops(sim, venue)) == 1  # the stops on the venues stay
 
             await asyncio.to_thread(pg.resume, cluster)
+            resumed = time.monotonic()
             await eventually(lambda: store.available, timeout=30)
             await eventually(lambda: service.health()["ok"], timeout=10)
+            print(f"\noutage of {outage_s:g} s: {len(answers)} /healthz answers, all 503, the slowest "
+                  f"{max(took for _, took in answers):.3f} s; healthy {time.monotonic() - resumed:.1f} s "
+                  "after the database was started again")
             again = await client.post(signal("during", exchange="bybit", symbol="ETHUSDT"))
             assert again.http == 202  # the retry a client makes after a 503
             await engine.idle()
