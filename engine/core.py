@@ -215,7 +215,7 @@ class Engine:
                 return await self._duplicate(signal, pid, at, deadline)
             open_already = self._open_on_symbol(signal)
             if open_already is not None:
-                return await self._scale_in(signal, open_already, pid, at)
+                return await self._scale_in(signal, open_already, pid, at, deadline)
             position = self._open(signal)
         except (InvalidSignal, DomainError) as e:
             recording = self.record_rejection(signal_id if isinstance(signal_id, str) else None, str(e),
@@ -229,7 +229,7 @@ class Engine:
         # tracked before the await: a signal for the same symbol meanwhile sees this one
         self.ctx.positions[position.id] = position
         try:
-            await self._save_signal(position, deadline)
+            await self._save_first(position, deadline)
         except BaseException as e:
             self.ctx.positions.pop(position.id, None)
             if isinstance(e, IntegrityError):
@@ -238,33 +238,35 @@ class Engine:
         self._track(asyncio.create_task(self.saga.advance(position), name=f"saga:{position.id}"))
         return SignalOutcome("accepted", position.id)
 
-    async def _save_signal(self, position: Position, deadline: float) -> None:
-        """The new position's first save, waited for until ``deadline``. After that the signal is
-        answered 503 and the save withdrawn; if it commits all the same, the position is closed
-        before anything is sent, and the bot's retry of that signal id is refused, never opened."""
-        committed = self.ctx.commit(position)
+    async def _save_first(self, aggregate: Position | SignalClaim, deadline: float) -> None:
+        """A signal's first save (its new position, or its claim on an open one), waited for until
+        ``deadline``. After that the signal is answered 503 and the save withdrawn; if it commits
+        all the same, a position is closed before anything is sent (a claim adds nothing without
+        its position's intent), and the bot's retry of that signal id is refused, never opened."""
+        committed = self.ctx.commit(aggregate)
         try:
             await asyncio.wait_for(asyncio.shield(committed), _left(deadline))
             return
         except TimeoutError:
             pass
         self.ctx.store.withdraw(committed)
-        self._unsettled.add(position.id)
-        committed.add_done_callback(lambda done: self._settle_late(position, done))
+        self._unsettled.add(aggregate.id)
+        committed.add_done_callback(lambda done: self._settle_late(aggregate, done))
         raise StoreUnavailable(f"store unavailable (no commit within {self.signal_wait_s:g} s), "
                                "retry later")
 
-    def _settle_late(self, position: Position, done: asyncio.Future[list[Any]]) -> None:
-        self._unsettled.discard(position.id)
+    def _settle_late(self, aggregate: Position | SignalClaim, done: asyncio.Future[list[Any]]) -> None:
+        self._unsettled.discard(aggregate.id)
         if done.cancelled() or done.exception() is not None:
             return  # withdrawn (or refused): nothing of it was written; a retry opens it normally
-        log.warning("signal %s was answered 503 but its save committed later: closed unopened",
-                    position.signal_id, extra={"position_id": str(position.id)})
-        position.reject_entry(reason="answered 503 (store unavailable) before its save committed; "
-                                     "not opened: send the signal again under a new signal id",
-                              code=LATE, at=self.ctx.now())
-        self._closed_late.add(position.id)
-        self.ctx.record(position)
+        log.warning("signal %s was answered 503 but its save committed later: nothing is opened",
+                    aggregate.signal_id, extra={"position_id": str(aggregate.id)})
+        self._closed_late.add(aggregate.id)
+        if isinstance(aggregate, Position):
+            aggregate.reject_entry(reason="answered 503 (store unavailable) before its save "
+                                          "committed; not opened: send the signal again under a "
+                                          "new signal id", code=LATE, at=self.ctx.now())
+            self.ctx.record(aggregate)
 
     async def _duplicate(self, signal: Signal, pid: UUID, at: datetime, deadline: float) -> SignalOutcome:
         async with self._book_lock:
@@ -275,8 +277,8 @@ class Engine:
             await asyncio.wait_for(saved, _left(deadline))
         if pid in self._closed_late:
             return SignalOutcome("rejected", pid, f"signal {signal.signal_id} was answered 503 during "
-                                 "a store outage and its record closed unopened: send it again under "
-                                 "a new signal id")
+                                 "a store outage and recorded late, unopened: send it again under a "
+                                 "new signal id")
         return SignalOutcome("duplicate", pid)
 
     def _track(self, task: asyncio.Task[None]) -> None:
@@ -295,7 +297,8 @@ class Engine:
                                 "a warden position (a phantom left alone); a signal would net into it")
         return None
 
-    async def _scale_in(self, signal: Signal, p: Position, pid: UUID, at: datetime) -> SignalOutcome:
+    async def _scale_in(self, signal: Signal, p: Position, pid: UUID, at: datetime,
+                        deadline: float) -> SignalOutcome:
         """A signal for a symbol with an open position: refused, unless the account's ``scale_in``
         policy lets a same-side signal add to it."""
         where = f"{signal.venue}/{signal.account}"
@@ -309,7 +312,8 @@ class Engine:
         claim = SignalClaim.claim(claim_id=pid, signal_id=signal.signal_id, position_id=p.id, at=at)
         try:
             task = await self.scale_in.begin(p, signal_id=signal.signal_id, quantity=quantity,
-                                             raw=signal.raw, claim=claim)
+                                             raw=signal.raw, claim=claim,
+                                             save_claim=lambda c: self._save_first(c, deadline))
         except IntegrityError:
             return SignalOutcome("duplicate", pid)
         self._track(task)

@@ -16,6 +16,7 @@ A restart resumes a pending scale-in from the venue's answer for its client id.
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Any
 
@@ -38,11 +39,13 @@ class ScaleIn:
         self.ctx, self.saga, self.stops = ctx, saga, stops
 
     async def begin(self, p: Position, *, signal_id: str, quantity: Decimal,
-                    raw: dict[str, Any], claim: Any) -> asyncio.Task[None]:
+                    raw: dict[str, Any], claim: Any,
+                    save_claim: Callable[[Any], Awaitable[Any]] | None = None) -> asyncio.Task[None]:
         """Take the position's lock (waiting up to `BUSY_WAIT_S` for a step in flight, such as a
-        stop move), check it can take a scale-in, record the intent and start the order. Raises
-        `InvalidSignal` with the reason when it cannot, `IntegrityError` for a repeated signal;
-        either way nothing is recorded on the position."""
+        stop move), check it can take a scale-in, record the claim (with ``save_claim``: the
+        engine's bounded wait for a signal's first save) and the intent, and start the order.
+        Raises `InvalidSignal` with the reason when it cannot, `IntegrityError` for a repeated
+        signal; either way nothing is recorded on the position."""
         lock = self.ctx.lock(p.id)
         try:
             async with asyncio.timeout(BUSY_WAIT_S):
@@ -54,7 +57,8 @@ class ScaleIn:
             refused = self._refusal(p)
             if refused is not None:
                 raise InvalidSignal(refused)
-            await self.ctx.save(claim)  # raises IntegrityError for a repeated signal: nothing recorded
+            # raises IntegrityError for a repeated signal: nothing recorded
+            await (save_claim or self.ctx.save)(claim)
             cid = client_order_id(p.id, "add", attempt=p.version + 1)
             p.request_scale_in(signal_id=signal_id, quantity=quantity, client_order_id=cid,
                                at=self.ctx.now(), raw=raw)

@@ -6,7 +6,8 @@ two entries.
   written, and the retry once the store is back opens the position, with one entry order.
 - The store hangs, then commits the save after the 503: the position is closed before anything is
   sent (`EntryRejected`, code ``store_unavailable``) and the retry is refused, so the signal the
-  bot was told was not taken is never opened.
+  bot was told was not taken is never opened. The same for a signal that would add to an open
+  position (scale-in): its claim commits late, nothing is added, the retry is refused.
 
 The store is the engine tests' in-memory one with its recorder made to fail or hang, as the
 writer tests do (tests/integration/store/test_writer.py), from the commit that holds the signal
@@ -18,10 +19,11 @@ from __future__ import annotations
 import asyncio
 import threading
 import time
+from dataclasses import replace
 
 from eventsourcing.persistence import OperationalError
 
-from tests.integration.engine.conftest import ACCOUNTS, events_of, signal
+from tests.integration.engine.conftest import ACCOUNTS, FAST, events_of, signal
 from tests.integration.engine.test_service import eventually
 from tests.integration.engine.test_store_outage import entry_orders
 from tests.integration.intake.conftest import serve  # noqa: F401 (a fixture)
@@ -31,8 +33,8 @@ from warden.domain.lifecycle import Status
 ANSWERED_WITHIN_S = 1.5  # the engine's bound (SIGNAL_STORE_WAIT_S, 1 s) and the HTTP round trip
 
 
-def signal_in(stored) -> bool:
-    return any(s.topic.endswith(":SignalAccepted") for s in stored)
+def signal_in(stored, first=":SignalAccepted") -> bool:
+    return any(s.topic.endswith(first) for s in stored)
 
 
 def down_from_the_signal(store) -> None:
@@ -51,15 +53,15 @@ def down_from_the_signal(store) -> None:
     store.recorder.__class__ = Failing
 
 
-def hanging_on_the_signal(store) -> threading.Event:
-    """The commit of the signal's save hangs (the server takes it and does not answer) until the
-    returned event is set; then it commits."""
+def hanging_on_the_signal(store, first=":SignalAccepted") -> threading.Event:
+    """The commit of the signal's save (its first event's topic ends with ``first``) hangs (the
+    server takes it and does not answer) until the returned event is set; then it commits."""
     real = type(store.recorder)
     release = threading.Event()
 
     class Hanging(real):  # type: ignore[misc, valid-type]
         def commit(self, stored, snapshots=()):
-            if signal_in(stored):
+            if signal_in(stored, first):
                 release.wait(30)
             return real.commit(self, stored, snapshots)
 
@@ -125,3 +127,27 @@ async def test_a_signal_whose_save_commits_after_its_503_is_closed_unopened_and_
     await asyncio.sleep(0.2)
     assert not engine.positions and entry_orders(sim) == 0
     assert events_of(store, pid) == ["SignalAccepted", "EntryRejected"]
+
+
+async def test_a_scale_in_signal_whose_claim_commits_after_its_503_adds_nothing_then_or_on_its_retry(
+        sim, make_engine, store, serve):  # noqa: F811 (the imported fixture)
+    engine = await make_engine(config=replace(FAST, scale_in=True), venues=("bybit",))
+    _, client = await serve(engine)
+    assert (await client.post(signal("first"))).http == 202
+    await engine.idle()
+    [p] = engine.positions.values()
+    quantity, version = p.filled_qty, p.version
+    release = hanging_on_the_signal(store, first=":SignalClaim.Claimed")
+
+    reply, took = await timed_post(client, signal("add"))
+    assert reply.http == 503 and "store unavailable" in reply.body["reason"], reply.body
+    assert took < ANSWERED_WITHIN_S
+    release.set()
+    claim_id = position_id("bybit", ACCOUNTS["bybit"][0], "add")
+    await eventually(lambda: store.history(claim_id) != [], timeout=10)  # it committed after all
+
+    retried = await client.post(signal("add"))
+    assert retried.http == 400 and "new signal id" in retried.body["reason"], retried.body
+    await engine.idle()
+    assert p.filled_qty == quantity and entry_orders(sim) == 1  # nothing added, then or now
+    assert "ScaleInRequested" not in events_of(store, p.id)[version:]
