@@ -52,7 +52,7 @@ soak: $(VENV)/.installed
 
 # PostgreSQL stopped under the running service for a long outage (docs/operations.md, "The store is
 # down"): tests/integration/engine/test_store_outage.py with the database down OUTAGE_LONG_S seconds
-# (330, past psycopg's 300 s reconnect timeout; ~7 min). make test runs the 3 s and 15 s outages.
+# (330 s by default; about 6 min). make test runs the 3 s and 15 s outages.
 OUTAGE_LONG_S ?= 330
 outage: $(VENV)/.installed
 	WARDEN_OUTAGE_LONG_S=$(OUTAGE_LONG_S) $(BIN)/python -m pytest -q -s \
