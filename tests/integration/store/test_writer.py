@@ -23,6 +23,7 @@ from warden.adapters.store import SNAPSHOT_INTERVALS, WardenStore, open_store
 from warden.adapters.writer import STALL_S, VersionGap, Withdrawn
 from warden.domain.position import Position
 from warden.domain.values import PriceSource
+from warden.engine.errors import StoreUnavailable
 
 
 def mark(position: Position, times: int, start: int = 60_000) -> None:
@@ -202,6 +203,42 @@ class WriterContract:
         store.withdraw(saving)  # would leave version 6 missing before the next save
         await asyncio.wait_for(saving, 10)
         assert versions(store, position) == [1, 2, 3, 4, 5, 6]
+
+    async def test_a_read_that_hangs_is_given_up_and_the_loop_runs_on(self, store):
+        position = protected()
+        await store.record(position)
+        release, real = threading.Event(), type(store.recorder)
+
+        class HangingReads(real):  # type: ignore[misc, valid-type]
+            def select_events(self, *args: Any, **kwargs: Any) -> Any:
+                release.wait(30)
+                return real.select_events(self, *args, **kwargs)
+
+        store.recorder.__class__ = HangingReads
+        ticks = 0
+
+        async def tick() -> None:
+            nonlocal ticks
+            while True:
+                ticks += 1
+                await asyncio.sleep(0.01)
+
+        ticking = asyncio.create_task(tick())
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match=r"no answer to a read within 0\.3 s"):
+            await store.read(store.load, position.id, wait_s=0.3)
+        took = time.monotonic() - started
+        ticking.cancel()
+        release.set()
+        assert 0.3 <= took < 0.6 and ticks >= 20  # the loop went on meanwhile
+
+        store.writer._available, store.writer._reason = False, "OperationalError: down"
+        started = time.monotonic()
+        with pytest.raises(StoreUnavailable, match="down"):  # known down: refused without asking
+            await store.read(store.load, position.id)
+        assert time.monotonic() - started < 0.05
+        store.writer._available = True
+        assert (await store.read(store.load, position.id)).state() == position.state()
 
     async def test_a_commit_whose_answer_was_lost_is_not_written_twice(self, store):
         position = protected()
