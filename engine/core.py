@@ -28,7 +28,7 @@ from warden.domain.instrument import Instrument
 from warden.domain.intake import SignalBook, SignalClaim
 from warden.domain.lifecycle import Intent, Status
 from warden.domain.position import Position
-from warden.domain.reports import PositionReport
+from warden.domain.reports import PositionReport, StopReport
 from warden.domain.signal import Signal, parse_signal
 from warden.domain.values import PositionMode, PriceSource
 from warden.engine.aged import AgedProcess
@@ -106,10 +106,11 @@ class Engine:
         # many positions waits for the venue's round trips RESUME_CONCURRENCY at a time, not one by
         # one (ccxt's own rate limiter still spaces the requests as the venue demands).
         gate = asyncio.Semaphore(RESUME_CONCURRENCY)
+        listed = await self._listed_stops()
 
         async def resume(position: Position) -> None:
             async with gate:
-                await self._resume(position)
+                await self._resume(position, listed.get((position.venue, position.account)))
 
         # every position gets its turn even if another's fails; then the first failure stops the start
         outcomes = await asyncio.gather(*(resume(p) for p in list(self.ctx.positions.values())),
@@ -118,6 +119,13 @@ class Engine:
             if isinstance(outcome, BaseException):
                 raise outcome
         self.ready = True
+
+    async def _listed_stops(self) -> dict[tuple[str, str], dict[str, list[StopReport]] | None]:
+        """Each account's stops from one listing, accounts side by side: the start verifies every
+        position from its account's listing instead of asking the venue once per position."""
+        accounts = sorted({(p.venue, p.account) for p in self.ctx.positions.values()})
+        listings = await asyncio.gather(*(self.stops.listed(*a) for a in accounts))
+        return dict(zip(accounts, listings, strict=True))
 
     def _load_open_positions(self) -> None:
         """From the positions read model when one is wired in, else by scanning the log."""
@@ -148,7 +156,7 @@ class Engine:
             raise UnsupportedAccount(f"{venue}/{account} is in hedge mode ({report.shown_by}); warden "
                                      f"supports one-way mode only: {report.setting}")
 
-    async def _resume(self, p: Position) -> None:
+    async def _resume(self, p: Position, listed: dict[str, list[StopReport]] | None = None) -> None:
         if p.status in (Status.PENDING, Status.FILLED):
             await self.saga.advance(p)
         elif p.pending_intent is Intent.CLOSE:
@@ -158,7 +166,7 @@ class Engine:
             await self.scale_in.resume(p)
         else:
             async with self.ctx.lock(p.id):
-                await self.stops.verify(p)
+                await self.stops.verify(p, listed)
                 await self.aged.resume(p)  # the aged exit's order: settled, or kept as it rests
 
     async def stop(self) -> None:
@@ -365,14 +373,21 @@ class Engine:
 
     async def _verify_stops(self, venue: str, account: str) -> None:
         """Every reconcile interval: each protected position must still have its stop on the venue
-        (someone may have cancelled it by hand); a missing one is put back."""
-        for p in list(self.ctx.positions.values()):
+        (someone may have cancelled it by hand); a missing one is put back. The account's stops
+        are listed once; a position whose stop the listing does not show in place is asked about."""
+        def due(p: Position) -> bool:
             # a stop intent left pending (its answer lost, the venue not askable then) is settled here
-            if (p.venue, p.account) == (venue, account) and p.is_protected and \
-                    p.pending_intent in (None, Intent.STOP):
+            return (p.venue, p.account) == (venue, account) and p.is_protected and \
+                p.pending_intent in (None, Intent.STOP)
+
+        if not any(due(p) for p in self.ctx.positions.values()):
+            return
+        listed = await self.stops.listed(venue, account)
+        for p in list(self.ctx.positions.values()):
+            if due(p):
                 lock = self.ctx.lock(p.id)
                 if lock.locked():
                     continue  # busy (closing, moving): the next interval checks it
                 async with lock:
                     if p.is_open:
-                        await self.stops.verify(p)
+                        await self.stops.verify(p, listed)
