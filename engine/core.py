@@ -11,7 +11,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -47,6 +47,14 @@ log = logging.getLogger("warden.engine")
 RESUME_CONCURRENCY = 32  # positions resumed at once at start
 UNRECORDED_KEPT = 10_000  # refusals kept for the store while it is down; the oldest go first
 _CREATION_TOPICS = {f"{c.__module__}:{c.__qualname__}" for c in (SignalAccepted, PositionAdopted)}
+
+
+async def _all(steps: Iterable[Awaitable[None]]) -> None:
+    """Run ``steps`` side by side; each gets its turn even if another fails, then the first
+    failure is raised."""
+    for outcome in await asyncio.gather(*steps, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 class NotReady(RuntimeError):
@@ -97,11 +105,10 @@ class Engine:
                 except Retryable:
                     await self.ctx.pause()
         self._load_open_positions()
-        for (venue, account), port in self.ctx.ports.items():
-            await self._check_position_mode(venue, account, port)
-        for venue, account in self.ctx.ports:
-            while not await self.reconciler.snapshot(venue, account):
-                await self.ctx.pause()
+        # accounts side by side: a start waits for one account's round trips, not for the sum
+        await _all(self._check_position_mode(venue, account, port)
+                   for (venue, account), port in self.ctx.ports.items())
+        await _all(self._reconciled(venue, account) for venue, account in self.ctx.ports)
         # Each position resumes under its own lock, so they resume side by side: a cold start with
         # many positions waits for the venue's round trips RESUME_CONCURRENCY at a time, not one by
         # one (ccxt's own rate limiter still spaces the requests as the venue demands).
@@ -112,13 +119,12 @@ class Engine:
             async with gate:
                 await self._resume(position, listed.get((position.venue, position.account)))
 
-        # every position gets its turn even if another's fails; then the first failure stops the start
-        outcomes = await asyncio.gather(*(resume(p) for p in list(self.ctx.positions.values())),
-                                        return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
+        await _all(resume(p) for p in list(self.ctx.positions.values()))
         self.ready = True
+
+    async def _reconciled(self, venue: str, account: str) -> None:
+        while not await self.reconciler.snapshot(venue, account):
+            await self.ctx.pause()
 
     async def _listed_stops(self) -> dict[tuple[str, str], dict[str, list[StopReport]] | None]:
         """Each account's stops from one listing, accounts side by side: the start verifies every
