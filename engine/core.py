@@ -18,7 +18,7 @@ import asyncio
 import contextlib
 import logging
 from collections import deque
-from collections.abc import Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable
 from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
@@ -34,7 +34,7 @@ from warden.domain.instrument import Instrument
 from warden.domain.intake import SignalBook, SignalClaim
 from warden.domain.lifecycle import Intent, Status
 from warden.domain.position import Position
-from warden.domain.reports import PositionReport
+from warden.domain.reports import PositionReport, StopReport
 from warden.domain.signal import Signal, parse_signal
 from warden.domain.values import PositionMode, PriceSource
 from warden.engine.aged import AgedProcess
@@ -55,6 +55,14 @@ UNRECORDED_KEPT = 10_000  # refusals kept for the store while it is down; the ol
 SIGNAL_STORE_WAIT_S = 1.0  # the longest a signal waits for the store before its 503
 LATE = "store_unavailable"  # EntryRejected's code for a signal answered 503 whose save landed later
 _CREATION_TOPICS = {f"{c.__module__}:{c.__qualname__}" for c in (SignalAccepted, PositionAdopted)}
+
+
+async def _all(steps: Iterable[Awaitable[None]]) -> None:
+    """Run ``steps`` side by side; each gets its turn even if another fails, then the first
+    failure is raised."""
+    for outcome in await asyncio.gather(*steps, return_exceptions=True):
+        if isinstance(outcome, BaseException):
+            raise outcome
 
 
 class NotReady(RuntimeError):
@@ -112,27 +120,33 @@ class Engine:
                     await self.ctx.pause()
         # a read of the whole log (or the read model): off the loop, as long as it takes
         await self.ctx.store.read(self._load_open_positions, wait_s=None)
-        for (venue, account), port in self.ctx.ports.items():
-            await self._check_position_mode(venue, account, port)
-        for venue, account in self.ctx.ports:
-            while not await self.reconciler.snapshot(venue, account):
-                await self.ctx.pause()
+        # accounts side by side: a start waits for one account's round trips, not for the sum
+        await _all(self._check_position_mode(venue, account, port)
+                   for (venue, account), port in self.ctx.ports.items())
+        await _all(self._reconciled(venue, account) for venue, account in self.ctx.ports)
         # Each position resumes under its own lock, so they resume side by side: a cold start with
         # many positions waits for the venue's round trips RESUME_CONCURRENCY at a time, not one by
         # one (ccxt's own rate limiter still spaces the requests as the venue demands).
         gate = asyncio.Semaphore(RESUME_CONCURRENCY)
+        listed = await self._listed_stops()
 
         async def resume(position: Position) -> None:
             async with gate:
-                await self._resume(position)
+                await self._resume(position, listed.get((position.venue, position.account)))
 
-        # every position gets its turn even if another's fails; then the first failure stops the start
-        outcomes = await asyncio.gather(*(resume(p) for p in list(self.ctx.positions.values())),
-                                        return_exceptions=True)
-        for outcome in outcomes:
-            if isinstance(outcome, BaseException):
-                raise outcome
+        await _all(resume(p) for p in list(self.ctx.positions.values()))
         self.ready = True
+
+    async def _reconciled(self, venue: str, account: str) -> None:
+        while not await self.reconciler.snapshot(venue, account):
+            await self.ctx.pause()
+
+    async def _listed_stops(self) -> dict[tuple[str, str], dict[str, list[StopReport]] | None]:
+        """Each account's stops from one listing, accounts side by side: the start verifies every
+        position from its account's listing instead of asking the venue once per position."""
+        accounts = sorted({(p.venue, p.account) for p in self.ctx.positions.values()})
+        listings = await asyncio.gather(*(self.stops.listed(*a) for a in accounts))
+        return dict(zip(accounts, listings, strict=True))
 
     def _load_open_positions(self) -> None:
         """From the positions read model when one is wired in, else by scanning the log (blocks:
@@ -164,7 +178,7 @@ class Engine:
             raise UnsupportedAccount(f"{venue}/{account} is in hedge mode ({report.shown_by}); warden "
                                      f"supports one-way mode only: {report.setting}")
 
-    async def _resume(self, p: Position) -> None:
+    async def _resume(self, p: Position, listed: dict[str, list[StopReport]] | None = None) -> None:
         if p.status in (Status.PENDING, Status.FILLED):
             await self.saga.advance(p)
         elif p.pending_intent is Intent.CLOSE:
@@ -174,7 +188,7 @@ class Engine:
             await self.scale_in.resume(p)
         else:
             async with self.ctx.lock(p.id):
-                await self.stops.verify(p)
+                await self.stops.verify(p, listed)
                 await self.aged.resume(p)  # the aged exit's order: settled, or kept as it rests
 
     async def stop(self) -> None:
@@ -462,17 +476,24 @@ class Engine:
 
     async def _verify_stops(self, venue: str, account: str) -> None:
         """Every reconcile interval: each protected position must still have its stop on the venue
-        (someone may have cancelled it by hand); a missing one is put back."""
-        for p in list(self.ctx.positions.values()):
+        (someone may have cancelled it by hand); a missing one is put back. The account's stops
+        are listed once; a position whose stop the listing does not show in place is asked about."""
+        def due(p: Position) -> bool:
             # a stop intent left pending (its answer lost, the venue not askable then) is settled here
-            if (p.venue, p.account) == (venue, account) and p.is_protected and \
-                    p.pending_intent in (None, Intent.STOP):
+            return (p.venue, p.account) == (venue, account) and p.is_protected and \
+                p.pending_intent in (None, Intent.STOP)
+
+        if not any(due(p) for p in self.ctx.positions.values()):
+            return
+        listed = await self.stops.listed(venue, account)
+        for p in list(self.ctx.positions.values()):
+            if due(p):
                 lock = self.ctx.lock(p.id)
                 if lock.locked():
                     continue  # busy (closing, moving): the next interval checks it
                 async with lock:
                     if p.is_open:
-                        await self.stops.verify(p)
+                        await self.stops.verify(p, listed)
 
 
 def _left(deadline: float) -> float:

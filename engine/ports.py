@@ -175,9 +175,10 @@ class ExchangePort(abc.ABC):
         """Every open position of the account (REST)."""
 
     @abc.abstractmethod
-    async def fetch_stops(self, symbol: str) -> list[StopReport]:
-        """Every stop-loss the venue holds for ``symbol``: a Bybit position stop and any open
-        conditional (algo) stop orders. Used to resolve a stop intent after a crash."""
+    async def fetch_stops(self, symbol: str | None = None) -> list[StopReport]:
+        """Every stop-loss the venue holds for ``symbol``, or for every symbol of the account
+        (None: one listing, a few requests): a Bybit position stop and any open conditional
+        (algo) stop orders. Used to resolve a stop intent after a crash, and to verify stops."""
 
     @abc.abstractmethod
     async def fetch_fills(self, symbol: str, order_id: str | None = None) -> list[FillReport]:

@@ -126,23 +126,44 @@ class StopKeeper:
         return False
 
     # ----- the periodic check and a restart -----------------------------------------------------
-    async def verify(self, p: Position) -> None:
+    async def listed(self, venue: str, account: str) -> dict[str, list[StopReport]] | None:
+        """Every stop the account holds, by symbol, from one listing (a few requests for the whole
+        account); None when the venue cannot be asked now."""
+        try:
+            stops = await self.ctx.ports[venue, account].fetch_stops()
+        except ExchangeFailure:
+            return None
+        by_symbol: dict[str, list[StopReport]] = {}
+        for stop in stops:
+            by_symbol.setdefault(stop.symbol, []).append(stop)
+        return by_symbol
+
+    async def verify(self, p: Position,
+                     listed: dict[str, list[StopReport]] | None = None) -> None:
         """The venue must hold a stop for a protected position: settle a pending stop intent from
         what it holds, put the recorded stop back where it holds none (or, for a position stop,
         where it holds a looser one: a request that timed out and was processed after a newer
-        one, or a hand edit), and cancel the older stops warden left beside the current one."""
+        one, or a hand edit), and cancel the older stops warden left beside the current one.
+
+        ``listed``, the account's stops from one listing (`listed`), spares the venue a question
+        per position where it shows the recorded stop in place; anything else is decided on a
+        fresh ask of the symbol's stops, as the listing may predate a move made since."""
+        if listed is not None and p.pending_intent is not Intent.STOP:
+            stops = [s for s in listed.get(p.symbol, ()) if s.side is p.side]
+            if _in_place(p, stops):
+                await self._drop_superseded(p, stops)
+                return
         stops = await self.venue_stops(p, tries=1)
         if stops is None:
             return  # cannot ask now: the next reconcile or restart asks again
-        own = [s for s in stops if s.order_id is None] if p.stop_order_id is None else []
         if p.pending_intent is Intent.STOP:
             await self._settle_from(p, stops, "not confirmed before it was checked")
-        elif not stops and p.stop_price is not None:
-            await self.restore(p)
-        elif own and p.side.sign * (own[0].stop_price - p.stop_price) < 0:
+        elif _in_place(p, stops):
+            await self._drop_superseded(p, stops)
+        elif stops:  # a position stop looser than the recorded one
             await self.replace(p, p.stop_price, p.stop_reference, StopPurpose.RESTORE)
         else:
-            await self._drop_superseded(p, stops)
+            await self.restore(p)
 
     async def restore(self, p: Position) -> bool:
         """The venue holds no stop for ``p``: put the recorded one back (for the whole position).
@@ -217,6 +238,15 @@ class StopKeeper:
 
 
 MOVING = (Status.TRAILING, Status.AGED)
+
+
+def _in_place(p: Position, stops: list[StopReport]) -> bool:
+    """Whether ``stops`` (the venue's, for ``p``'s side) hold ``p``'s recorded stop: some stop,
+    and a position stop no looser than the recorded one."""
+    if not stops:
+        return p.stop_price is None
+    own = [s for s in stops if s.order_id is None] if p.stop_order_id is None else []
+    return not own or p.side.sign * (own[0].stop_price - p.stop_price) >= 0
 
 
 def _listed(stops: list[StopReport]) -> str:

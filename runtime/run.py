@@ -25,7 +25,7 @@ from typing import Any
 
 from aiohttp import web
 
-from warden.adapters.config import WardenConfig, engine_config, exchange_config
+from warden.adapters.config import ExchangeSettings, WardenConfig, engine_config, exchange_config
 from warden.adapters.instance_lock import InstanceLock
 from warden.adapters.intake import Intake
 from warden.adapters.logs import EventLogger
@@ -152,12 +152,21 @@ async def _engine(config: WardenConfig, store: WardenStore, db: ReadModelDB, und
                           open_position_ids=lambda: [row.id for row in open_positions(db)],
                           account_configs={(a.venue.value, a.account): engine_config(config, a)
                                            for a in config.exchanges})
-    for i, a in enumerate(config.exchanges):
-        name = f"exchanges[{i}] ({a.venue.value}/{a.account})"
-        step(f"reaching {name}")
+    names = [f"exchanges[{i}] ({a.venue.value}/{a.account})" for i, a in enumerate(config.exchanges)]
+    step("reaching " + ", ".join(names))
+
+    async def reach(name: str, a: ExchangeSettings) -> None:
         # what the engine loads first; handed over so that it starts from a venue that answered
         engine.ctx.instruments[a.venue.value] = await reach_exchange(
             name, ports[a.venue.value, a.account], a.rest_url, budget)
+
+    # every account side by side (a start waits for the slowest, not for the sum); the first
+    # failure is raised once each has had its turn
+    reached = await asyncio.gather(*(reach(n, a) for n, a in zip(names, config.exchanges, strict=True)),
+                                   return_exceptions=True)
+    for outcome in reached:
+        if isinstance(outcome, BaseException):
+            raise outcome
     engine.ctx.listeners.append(EventLogger())
     return engine, runners
 

@@ -20,10 +20,11 @@ from warden.adapters.exchange.errors import NOT_MODIFIED, has_code
 from warden.adapters.exchange.venue_ops import VenueOps
 from warden.domain.reports import OrderReport, PositionModeReport, StopReport
 from warden.domain.values import PositionMode, Side
-from warden.engine.errors import Rejected
+from warden.engine.errors import Rejected, Retryable
 from warden.engine.ports import StopMode
 
 CATEGORY = "linear"
+PAGE, PAGES = 50, 20  # /v5/order/realtime: rows a page (its maximum), pages followed at most
 PROBE = "BTCUSDT"  # a symbol whose position rows show the mode even with nothing open
 # What to change on Bybit for one-way mode (v5/position/position-mode): per symbol, or per coin.
 ONE_WAY = ('switch the symbols to one-way mode (Position Mode "One-Way", positionIdx 0: '
@@ -47,14 +48,35 @@ class BybitOps(VenueOps):
         items = (response.get("result") or {}).get("list") or []
         return [i for i in items if i.get("execType") != "Funding"]  # not a fill of an order
 
+    async def all_trigger_orders(self) -> list[dict[str, Any]]:
+        """Bybit pages ``/v5/order/realtime`` (at most 50 rows and a ``nextPageCursor``, which
+        ccxt puts in the first raw row, so it is looked for in every row's ``info``): followed to
+        the end. Asked without a symbol, ccxt sends the settle coin (USDT) the endpoint requires."""
+        orders: list[dict[str, Any]] = []
+        cursor = None
+        for _ in range(PAGES):
+            params: dict[str, Any] = {"trigger": True}
+            if cursor:
+                params["cursor"] = cursor
+            page = await self.ex.call("fetch_open_orders(trigger)", False,
+                                      self.client.fetch_open_orders, None, None, PAGE, params)
+            orders += page
+            cursor = next((o["info"]["nextPageCursor"] for o in page
+                           if (o.get("info") or {}).get("nextPageCursor")), None)
+            if not cursor or len(page) < PAGE:
+                return orders
+        raise Retryable(f"bybit: more than {PAGES * PAGE} open conditional orders; ask per symbol")
+
     async def position_mode(self, symbols: Sequence[str]) -> PositionModeReport:
         """Bybit keeps the mode per symbol: a position index of 1 or 2 in the open positions, or in
         the rows of ``symbols`` and of BTCUSDT (listed even when flat: the mode is most often
         switched for a whole coin), shows hedge mode. A symbol switched alone and not among them
-        shows when warden trades it: the venue refuses the one-way order (10001)."""
+        shows when warden trades it: the venue refuses the one-way order (10001). A symbol with an
+        open position is not asked again: its row in the open positions shows its index."""
         rows = [p["info"] for p in await self.ex.call("fetch_positions", False, self.fetch_positions)]
+        held = {str(r.get("symbol")) for r in rows}
         probes = [*symbols, *(s for s in (PROBE,) if s in self.client.markets_by_id)]
-        for symbol in dict.fromkeys(probes):
+        for symbol in dict.fromkeys(s for s in probes if s not in held):
             response = await self.ex.call("position/list", False, self.client.privateGetV5PositionList,
                                           {"category": CATEGORY, "symbol": symbol})
             rows += (response.get("result") or {}).get("list") or []

@@ -223,7 +223,7 @@ class CcxtExchange(ExchangePort):
         unified = await self.unified(stop.symbol)
         return await self.ops.move_stop(stop, unified, qty, new_price, client_order_id)
 
-    async def fetch_stops(self, symbol: str) -> list[StopReport]:
+    async def fetch_stops(self, symbol: str | None = None) -> list[StopReport]:
         stops = []
         for order in await self._trigger_orders(symbol):
             # Bybit lists a position's own stop as an order too (stopOrderType "StopLoss"): it is
@@ -231,13 +231,13 @@ class CcxtExchange(ExchangePort):
             attached = order.raw.get("stopOrderType") in _POSITION_TPSL
             if order.trigger_price is not None and order.reduce_only and not attached:
                 position_side = Side.LONG if order.side is OrderSide.SELL else Side.SHORT
-                stops.append(StopReport(self.venue, symbol, position_side, order.trigger_price,
+                stops.append(StopReport(self.venue, order.symbol, position_side, order.trigger_price,
                                         order.order_id, raw=order.raw,
                                         client_order_id=order.client_order_id))
         for position in await self.fetch_positions():
-            if position.symbol == symbol and position.stop_loss and position.side is not None:
-                stops.append(StopReport(self.venue, symbol, position.side, position.stop_loss, None,
-                                        raw=position.raw))
+            if symbol in (None, position.symbol) and position.stop_loss and position.side is not None:
+                stops.append(StopReport(self.venue, position.symbol, position.side,
+                                        position.stop_loss, None, raw=position.raw))
         return stops
 
     async def cancel_stop(self, stop: StopReport) -> None:
@@ -246,10 +246,14 @@ class CcxtExchange(ExchangePort):
 
     # -- open orders and what closed a position -------------------------------------------------
 
-    async def _trigger_orders(self, symbol: str) -> list[OrderReport]:
-        unified = await self.unified(symbol)
-        orders = await self.call("fetch_open_orders(trigger)", False, self.client.fetch_open_orders,
-                                 unified, None, None, {"trigger": True})
+    async def _trigger_orders(self, symbol: str | None) -> list[OrderReport]:
+        """The open conditional orders of ``symbol``, or of every symbol of the account (None)."""
+        if symbol is None:
+            await self.unified_markets()
+            orders = await self.ops.all_trigger_orders()
+        else:
+            orders = await self.call("fetch_open_orders(trigger)", False, self.client.fetch_open_orders,
+                                     await self.unified(symbol), None, None, {"trigger": True})
         return [normalize.parse_order(self.venue, o) for o in orders]
 
     async def fetch_open_orders(self, symbol: str) -> list[OrderReport]:

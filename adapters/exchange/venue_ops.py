@@ -73,6 +73,11 @@ class VenueOps(abc.ABC):
                      fill: Mapping[str, Any]) -> tuple[OrderOrigin, str | None]:
         """What the venue's raw order (and one of its fills) say the order was."""
 
+    async def all_trigger_orders(self) -> list[dict[str, Any]]:
+        """Every open conditional order of the account, all symbols, as ccxt parses them."""
+        return await self.ex.call("fetch_open_orders(trigger)", False, self.client.fetch_open_orders,
+                                  None, None, None, {"trigger": True})
+
     # -- shared stop-order helpers --------------------------------------------------------------
 
     async def place_stop_order(self, symbol: str, unified: str, side: Side, qty: Decimal,
