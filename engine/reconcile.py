@@ -2,7 +2,10 @@
 
 - **Phantom**: the exchange holds a position no open warden position tracks (the seed's BTCUSDT).
   Recorded as `PhantomDetected` with the configured policy: alert, adopt (track it in FILLED and
-  protect it at once) or close (adopt, then close it at market).
+  protect it at once) or close (adopt, then close it at market). A pushed report is confirmed by a
+  REST query first, and the venue's answer is what is adopted: a push can be older than warden's
+  own close of the symbol (one of its pieces, queued while the close ran), and the venue may hold
+  more by now.
 - **Ghost**: warden tracks a filled position the exchange reports flat. Confirmed by a REST query
   first (a failed query is never "flat"); every order warden left for it is removed from the venue
   and the close recorded with the reason the venue's closing order gives (its stop, a
@@ -149,7 +152,7 @@ class Reconciler:
                 if p.filled_qty > 0:
                     await self._ghost(p, confirmed=confirmed)
         elif not tracked:
-            await self._phantom(account, report)
+            await self._phantom(account, report, confirmed=confirmed)
         elif tracked[0].pending_intent is Intent.CLOSE:
             self._close_again(tracked[0])  # the close settles the size: no mismatch to flag
         else:
@@ -188,10 +191,26 @@ class Reconciler:
             except Exception:  # logged here, not lost in a task: the next report or snapshot retries
                 log.exception("closing %s %s again failed", p.venue, p.symbol)
 
-    async def _phantom(self, account: ExchangeAccount, report: PositionReport) -> None:
+    async def _confirmed(self, report: PositionReport) -> PositionReport | None:
+        """The venue's own answer for a pushed report's symbol, None when it holds nothing there
+        (the push is stale) or cannot be asked (the next report or snapshot asks again)."""
+        try:
+            reports = await self.ctx.ports[report.venue, report.account].fetch_positions()
+        except ExchangeFailure:
+            return None
+        return next((r for r in reports if r.symbol == report.symbol and not r.is_flat), None)
+
+    async def _phantom(self, account: ExchangeAccount, report: PositionReport, *,
+                       confirmed: bool) -> None:
         key = (report.venue, report.account, report.symbol)
         if key in self._seen_phantoms:
             return
+        if not confirmed:
+            venue_report = await self._confirmed(report)
+            if venue_report is None or key in self._seen_phantoms or \
+                    self.ctx.tracked(report.venue, report.account, report.symbol):
+                return  # stale, unknown for now, or taken on meanwhile (a snapshot)
+            report = venue_report
         self._seen_phantoms.add(key)
         policy = self.ctx.config_for(report.venue, report.account).phantom_policy
         instrument = self.ctx.instrument(report.venue, report.symbol)

@@ -2,7 +2,8 @@
 
 A hand order filling in pieces is adopted at the size warden first saw; when its stop cannot be
 placed, warden closes it at market. The close is sized from the venue, what arrives after it is
-closed too, and a close that runs out of rounds is taken up again."""
+closed too, a close that runs out of rounds is taken up again, and a push older than warden's own
+close never brings the position back as a phantom."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ import pytest
 from tests.integration.engine.conftest import FAST
 from tests.integration.engine.venue_state import events, open_orders, position_qty
 from warden.domain.lifecycle import Intent, Status
-from warden.domain.values import CloseReason, Origin
+from warden.domain.reports import PositionReport
+from warden.domain.values import CloseReason, Origin, ReportSource, Side
 
 VENUE, ACCOUNT = "binanceusdm", "binance"
 PIECE = "0.010"
@@ -86,3 +88,17 @@ async def test_a_close_that_runs_out_of_rounds_is_taken_up_again_by_the_reconcil
     assert position.status is Status.CLOSED and position.close_reason is CloseReason.ROLLED_BACK
     assert position_qty(sim, VENUE) == 0 and open_orders(sim, VENUE) == []
 
+
+async def test_a_push_older_than_the_venues_flat_position_is_not_adopted(sim, make_engine, store):
+    """A report pushed for a piece of warden's own close (queued while the close ran) arrives
+    after the close was recorded: the venue holds nothing, so there is nothing to adopt."""
+    engine = await make_engine(venues=(VENUE,))
+    stale = PositionReport(VENUE, ACCOUNT, "BTCUSDT", Side.LONG, Decimal(PIECE), Decimal("60000"),
+                           Decimal("60000"), ReportSource.WEBSOCKET)
+
+    await engine.on_position_report(stale)
+    await engine.idle()
+
+    assert not engine.positions
+    assert not [e for e in store.all_events() if type(e).__name__ in ("PhantomDetected", "PositionAdopted")]
+    assert open_orders(sim, VENUE) == []
