@@ -275,10 +275,11 @@ class Position(ExitOrderCommands, PositionState, Aggregate):
                             raw: Raw | None = None) -> None:
         """An adopted position is larger on the venue than warden holds it: take the venue's size
         (and average entry), so the stop is sized for all of it. Only growth, only for a position
-        warden adopted, and only with no intent in flight (those settle the size themselves)."""
+        warden adopted, and only with no intent in flight (those settle the size themselves) but a
+        close: warden closes all the venue holds, and records what it closed."""
         if self.origin is not Origin.ADOPTED:
             raise ImpossibleFill(f"{self.symbol}: only an adopted position follows the venue's size")
-        if self.pending_intent is not None:
+        if self.pending_intent not in (None, Intent.CLOSE):
             raise PositionBusy(f"{self.symbol}: {self.pending_intent.value} in flight")
         if not size.is_finite() or size <= self.filled_qty:
             raise ImpossibleFill(f"{self.symbol}: {size} is not more than the {self.filled_qty} held")

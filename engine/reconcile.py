@@ -2,12 +2,19 @@
 
 - **Phantom**: the exchange holds a position no open warden position tracks (the seed's BTCUSDT).
   Recorded as `PhantomDetected` with the configured policy: alert, adopt (track it in FILLED and
-  protect it at once) or close (adopt, then close it at market).
+  protect it at once) or close (adopt, then close it at market). A pushed report is confirmed by a
+  REST query first, and the venue's answer is what is adopted: a push can be older than warden's
+  own close of the symbol (one of its pieces, queued while the close ran), and the venue may hold
+  more by now.
 - **Ghost**: warden tracks a filled position the exchange reports flat. Confirmed by a REST query
   first (a failed query is never "flat"); every order warden left for it is removed from the venue
   and the close recorded with the reason the venue's closing order gives (its stop, a
   liquidation, a hand or other-client order), the exit price read from its fills (`engine.exits`).
 - **Mismatch**: side or size differ: recorded as `PositionMismatch` (alert only).
+- **A close still pending**: warden decided to close a position and the venue does not show it flat
+  (the close ran out of rounds: the venue kept refusing, or more of the position kept arriving).
+  Taken up again in the background at every report and snapshot until it is flat: a position
+  warden is closing has no stop, so it is never left to wait for a restart.
 Reports for untracked symbols are never skipped: they are how phantoms are found.
 """
 
@@ -16,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from decimal import Decimal
+from uuid import UUID
 
 from warden.domain.account import ExchangeAccount
 from warden.domain.ids import account_id
@@ -45,6 +53,7 @@ class Reconciler:
         self._latest: dict[tuple[str, str, str], PositionReport] = {}
         self._workers: dict[tuple[str, str, str], asyncio.Task[None]] = {}
         self._loading = asyncio.Lock()
+        self._closes: dict[UUID, asyncio.Task[None]] = {}  # pending closes taken up again
 
     async def account(self, venue: str, account: str) -> ExchangeAccount:
         """The account's aggregate: read from the store the first time (off the event loop;
@@ -96,17 +105,21 @@ class Reconciler:
 
     @property
     def busy(self) -> bool:
-        return bool(self._workers)
+        return bool(self._workers or self._closes)
+
+    def _background(self) -> list[asyncio.Task[None]]:
+        return [*self._workers.values(), *self._closes.values()]
 
     async def settle(self) -> None:
-        """Wait for the background comparisons (tests and graceful shutdown)."""
-        while self._workers:
-            await asyncio.gather(*list(self._workers.values()), return_exceptions=True)
+        """Wait for the background comparisons and closes (tests and graceful shutdown)."""
+        while self.busy:
+            await asyncio.gather(*self._background(), return_exceptions=True)
 
     async def stop(self) -> None:
-        for worker in list(self._workers.values()):
-            worker.cancel()
-        await asyncio.gather(*self._workers.values(), return_exceptions=True)
+        tasks = self._background()
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
 
     async def snapshot(self, venue: str, account_name: str) -> bool:
         """A full REST snapshot, recorded and reconciled. False when the venue could not be asked."""
@@ -144,7 +157,9 @@ class Reconciler:
                 if p.filled_qty > 0:
                     await self._ghost(p, confirmed=confirmed)
         elif not tracked:
-            await self._phantom(account, report)
+            await self._phantom(account, report, confirmed=confirmed)
+        elif tracked[0].pending_intent is Intent.CLOSE:
+            self._close_again(tracked[0])  # the close settles the size: no mismatch to flag
         else:
             await self._check_mismatch(account, tracked[0], report)
 
@@ -165,10 +180,42 @@ class Reconciler:
             liquidation = self._liquidation.get((p.venue, p.account, p.symbol))
             await self.closer.exits.record_closed(p, liquidation_price=liquidation)
 
-    async def _phantom(self, account: ExchangeAccount, report: PositionReport) -> None:
+    def _close_again(self, p: Position) -> None:
+        """Take up ``p``'s pending close in the background (it may take its rounds), unless it is
+        running already (its lock is held, or it is being taken up)."""
+        if p.id in self._closes or self.ctx.lock(p.id).locked():
+            return
+        task = asyncio.create_task(self._finish_close(p), name=f"close:{p.id}")
+        self._closes[p.id] = task
+        task.add_done_callback(lambda _: self._closes.pop(p.id, None))
+
+    async def _finish_close(self, p: Position) -> None:
+        async with self.ctx.lock(p.id):
+            try:
+                await self.closer.finish(p)  # nothing to do when it was settled meanwhile
+            except Exception:  # logged here, not lost in a task: the next report or snapshot retries
+                log.exception("closing %s %s again failed", p.venue, p.symbol)
+
+    async def _confirmed(self, report: PositionReport) -> PositionReport | None:
+        """The venue's own answer for a pushed report's symbol, None when it holds nothing there
+        (the push is stale) or cannot be asked (the next report or snapshot asks again)."""
+        try:
+            reports = await self.ctx.ports[report.venue, report.account].fetch_positions()
+        except ExchangeFailure:
+            return None
+        return next((r for r in reports if r.symbol == report.symbol and not r.is_flat), None)
+
+    async def _phantom(self, account: ExchangeAccount, report: PositionReport, *,
+                       confirmed: bool) -> None:
         key = (report.venue, report.account, report.symbol)
         if key in self._seen_phantoms:
             return
+        if not confirmed:
+            venue_report = await self._confirmed(report)
+            if venue_report is None or key in self._seen_phantoms or \
+                    self.ctx.tracked(report.venue, report.account, report.symbol):
+                return  # stale, unknown for now, or taken on meanwhile (a snapshot)
+            report = venue_report
         self._seen_phantoms.add(key)
         policy = self.ctx.config_for(report.venue, report.account).phantom_policy
         instrument = self.ctx.instrument(report.venue, report.symbol)
