@@ -5,7 +5,7 @@
   protect it at once) or close (adopt, then close it at market). A pushed report is confirmed by a
   REST query first, and the venue's answer is what is adopted: a push can be older than warden's
   own close of the symbol (one of its pieces, queued while the close ran), and the venue may hold
-  more by now.
+  more by now (when the venue cannot be asked, the push is taken as it is).
 - **Ghost**: warden tracks a filled position the exchange reports flat. Confirmed by a REST query
   first (a failed query is never "flat"); every order warden left for it is removed from the venue
   and the close recorded with the reason the venue's closing order gives (its stop, a
@@ -197,12 +197,14 @@ class Reconciler:
                 log.exception("closing %s %s again failed", p.venue, p.symbol)
 
     async def _confirmed(self, report: PositionReport) -> PositionReport | None:
-        """The venue's own answer for a pushed report's symbol, None when it holds nothing there
-        (the push is stale) or cannot be asked (the next report or snapshot asks again)."""
+        """What the venue says now of a pushed report's symbol: its open position there, or None
+        when it holds none (the push is stale). The push itself when the venue cannot be asked: a
+        phantom is not left unflagged for a failed query (a stale one adopted then is a ghost the
+        next snapshot closes)."""
         try:
             reports = await self.ctx.ports[report.venue, report.account].fetch_positions()
         except ExchangeFailure:
-            return None
+            return report
         return next((r for r in reports if r.symbol == report.symbol and not r.is_flat), None)
 
     async def _phantom(self, account: ExchangeAccount, report: PositionReport, *,
@@ -214,7 +216,7 @@ class Reconciler:
             venue_report = await self._confirmed(report)
             if venue_report is None or key in self._seen_phantoms or \
                     self.ctx.tracked(report.venue, report.account, report.symbol):
-                return  # stale, unknown for now, or taken on meanwhile (a snapshot)
+                return  # stale, or taken on meanwhile (a snapshot)
             report = venue_report
         self._seen_phantoms.add(key)
         policy = self.ctx.config_for(report.venue, report.account).phantom_policy

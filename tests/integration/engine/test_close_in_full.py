@@ -102,3 +102,20 @@ async def test_a_push_older_than_the_venues_flat_position_is_not_adopted(sim, ma
     assert not engine.positions
     assert not [e for e in store.all_events() if type(e).__name__ in ("PhantomDetected", "PositionAdopted")]
     assert open_orders(sim, VENUE) == []
+
+
+async def test_a_pushed_phantom_is_adopted_when_the_venue_cannot_be_asked(sim, make_engine, store):
+    """The query that confirms a pushed phantom fails: the push is taken as it is, never left
+    unflagged for a failed query."""
+    engine = await make_engine(venues=(VENUE,))
+    sim.control.open_position(ACCOUNT, "BTCUSDT", "buy", PIECE)
+    sim.control.inject("http_error", venue=ACCOUNT, path="positionRisk", status=503)
+    pushed = PositionReport(VENUE, ACCOUNT, "BTCUSDT", Side.LONG, Decimal(PIECE), Decimal("60000"),
+                            Decimal("60000"), ReportSource.WEBSOCKET)
+
+    await engine.on_position_report(pushed)
+    await engine.idle()
+
+    [position] = engine.positions.values()
+    assert position.origin is Origin.ADOPTED and position.status is Status.PROTECTED
+    assert position.filled_qty == Decimal(PIECE)
