@@ -23,6 +23,11 @@ from warden.sim.server import Simulator
 
 ACCOUNTS = {"bybit": ("bybit", Venue.BYBIT, "bybit-key", "bybit-secret"),
             "binanceusdm": ("binance", Venue.BINANCE, "binance-key", "binance-secret")}
+# How long a signal waits for the store in these tests (production: SIGNAL_STORE_WAIT_S, 1 s). Longer
+# here: on a loaded 2-core machine under xdist a healthy commit can take over a second, and a test
+# about something else must not get a 503 for it. tests/integration/engine/test_store_signal_wait.py
+# tests the production bound itself.
+SIGNAL_WAIT_S = 5.0
 FAST = EngineConfig(fill_timeout_s=1.5, retry_delay_s=0.05,
                     trailing=TrailingStopPolicy(Decimal("1"), Decimal("0.5"), min_step_ticks=1,
                                                 min_interval_seconds=Decimal(0)))
@@ -52,7 +57,8 @@ async def make_engine(sim: Simulator, store: WardenStore, clock: OffsetClock):
     async def build(config: EngineConfig = FAST, checkpoint: Callable[[str], None] = no_checkpoint,
                     start: bool = True, venues: tuple[str, ...] = ("bybit", "binanceusdm"),
                     exchange_options: dict | None = None, stop_mode: StopMode = StopMode.POSITION,
-                    request_timeout_s: float = 2.0, **engine_kwargs) -> Engine:
+                    request_timeout_s: float = 2.0, signal_wait_s: float = SIGNAL_WAIT_S,
+                    **engine_kwargs) -> Engine:
         configs = []
         for venue in venues:
             account, enum, key, secret = ACCOUNTS[venue]
@@ -62,6 +68,7 @@ async def make_engine(sim: Simulator, store: WardenStore, clock: OffsetClock):
         ports = exchange_ports(configs, poll_interval=0.05, stop_mode=stop_mode)
         engine = build_engine(store, ports, config=config, clock=clock, checkpoint=checkpoint,
                               **engine_kwargs)
+        engine.signal_wait_s = signal_wait_s
         built.append((engine, list(ports.values())))
         if start:
             await engine.start()

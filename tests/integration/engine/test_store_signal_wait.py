@@ -29,6 +29,7 @@ from tests.integration.engine.test_store_outage import entry_orders
 from tests.integration.intake.conftest import serve  # noqa: F401 (a fixture)
 from warden.domain.ids import position_id
 from warden.domain.lifecycle import Status
+from warden.engine.core import SIGNAL_STORE_WAIT_S
 
 ANSWERED_WITHIN_S = 1.5  # the engine's bound (SIGNAL_STORE_WAIT_S, 1 s) and the HTTP round trip
 
@@ -81,7 +82,7 @@ async def timed_post(client, payload):
 
 async def test_a_signal_whose_save_fails_gets_503_at_once_and_its_retry_opens_it_once(
         sim, make_engine, store, serve):  # noqa: F811 (the imported fixture)
-    engine = await make_engine(venues=("bybit",))
+    engine = await make_engine(venues=("bybit",), signal_wait_s=SIGNAL_STORE_WAIT_S)
     _, client = await serve(engine)
     down_from_the_signal(store)
 
@@ -104,7 +105,7 @@ async def test_a_signal_whose_save_fails_gets_503_at_once_and_its_retry_opens_it
 
 async def test_a_signal_whose_save_commits_after_its_503_is_closed_unopened_and_never_retried_into_an_entry(
         sim, make_engine, store, serve):  # noqa: F811 (the imported fixture)
-    engine = await make_engine(venues=("bybit",))
+    engine = await make_engine(venues=("bybit",), signal_wait_s=SIGNAL_STORE_WAIT_S)
     _, client = await serve(engine)
     release = hanging_on_the_signal(store)
     pid = position_id("bybit", ACCOUNTS["bybit"][0], "hung")
@@ -131,7 +132,8 @@ async def test_a_signal_whose_save_commits_after_its_503_is_closed_unopened_and_
 
 async def test_a_scale_in_signal_whose_claim_commits_after_its_503_adds_nothing_then_or_on_its_retry(
         sim, make_engine, store, serve):  # noqa: F811 (the imported fixture)
-    engine = await make_engine(config=replace(FAST, scale_in=True), venues=("bybit",))
+    engine = await make_engine(config=replace(FAST, scale_in=True), venues=("bybit",),
+                               signal_wait_s=SIGNAL_STORE_WAIT_S)
     _, client = await serve(engine)
     assert (await client.post(signal("first"))).http == 202
     await engine.idle()
