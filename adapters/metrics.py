@@ -49,6 +49,8 @@ class Metrics:
                                     "last heard a frame or heartbeat", ["feed"], registry=r)
         self.feed_rejected = Gauge("warden_feed_rejected_frames", "Frames the feed could not "
                                    "understand", ["feed"], registry=r)
+        self.feed_stale = Gauge("warden_feed_stale_frames", "Price frames older (venue time) than "
+                                "one already taken for their symbol, dropped", ["feed"], registry=r)
         self.decision_seconds = Histogram(
             "warden_update_to_decision_seconds", "From the arrival of a price frame to the stop "
             "decision it caused", registry=r,
@@ -105,6 +107,7 @@ class Metrics:
             self.feed_up.labels(name).set(1 if feed.up else 0)
             self.feed_restarts.labels(name).set(feed.restarts)
             self.feed_rejected.labels(name).set(feed.rejected_frames)
+            self.feed_stale.labels(name).set(feed.stale_frames)
             if feed.last_frame_at is not None:
                 self.feed_frame_age.labels(name).set(feed.monotonic() - feed.last_frame_at)
         return generate_latest(self.registry)

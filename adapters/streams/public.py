@@ -9,12 +9,17 @@ The feed is supervised like the private ones: a session that fails (the markets 
 during a REST outage, ccxt raises something unexpected) or hears nothing for ``quiet_after``
 seconds is torn down and started again, and `health` says what state the feed is in. Ticks wait in
 a small queue; when the consumer falls behind the oldest are dropped (the latest price wins).
+
+A tick older (by the venue's own timestamp) than one already handed over for its symbol is dropped
+and counted (`FeedHealth.stale_frames`): a frame delayed or reordered on the way is not the price
+any more, and a trailing move decided from it would be sent through the market.
 """
 
 from __future__ import annotations
 
 import asyncio
 from collections.abc import AsyncIterator, Iterable
+from datetime import datetime
 from typing import Any
 
 import ccxt.async_support as ccxt
@@ -72,6 +77,7 @@ class MarkPriceStream:
         self.running = False  # while someone iterates `ticks`
         self.rejections = Rejections(self.feed, self.health, self._put)
         self._arrived: float | None = None  # monotonic: the oldest price frame not handed over yet
+        self._latest: dict[str, datetime] = {}  # per symbol: the venue time of the newest tick
 
     async def ticks(self) -> AsyncIterator[Tick]:
         """Ticks (and rejected frames) until the consumer stops iterating."""
@@ -133,8 +139,19 @@ class MarkPriceStream:
                 tick = parse_tick(self.exchange.venue, symbol, ticker, arrived) if symbol else None
                 if tick is None:
                     self.reject("report: a ticker without a price", repr(ticker.get("info")))
-                else:
+                elif self._fresh(tick):
                     self._put(tick)
+
+    def _fresh(self, tick: PriceTick) -> bool:
+        """False for a tick the venue stamped before the newest one handed over for its symbol."""
+        if tick.time is None:
+            return True
+        newest = self._latest.get(tick.symbol)
+        if newest is not None and tick.time < newest:
+            self.health.stale_frames += 1
+            return False
+        self._latest[tick.symbol] = tick.time
+        return True
 
     async def _restarted(self, reason: str) -> None:
         self.health.set(Connection.RESTARTING, reason)

@@ -50,6 +50,7 @@ class FeedHealth:
         self.reconnects = 0
         self.last_error = ""
         self.rejected_frames = 0
+        self.stale_frames = 0  # older than what the feed already handed over: dropped (not bad input)
 
     def heard(self) -> None:
         """A frame or a heartbeat arrived from the venue."""
@@ -77,7 +78,8 @@ class FeedHealth:
         age = None if self.last_frame_at is None else round(now - self.last_frame_at, 1)
         return {"state": self.state.value, "for_s": round(now - self.changed_at, 1),
                 "last_frame_age_s": age, "restarts": self.restarts, "reconnects": self.reconnects,
-                "last_error": self.last_error, "rejected_frames": self.rejected_frames}
+                "last_error": self.last_error, "rejected_frames": self.rejected_frames,
+                "stale_frames": self.stale_frames}
 
 
 async def supervise(session: Callable[[], Coroutine[Any, Any, None]], health: FeedHealth, *,

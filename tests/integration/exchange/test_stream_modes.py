@@ -176,6 +176,39 @@ async def test_mark_price_ticks_follow_the_venue_price(sim: Simulator, venue: Ve
         await exchange.close()
 
 
+PRICE_TOPIC = {Venue.BYBIT: "tickers", Venue.BINANCE: "markPrice"}
+
+
+async def test_a_price_frame_delayed_past_a_newer_one_is_dropped(sim: Simulator, venue: Venue) -> None:
+    """A frame that arrives after a newer one (a delayed push) is not the price any more: the
+    stream drops it by the venue's timestamp and counts it, so no decision is made from it."""
+    exchange = CcxtExchange(make_config(sim, venue))
+    stream = MarkPriceStream(exchange, [SYMBOL], backoff=FAST)
+    ticks = stream.ticks()
+    try:
+        await asyncio.wait_for(anext(ticks), 5)
+        sim.control.inject("push_delay", venue="bybit" if venue is Venue.BYBIT else "binance",
+                           path=PRICE_TOPIC[venue], seconds=0.6, times=1)
+        sim.control.set_price(SYMBOL, "61500.5")   # held back 0.6 s on the way
+        await asyncio.sleep(0.05)
+        sim.control.set_price(SYMBOL, "61400.5")   # the newer price, on time
+        seen: list[Decimal] = []
+        deadline = time.monotonic() + 1.5          # the delayed frame has arrived by then
+        while time.monotonic() < deadline:
+            try:
+                tick = await asyncio.wait_for(anext(ticks), max(deadline - time.monotonic(), 0.01))
+            except TimeoutError:
+                break
+            if isinstance(tick, PriceTick):
+                seen.append(tick.price)
+        assert Decimal("61400.5") in seen
+        assert seen[-1] == Decimal("61400.5"), seen  # the older price never came after it
+        assert stream.health.stale_frames == 1 and stream.health.report()["stale_frames"] == 1
+    finally:
+        await ticks.aclose()
+        await exchange.close()
+
+
 async def test_a_tick_carries_the_time_its_frame_arrived_not_when_it_was_taken(
         sim: Simulator, venue: Venue) -> None:
     exchange = CcxtExchange(make_config(sim, venue))
