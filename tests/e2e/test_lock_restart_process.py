@@ -2,7 +2,7 @@
 which restarts: the advisory locks go with it, and afterwards at most one of the two trades. Either
 the active instance takes its lock again first (the standby stays a standby) or the standby does,
 and then the active instance stops and exits 1 before the standby's grace (engine.lock_grace_s)
-is over.
+is over. A standby started after the restart (restarted by its supervisor, say) waits too.
 
 The database is a throwaway cluster of this module's own (`private_pg`), never the shared server.
 """
@@ -70,10 +70,20 @@ def test_after_a_database_restart_the_active_instance_or_its_standby_trades_neve
         wait_for(lambda: active.poll() is not None or time.monotonic() - restarted > 8, timeout=20,
                  what="the race to be decided")
         if active.poll() is None:  # it took its locks again: the standby must still be waiting
-            time.sleep(2)
-            assert active.poll() is None
-            assert not logged(standby_log.read_text(), "ready"), standby_log.read_text()[-2000:]
-            print("\nthe active instance kept its locks; the standby still waits")
+            late_log = tmp_path / "late.log"  # and so must one started now (restarted by a supervisor)
+            late = run(config, late_log)
+            try:
+                wait_for(lambda: late.poll() is not None or any(
+                    logged(late_log.read_text(), event) for event in ("standby", "ready")),
+                    what="the third instance to wait or start")
+                time.sleep(4)  # past a grace
+                assert active.poll() is None
+                for log in (standby_log, late_log):
+                    assert not logged(log.read_text(), "ready"), log.read_text()[-2000:]
+            finally:
+                late.send_signal(signal.SIGTERM)
+                assert late.wait(timeout=30) == 0, late_log.read_text()[-2000:]
+            print("\nthe active instance kept its locks; the standbys still wait")
         else:  # the standby took them: the active instance stopped, and before the standby traded
             assert active.returncode == 1
             stderr = active_log.read_text()
