@@ -34,7 +34,9 @@ log = logging.getLogger("warden.lock")
 
 WATCH_S = 0.5  # how often the active instance checks its lock
 GRACE_S = 3.0  # default of engine.lock_grace_s: a few watch intervals and a reconnect
-CONNECT_TIMEOUT_S = 2  # a lock check never hangs on a database that does not answer
+CONNECT_TIMEOUT_S = 2  # a lock check never hangs on a database that does not answer ...
+KEEPALIVES = {"keepalives": 1, "keepalives_idle": 5, "keepalives_interval": 1,  # ... nor for long
+              "keepalives_count": 3}  # on a connection whose peer went silent
 
 
 class LockHeld(RuntimeError):
@@ -205,7 +207,7 @@ class InstanceLock:
             self._conn = psycopg.connect(host=env["POSTGRES_HOST"], port=env["POSTGRES_PORT"],
                                          dbname=env["POSTGRES_DBNAME"], user=env["POSTGRES_USER"],
                                          password=env["POSTGRES_PASSWORD"] or None, autocommit=True,
-                                         connect_timeout=CONNECT_TIMEOUT_S)
+                                         connect_timeout=CONNECT_TIMEOUT_S, **KEEPALIVES)
         taken = []
         for venue, account in self.accounts:
             key = lock_key(venue, account)

@@ -57,6 +57,7 @@ log = logging.getLogger("warden.run")
 
 CRASH_ENV = "WARDEN_CRASH_AT"
 SHUTDOWN_GRACE_S = 10.0  # for in-flight sagas to finish before they are parked as intents
+RELEASE_WAIT_S = 5.0  # for a lock check under way (bounded by its connect timeout and keepalives)
 
 
 def crash_checkpoint(step: str | None) -> Callable[[str], None]:
@@ -143,7 +144,8 @@ async def _open_store(config: WardenConfig, undo: AsyncExitStack, budget: Budget
         watching.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await watching
-        await in_thread(lock.release, name="warden-lock")  # waits for a check under way
+        with contextlib.suppress(TimeoutError):  # a check that hangs: the exit closes the connection
+            await asyncio.wait_for(in_thread(lock.release, name="warden-lock"), RELEASE_WAIT_S)
 
     undo.push_async_callback(release)
     budget.restart()  # a standby's wait is not startup time

@@ -18,10 +18,12 @@ from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests import pg
 from tests.e2e.processes import ENV, ROOT, wait_for
+from warden.adapters.instance_lock import lock_key
 
 pytestmark = pytest.mark.postgres
 
@@ -100,3 +102,29 @@ def test_after_a_database_restart_the_active_instance_or_its_standby_trades_neve
                 process.send_signal(signal.SIGTERM)
         active.wait(timeout=30)
         assert standby is None or standby.wait(timeout=30) == 0
+
+
+def test_an_instance_whose_lock_another_took_stops_and_exits_1(simulator, config: Path, private_pg, pg_url,
+                                                               tmp_path):
+    """The lock's session is cut (as a restart cuts it) and another session takes the locks before
+    the instance can: it must stop trading at once and exit 1, for a supervisor to restart it."""
+    active_log = tmp_path / "active.log"
+    active = run(config, active_log)
+    try:
+        wait_for(lambda: logged(active_log.read_text(), "ready") or active.poll() is not None,
+                 what="the instance ready")
+        keys = [lock_key("bybit", "bybit"), lock_key("binanceusdm", "binance")]
+        with psycopg.connect(pg_url, autocommit=True) as other:
+            [[pid]] = other.execute(
+                "SELECT DISTINCT pid FROM pg_locks WHERE locktype = 'advisory' AND granted").fetchall()
+            other.execute("SELECT pg_terminate_backend(%s)", (pid,))
+            for key in keys:  # queued before the instance's own reconnect, so granted first
+                other.execute("SELECT pg_advisory_lock(%s)", (key,))
+            assert active.wait(timeout=30) == 1
+        text = active_log.read_text()
+        assert logged(text, "lock_lost")
+        assert "stopped: another warden instance took the instance lock" in text.splitlines()[-1], text[-999:]
+    finally:
+        if active.poll() is None:
+            active.send_signal(signal.SIGTERM)
+            active.wait(timeout=30)
