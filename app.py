@@ -389,7 +389,7 @@ def run(config_path: str | None, log_level: str) -> None:
     import json
     import logging
 
-    from warden.adapters.instance_lock import LockHeld
+    from warden.adapters.instance_lock import LockHeld, LockLost
     from warden.adapters.logs import configure_logging, redact, secret_forms
     from warden.adapters.startup import StartupError, one_line
     from warden.runtime.run import run_until_signalled, secrets_of
@@ -401,6 +401,8 @@ def run(config_path: str | None, log_level: str) -> None:
         asyncio.run(run_until_signalled(config, ready=lambda urls: click.echo(json.dumps(urls), nl=True)))
     except (StartupError, LockHeld) as e:
         raise Refused(f"cannot start: {redact(str(e), secret_forms(secrets))}", EXIT_CANNOT_START) from None
+    except LockLost as e:  # a supervisor restarts it: it waits as a standby (engine.standby = true)
+        raise Refused(f"stopped: {e}", EXIT_CANNOT_START) from None
     except Exception as e:  # a defect: its traceback goes to the log, the cause to the last line
         logging.getLogger("warden.run").exception("warden failed")
         raise Refused(redact(f"failed: {type(e).__name__}: {one_line(e)}", secret_forms(secrets)),

@@ -125,6 +125,7 @@ class EngineSettings(Section):
     fill_rounds: Attempts = _ENGINE.fill_rounds
     reconcile_interval_s: Seconds(0.1, 86400) = _ENGINE.reconcile_interval_s
     standby: bool = False  # a second instance waits to take over instead of exiting
+    lock_grace_s: Seconds(0, 600) = 3.0  # on PostgreSQL: locks held this long before trading
     startup_budget_s: Seconds(1, 3600) = 60.0  # retrying an unreachable store or exchange at start
 
 

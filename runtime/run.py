@@ -7,7 +7,9 @@ every account and resumes unfinished intents before accepting signals), then ser
 endpoints and the intake on the addresses bound first. Whatever cannot be had fails startup with
 one line (`adapters/startup.py`) before anything trades. On SIGTERM/SIGINT, at any point, the
 reverse: close the intake, stop the feeds, let in-flight sagas finish or park as intents, keep
-every stop on the exchange, release the lock, exit 0.
+every stop on the exchange, release the lock, exit 0. If another instance takes the lock while the
+database restarts (`InstanceLock.watch`), the same stop, then `LockLost`: exit 1, to come back as
+a standby.
 """
 
 from __future__ import annotations
@@ -26,7 +28,7 @@ from typing import Any
 from aiohttp import web
 
 from warden.adapters.config import ExchangeSettings, WardenConfig, engine_config, exchange_config
-from warden.adapters.instance_lock import InstanceLock
+from warden.adapters.instance_lock import InstanceLock, LockLost
 from warden.adapters.intake import Intake
 from warden.adapters.logs import EventLogger
 from warden.adapters.metrics import Metrics
@@ -55,6 +57,7 @@ log = logging.getLogger("warden.run")
 
 CRASH_ENV = "WARDEN_CRASH_AT"
 SHUTDOWN_GRACE_S = 10.0  # for in-flight sagas to finish before they are parked as intents
+RELEASE_WAIT_S = 5.0  # for a lock check under way (bounded by its connect timeout and keepalives)
 
 
 def crash_checkpoint(step: str | None) -> Callable[[str], None]:
@@ -82,16 +85,18 @@ class Running:
 
 
 async def start(config: WardenConfig, *, crash_at: str | None = None,
-                step: Callable[[str], None] = lambda _: None) -> Running:
+                step: Callable[[str], None] = lambda _: None,
+                on_lock_lost: Callable[[], None] = lambda: None) -> Running:
     """Everything up and serving, or a `StartupError` (`LockHeld`) with everything undone: also when
-    cancelled (SIGTERM) at any step. ``step`` is told what is being done, for that message."""
+    cancelled (SIGTERM) at any step. ``step`` is told what is being done, for that message;
+    ``on_lock_lost`` is called if another instance takes the instance lock (it must stop this one)."""
     async with AsyncExitStack() as undo:
         budget = Budget(config.engine.startup_budget_s)
         step("binding the listening addresses")
         listening = {name: listen(name, where.host, where.port) for name, where in _addresses(config)}
         for sock in (sock for sockets in listening.values() for sock in sockets):
             undo.callback(sock.close)
-        store, db = await _open_store(config, undo, budget, step)
+        store, db = await _open_store(config, undo, budget, step, on_lock_lost)
         store.writer.start_watching()  # /healthz says at once when the store cannot be written
         undo.callback(store.writer.close)  # last: what is queued is committed before the exit
         engine, runners = await _engine(config, store, db, undo, budget, step, crash_at)
@@ -123,15 +128,26 @@ def _addresses(config: WardenConfig) -> list[tuple[str, Any]]:
 
 
 async def _open_store(config: WardenConfig, undo: AsyncExitStack, budget: Budget,
-                      step: Callable[[str], None]) -> tuple[WardenStore, ReadModelDB]:
-    """The store reached, this instance's lock taken (a standby waits here), the read model current."""
+                      step: Callable[[str], None],
+                      on_lock_lost: Callable[[], None]) -> tuple[WardenStore, ReadModelDB]:
+    """The store reached, this instance's lock taken (a standby waits here) and watched from then
+    on, the read model current."""
     url = config.store.url_with_password()
     step("reaching the store")
     await reach_store(url, config.store.url, budget)
     lock = InstanceLock(url, [(a.venue.value, a.account) for a in config.exchanges])
     step("waiting for the instance lock")
-    await lock.acquire(standby=config.engine.standby)
-    undo.callback(lock.release)
+    await lock.acquire(standby=config.engine.standby, grace_s=config.engine.lock_grace_s)
+    watching = asyncio.create_task(lock.watch(on_lock_lost))
+
+    async def release() -> None:
+        watching.cancel()
+        with contextlib.suppress(asyncio.CancelledError):
+            await watching
+        with contextlib.suppress(TimeoutError):  # a check that hangs: the exit closes the connection
+            await asyncio.wait_for(in_thread(lock.release, name="warden-lock"), RELEASE_WAIT_S)
+
+    undo.push_async_callback(release)
     budget.restart()  # a standby's wait is not startup time
     return open_store(url), open_readmodel(url)
 
@@ -190,19 +206,33 @@ async def stop(running: Running) -> None:
 
 async def run_until_signalled(config: WardenConfig, ready: Any = None) -> None:
     """Run until SIGTERM or SIGINT, then shut down cleanly. A signal during startup stops it at
-    once, undoing what was done; a startup that fails raises `StartupError` or `LockHeld`."""
-    stopping = asyncio.Event()
+    once, undoing what was done; a startup that fails raises `StartupError` or `LockHeld`. An
+    instance whose lock another took stops the same way, then raises `LockLost`."""
+    stopping, lost = asyncio.Event(), asyncio.Event()
+
+    def lock_lost() -> None:
+        lost.set()
+        stopping.set()
+
+    def gone() -> LockLost:
+        return LockLost(f"another warden instance took the instance lock for "
+                        f"{', '.join(f'{a.venue.value}/{a.account}' for a in config.exchanges)} "
+                        "while the database was unavailable; this one stopped trading")
+
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(sig, stopping.set)
     doing = ["starting"]
-    starting = asyncio.create_task(start(config, crash_at=os.environ.get(CRASH_ENV), step=doing.append))
+    starting = asyncio.create_task(start(config, crash_at=os.environ.get(CRASH_ENV), step=doing.append,
+                                         on_lock_lost=lock_lost))
     signalled = asyncio.create_task(stopping.wait())
     await asyncio.wait({starting, signalled}, return_when=asyncio.FIRST_COMPLETED)
     if not starting.done():
         starting.cancel()
         with contextlib.suppress(asyncio.CancelledError):
             await starting
+        if lost.is_set():
+            raise gone()
         log.info("warden stopped by a signal before it was ready, while %s", doing[-1],
                  extra={"event": "stopping"})
         return
@@ -219,3 +249,5 @@ async def run_until_signalled(config: WardenConfig, ready: Any = None) -> None:
             await stop(running)
         except Exception:
             log.exception("shutdown was not clean")
+    if lost.is_set():
+        raise gone()

@@ -33,3 +33,14 @@ def pg_url(pg_server: pg.PgServer) -> Iterator[str]:
     """The URL of a fresh PostgreSQL database, dropped after the test."""
     with pg_server.database() as url:
         yield url
+
+
+@pytest.fixture(scope="module")
+def private_pg() -> Iterator[pg.PgServer]:
+    """A throwaway cluster of the module's own, for tests that stop and start the server."""
+    try:
+        server = pg.private_cluster()
+    except Exception as e:  # said plainly, never skipped
+        pytest.fail(f"these tests need a throwaway PostgreSQL cluster (initdb/pg_ctl): {e}", pytrace=False)
+    yield server
+    pg.stop(server)

@@ -20,7 +20,7 @@ def url(request, tmp_path) -> str:
 
 async def test_a_second_instance_exits_with_a_clear_message(url):
     active = InstanceLock(url, ACCOUNTS)
-    await active.acquire(standby=False)
+    await active.acquire(standby=False, grace_s=0)
     try:
         with pytest.raises(LockHeld, match="another warden instance is active for binanceusdm/main"):
             await InstanceLock(url, ACCOUNTS).acquire(standby=False)
@@ -30,9 +30,9 @@ async def test_a_second_instance_exits_with_a_clear_message(url):
 
 async def test_a_standby_takes_over_when_the_active_instance_stops(url):
     active = InstanceLock(url, ACCOUNTS)
-    await active.acquire(standby=False)
+    await active.acquire(standby=False, grace_s=0)
     standby = InstanceLock(url, ACCOUNTS)
-    waiting = asyncio.create_task(standby.acquire(standby=True, poll_s=0.05))
+    waiting = asyncio.create_task(standby.acquire(standby=True, poll_s=0.05, grace_s=0.2))
     await asyncio.sleep(0.3)
     assert not waiting.done()  # it never trades at the same time
 
