@@ -9,9 +9,12 @@ it never trades at the same time.
 A session lock also goes when the database restarts (an outage): the active instance `watch`es its
 lock every `WATCH_S` and takes it again as soon as the database answers; if another instance got it
 first, the lock is lost and the active instance must stop trading. An instance that has just taken
-the locks on PostgreSQL waits ``grace_s`` (several watch intervals) before it trades and then makes
-sure it still holds them, so that an active instance that has not noticed the restart yet finds out
-and stops first. A file lock does not go with the database: the watch has nothing to do there.
+the locks on PostgreSQL after waiting for them, or within ``grace_s`` of the database's own start,
+waits until ``grace_s`` has passed (several watch intervals) before it trades and then makes sure it
+still holds them, so that an active instance that has not noticed the restart yet finds out and
+stops first. An instance that takes free locks on a database up for longer than that starts at
+once: an active instance would have taken its lock again by then. A file lock does not go with the
+database: the watch has nothing to do there.
 """
 
 from __future__ import annotations
@@ -98,7 +101,10 @@ class InstanceLock:
                             str(e).strip().splitlines()[0] if str(e).strip() else repr(e),
                             extra={"event": "standby"})
                 taken = False
-            if taken and (not self._session_lock or await self._still_held_after(grace_s)):
+            if taken and not self._session_lock:
+                return
+            if taken and await self._still_held_after(
+                    grace_s if waiting else await self._since_restart(grace_s)):
                 return
             if not standby:
                 raise LockHeld(f"another warden instance is active for {self.names}; "
@@ -109,9 +115,21 @@ class InstanceLock:
                 waiting = True
             await asyncio.sleep(poll_s)
 
+    async def _since_restart(self, grace_s: float) -> float:
+        """What is left of ``grace_s`` since the database started: 0 on a database up for longer
+        (an active instance that lost its lock in a restart would have taken it again by then)."""
+        def left() -> float:
+            with self._using:
+                row = self._conn.execute("SELECT extract(epoch FROM now() - pg_postmaster_start_time())"
+                                         ).fetchone()
+            return max(0.0, grace_s - float(row[0]))
+        return await in_thread(left, name="warden-lock")
+
     async def _still_held_after(self, grace_s: float) -> bool:
         """An active instance that lost its lock in a database restart notices within ``grace_s``
         and stops; only then may this one trade. A lock lost meanwhile is given back whole."""
+        if grace_s <= 0:
+            return True
         log.info("took the instance lock for %s; trading in %.1f s unless it is lost meanwhile",
                  self.names, grace_s, extra={"event": "lock_taken"})
         await asyncio.sleep(grace_s)

@@ -21,6 +21,7 @@ from warden.adapters.instance_lock import WATCH_S, InstanceLock
 
 pytestmark = pytest.mark.postgres
 ACCOUNTS = [("bybit", "main"), ("binanceusdm", "main")]
+GRACE = 12 * WATCH_S  # a standby's grace in these tests: room for a loaded machine's slow checks
 
 
 @pytest.fixture
@@ -80,7 +81,7 @@ async def test_after_a_restart_at_most_one_of_an_active_instance_and_a_standby_t
     lost: list[float] = []
     watching = asyncio.create_task(active.watch(lambda: lost.append(time.monotonic())))
     standby = InstanceLock(url, ACCOUNTS)
-    waiting = asyncio.create_task(standby.acquire(standby=True, poll_s=0.02, grace_s=6 * WATCH_S))
+    waiting = asyncio.create_task(standby.acquire(standby=True, poll_s=0.02, grace_s=GRACE))
     trading: list[float] = []
     waiting.add_done_callback(lambda t: trading.append(time.monotonic()) if not t.exception() else None)
     try:
@@ -88,7 +89,7 @@ async def test_after_a_restart_at_most_one_of_an_active_instance_and_a_standby_t
         assert not waiting.done()
         await restart(cluster)
         await eventually(lambda: waiting.done() or bool(lost), timeout=10)
-        await asyncio.sleep(6 * WATCH_S + 1)  # past the standby's grace
+        await asyncio.sleep(GRACE + 1)  # past the standby's grace
         if lost:  # the standby won the race: the active instance stopped first
             assert waiting.done() and waiting.exception() is None
             assert trading and lost[0] < trading[0], (lost, trading)
@@ -112,9 +113,12 @@ def try_acquire(lock: InstanceLock) -> bool:
 
 async def test_a_standby_that_loses_the_lock_during_its_grace_does_not_trade(cluster, url):
     grace_s = 8.0  # longer than the restart below takes
-    standby = InstanceLock(url, ACCOUNTS)
+    holder, standby = InstanceLock(url, ACCOUNTS), InstanceLock(url, ACCOUNTS)
+    assert holder.try_acquire()  # the standby waits for it: the lock it then takes has a grace
     waiting = asyncio.create_task(standby.acquire(standby=True, poll_s=0.05, grace_s=grace_s))
     try:
+        await asyncio.sleep(0.3)
+        holder.release()
         await eventually(lambda: len(lock_holders(cluster, url)) == 1, timeout=5)  # taken, in its grace
         taken = time.monotonic()
         await asyncio.to_thread(pg.pause, cluster)  # its lock goes with the restart
@@ -129,6 +133,26 @@ async def test_a_standby_that_loses_the_lock_during_its_grace_does_not_trade(clu
     finally:
         waiting.cancel()
         standby.release()
+        holder.release()
+
+
+async def test_free_locks_on_a_database_up_for_long_are_taken_at_once_and_after_a_restart_with_a_grace(
+        cluster, url):
+    """A start needs no grace when the database has been up longer than it: an active instance
+    that lost its lock in a restart would hold it again by then. Right after a restart it does."""
+    grace_s = 3.0
+    await restart(cluster, down_s=0.2)
+    fresh = InstanceLock(url, ACCOUNTS)
+    began = time.monotonic()
+    await fresh.acquire(standby=False, grace_s=grace_s)  # the database is up for less than the grace
+    waited = time.monotonic() - began
+    fresh.release()
+    assert 1.0 < waited <= grace_s + 1.0
+    await asyncio.sleep(grace_s)  # now it has been up for longer
+    began = time.monotonic()
+    await fresh.acquire(standby=False, grace_s=grace_s)
+    assert time.monotonic() - began < 1.0
+    fresh.release()
 
 
 async def test_the_watch_of_a_file_lock_does_nothing(tmp_path):
