@@ -6,8 +6,9 @@
   REST query first, and the venue's answer is what is adopted: a push can be older than warden's
   own close of the symbol (one of its pieces, queued while the close ran), and the venue may hold
   more by now (when the venue cannot be asked, the push is taken as it is).
-- **Ghost**: warden tracks a filled position the exchange reports flat. Confirmed by a REST query
-  first (a failed query is never "flat"); every order warden left for it is removed from the venue
+- **Ghost**: warden tracks a filled position the exchange reports flat. Confirmed by a fresh REST
+  query first, a snapshot's answer too (it may have been asked before the position filled; a
+  failed query is never "flat"); every order warden left for it is removed from the venue
   and the close recorded with the reason the venue's closing order gives (its stop, a
   liquidation, a hand or other-client order), the exit price read from its fills (`engine.exits`).
 - **Mismatch**: side or size differ: recorded as `PositionMismatch` (alert only).
@@ -155,7 +156,7 @@ class Reconciler:
             self._seen_phantoms.discard((account.venue, account.account, symbol))
             for p in tracked:
                 if p.filled_qty > 0:
-                    await self._ghost(p, confirmed=confirmed)
+                    await self._ghost(p)
         elif not tracked:
             await self._phantom(account, report, confirmed=confirmed)
         elif tracked[0].pending_intent is Intent.CLOSE:
@@ -163,13 +164,16 @@ class Reconciler:
         else:
             await self._check_mismatch(account, tracked[0], report)
 
-    async def _ghost(self, p: Position, *, confirmed: bool) -> None:
-        if not confirmed:
-            try:
-                if not await self.closer.is_flat(p):
-                    return
-            except ExchangeFailure:
-                return  # a failed query is never "flat": the next report or snapshot retries
+    async def _ghost(self, p: Position) -> None:
+        # Asked again even after a snapshot: a REST answer is of the moment it was asked, and a
+        # snapshot can be read after the position filled (a stream's resync asked while the entry
+        # was on its way, soak seed 10618). Only a query sent after the fill shows it closed;
+        # before that its stops are never touched.
+        try:
+            if not await self.closer.is_flat(p):
+                return
+        except ExchangeFailure:
+            return  # a failed query is never "flat": the next report or snapshot retries
         async with self.ctx.lock(p.id):
             if not p.is_open:
                 return
