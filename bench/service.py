@@ -122,7 +122,8 @@ class WardenProcess:
         return float("nan")
 
     def metrics(self) -> Scrape:
-        with urllib.request.urlopen(self.urls["metrics"], timeout=10) as answer:
+        # 30 s: under cProfile on a loaded machine the service can take over 10 s to answer
+        with urllib.request.urlopen(self.urls["metrics"], timeout=30) as answer:
             text = answer.read().decode()
         samples, helps = {}, {}
         for family in text_string_to_metric_families(text):

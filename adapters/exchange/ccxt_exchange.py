@@ -36,6 +36,8 @@ from warden.engine.errors import Rejected
 from warden.engine.ports import ExchangePort, StopMode
 
 T = TypeVar("T")
+# order answers kept for the entry's price chain, which reads them right after the order
+RESPONSES_KEPT = 256
 _POSITION_TPSL = {"StopLoss", "TakeProfit", "TrailingStop", "PartialStopLoss", "PartialTakeProfit"}
 
 
@@ -150,6 +152,8 @@ class CcxtExchange(ExchangePort):
             return existing
         report = self._order_from_response(order, symbol, side, qty, client_order_id, reduce_only, price)
         self._responses[report.order_id] = report
+        if len(self._responses) > RESPONSES_KEPT:  # the oldest go: the price chain asks the venue
+            del self._responses[next(iter(self._responses))]
         return report
 
     def _order_from_response(self, order: dict[str, Any], symbol: str, side: OrderSide, qty: Decimal,

@@ -3,7 +3,9 @@
 Bybit: ``watch_tickers`` on ``tickers.<SYMBOL>`` (the ticker carries ``markPrice``). Binance USD-M:
 ``watch_mark_prices`` on ``<symbol>@markPrice@1s``. A tick carries the mark price when the venue
 sent one and the last trade price otherwise, with its `PriceSource` saying which. After a dropped
-connection the next watch reconnects and resubscribes (ccxt.pro), after a jittered backoff.
+connection the next watch reconnects and resubscribes (ccxt.pro), after a jittered backoff. A
+feed that ends (its symbols changed) closes its connections, so the next feed's subscription is
+the only one.
 
 The feed is supervised like the private ones: a session that fails (the markets cannot be loaded
 during a REST outage, ccxt raises something unexpected) or hears nothing for ``quiet_after``
@@ -95,6 +97,11 @@ class MarkPriceStream:
             runner.cancel()
             await asyncio.gather(runner, return_exceptions=True)
             guard.forget(self)
+            # Its connections go with it. A feed ends when the tracked symbols change, and ccxt
+            # keeps a subscription on its connection after the watch is gone: Binance's client
+            # puts each new symbol set on a connection of its own, so every symbol already held
+            # came twice (or more) and each change left a connection open.
+            fail_connections(self.exchange.client, self.owns, f"{self.feed}: the feed ended")
 
     # -- what the frame guard asks ------------------------------------------------------------------
     def owns(self, url: str) -> bool:

@@ -104,3 +104,23 @@ async def test_a_position_the_venue_liquidates_is_recorded_liquidated_from_its_o
     assert closed.closed_by.order_type in ("CreateByTakeOver_PassThrough", "autoclose")
     assert closed.exit_price == Decimal("58800") and closed.realized_pnl < 0
     assert venue_position(sim, venue) is None
+
+
+async def test_the_mark_price_feed_holds_each_symbol_on_one_connection_when_its_symbols_change(
+        sim, service):
+    """The feed restarts with the new symbol set whenever a position opens on a new symbol; the
+    old feed's connection goes with it, so each price comes once (ccxt's Binance client put each
+    new set on a connection of its own and kept the old ones subscribed: every price came twice)."""
+    def subscribed() -> list[set[str]]:  # each open Binance market connection's price streams
+        return [{t.split("@")[0] for t in s.topics if "@markprice" in t}
+                for s in sim.hub.of("binance") if not s.private and not s.ws.closed]
+
+    for symbol, quantity in (("BTCUSDT", "0.010"), ("ETHUSDT", "0.10")):
+        await service.engine.submit(signal(f"marks-{symbol}", exchange="binanceusdm", symbol=symbol,
+                                           quantity=quantity))
+        await service.engine.idle()
+        await eventually(lambda s=symbol: any(s.lower() in t for t in subscribed()))
+
+    await eventually(lambda: [t for t in subscribed() if t] == [{"btcusdt", "ethusdt"}])
+    await asyncio.sleep(0.5)  # and it stays so: no second connection with either symbol
+    assert [t for t in subscribed() if t] == [{"btcusdt", "ethusdt"}]
