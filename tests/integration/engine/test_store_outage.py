@@ -51,14 +51,9 @@ OUTAGES = [pytest.param(3, id="3s"), pytest.param(15, id="15s")] + \
      if LONG_S else [])
 
 
-@pytest.fixture(scope="module")
-def cluster() -> Iterator[pg.PgServer]:
-    try:
-        server = pg.private_cluster()
-    except Exception as e:  # said plainly, never skipped
-        pytest.fail(f"these tests need a throwaway PostgreSQL cluster (initdb/pg_ctl): {e}", pytrace=False)
-    yield server
-    pg.stop(server)
+@pytest.fixture
+def cluster(private_pg: pg.PgServer) -> pg.PgServer:
+    return private_pg
 
 
 @pytest.fixture
