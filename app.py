@@ -39,7 +39,27 @@ def _store(url: str | None) -> WardenStore:
         raise click.UsageError(str(e)) from None
 
 
-@click.group()
+class _LazyGroup(click.Group):
+    """A group whose heavy subcommands (``sim``, ``signal``) are imported only when one is run or
+    listed by ``--help``: the pattern of click's "Lazily Loading Subcommands" guide, so a quick
+    command such as ``warden events tail`` does not pay for aiohttp and the simulator."""
+
+    LAZY = {"sim": "warden.sim.cli:sim_command",
+            "signal": "warden.adapters.signal_client:signal_command"}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted([*super().list_commands(ctx), *self.LAZY])
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        if cmd_name in self.LAZY:
+            import importlib
+
+            module, name = self.LAZY[cmd_name].split(":")
+            return getattr(importlib.import_module(module), name)
+        return super().get_command(ctx, cmd_name)
+
+
+@click.group(cls=_LazyGroup)
 def main() -> None:
     """warden guards every position a trading bot opens on Bybit and Binance USD-M futures."""
 
@@ -462,16 +482,6 @@ def positions(store_url: str | None, everything: bool) -> None:
     rows = all_positions(db) if everything else open_positions(db)
     click.echo(render_positions(rows, datetime.now(UTC)))
 
-
-def _register_adapters_commands() -> None:
-    from warden.adapters.signal_client import signal_command
-    from warden.sim.cli import sim_command
-
-    main.add_command(sim_command, "sim")
-    main.add_command(signal_command, "signal")
-
-
-_register_adapters_commands()
 
 if __name__ == "__main__":
     main()

@@ -11,8 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-import ccxt.pro as ccxtpro
-
 from warden.domain.values import Venue
 
 # Public base URLs, for the docs and the command line; tests use the simulator's.
@@ -72,6 +70,10 @@ def build_client(config: ExchangeConfig) -> Any:
 
 
 def _bybit(common: dict[str, Any], config: ExchangeConfig, rest: str, ws: str) -> Any:
+    # Imported here, not at the top: ccxt takes over a second to import and most commands never
+    # build a client.
+    import ccxt.pro as ccxtpro
+
     client = ccxtpro.bybit({**common, "options": {
         "fetchMarkets": {"types": ["linear"]},
         # Without these two ccxt asks /v5/user/query-api and /v5/account/info first.
@@ -97,6 +99,8 @@ def _bybit(common: dict[str, Any], config: ExchangeConfig, rest: str, ws: str) -
 
 
 def _binance(common: dict[str, Any], config: ExchangeConfig, rest: str, ws: str) -> Any:
+    import ccxt.pro as ccxtpro
+
     client = ccxtpro.binanceusdm({**common, "options": {
         # Otherwise ccxt calls api.binance.com/sapi/v1/capital/config/getall: the internet.
         "fetchCurrencies": False,

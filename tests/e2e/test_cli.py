@@ -107,3 +107,19 @@ def test_warden_sim_prints_its_urls_and_serves_the_control_api():
     finally:
         process.terminate()
         assert process.wait(timeout=10) in (0, -15)
+
+
+def test_the_sim_and_signal_commands_load_only_when_asked_for():
+    """``warden --help`` lists every command, and the quick ones (``events``, ``replay``, ...)
+    start without importing ccxt, aiohttp or the simulator, which cost ~2 s a call."""
+    listed = warden("--help").stdout
+    assert re.search(r"^\s+sim\s+Run the simulated", listed, re.M), listed
+    assert re.search(r"^\s+signal\s+Post signed signals", listed, re.M), listed
+    assert "--port" in warden("sim", "--help").stdout
+    probe = ("import sys, warden.app\n"
+             "from click.testing import CliRunner\n"
+             "CliRunner().invoke(warden.app.main, ['events', '--help'], catch_exceptions=False)\n"
+             "print(sorted(m for m in ('ccxt', 'aiohttp', 'warden.sim.server') if m in sys.modules))")
+    loaded = subprocess.run([sys.executable, "-c", probe], cwd=ROOT, capture_output=True, text=True,
+                            timeout=120, check=True).stdout.strip()
+    assert loaded == "[]"
