@@ -2,7 +2,7 @@
 
 One venue position, one warden position: in one-way mode the venue nets a second order on a
 symbol into the position already there, so warden never opens a second position beside it. By
-default such a signal is refused (`engine.core`); with the account's ``scale_in`` policy on, a
+default such a signal is refused (`engine.signals`); with the account's ``scale_in`` policy on, a
 signal on the same side adds to the open, protected position:
 
 ``ScaleInRequested`` (the intent, saved before the order; the signal id is claimed so a repeat is

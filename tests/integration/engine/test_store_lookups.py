@@ -77,7 +77,7 @@ async def test_a_store_failure_while_loading_the_signal_book_does_not_open_a_new
     restarted = Engine(open_store(f"sqlite:///{database}"), {})
     with events_table_gone(database):
         await restarted.record_rejection("s-3", "bad", {}, AT)  # kept: the book cannot be read
-    assert restarted._signal_book is None and len(restarted._unrecorded) == 1
+    assert restarted.signals._signal_book is None and len(restarted.signals._unrecorded) == 1
     await restarted.record_rejection("s-4", "bad", {}, AT)  # a new book here would collide with the old
     await restarted.ctx.save()
 

@@ -29,7 +29,7 @@ from tests.integration.engine.test_store_outage import entry_orders
 from tests.integration.intake.conftest import serve  # noqa: F401 (a fixture)
 from warden.domain.ids import position_id
 from warden.domain.lifecycle import Status
-from warden.engine.core import SIGNAL_STORE_WAIT_S
+from warden.engine.signals import SIGNAL_STORE_WAIT_S
 
 ANSWERED_WITHIN_S = 1.5  # the engine's bound (SIGNAL_STORE_WAIT_S, 1 s) and the HTTP round trip
 
