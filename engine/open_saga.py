@@ -9,7 +9,7 @@ sending blindly.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import replace
 from decimal import Decimal
 
@@ -22,14 +22,12 @@ from warden.domain.values import ZERO, CloseReason, PriceSource, StopPurpose
 from warden.engine.closing import Closer
 from warden.engine.context import EngineContext
 from warden.engine.errors import AlreadyInPlace, Rejected, Retryable, UnknownOutcome, refusal
-from warden.engine.stops import StopKeeper
+from warden.engine.stops import StopKeeper, breached_by
 
 
 class OpenSaga:
-    def __init__(self, ctx: EngineContext, closer: Closer, stops: StopKeeper,
-                 marks: Callable[[Position], Decimal | None] | None = None) -> None:
+    def __init__(self, ctx: EngineContext, closer: Closer, stops: StopKeeper) -> None:
         self.ctx, self.closer, self.stops = ctx, closer, stops
-        self._marks = marks  # the engine's latest price of a position's symbol (`Engine.known_mark`)
 
     async def advance(self, position: Position) -> None:
         """Take ``position`` as far as it can go toward PROTECTED (or a confirmed close)."""
@@ -156,7 +154,7 @@ class OpenSaga:
                 return
         attempts, last_reason, venue_mark = 0, "", None
         while attempts < ctx.config.stop_attempts:
-            through = self._through(p, stop, venue_mark, self.known_mark(p))
+            through = breached_by(p, stop, venue_mark, self.stops.known_mark(p))
             if through is not None:  # never send a stop the venue must refuse
                 await self._close_breached(p, stop, through)
                 return
@@ -217,19 +215,6 @@ class OpenSaga:
         """The stop's level is breached before any stop held: close at market, saying so."""
         await self.closer.close(p, CloseReason.ROLLED_BACK,
                                 detail=f"the price {mark} is already through the stop {stop}")
-
-    def known_mark(self, p: Position) -> Decimal | None:
-        """The latest price warden knows for ``p``'s symbol without asking the venue: the
-        engine's (`Engine.known_mark`: the mark its lanes decide from, else the account's last
-        position report), else the last one the position recorded."""
-        latest = self._marks(p) if self._marks is not None else None
-        return latest if latest is not None else p.last_mark
-
-    @staticmethod
-    def _through(p: Position, stop: Decimal, *marks: Decimal | None) -> Decimal | None:
-        """The first of ``marks`` already at or through ``stop`` (a long's stop >= the mark, a
-        short's <= it), or None."""
-        return next((m for m in marks if m is not None and p.side.sign * (m - stop) <= 0), None)
 
     async def _venue_mark(self, p: Position) -> Decimal | None:
         """The venue's mark for ``p``'s symbol from a position read, or None."""

@@ -12,6 +12,10 @@ stop on the venue.
   in between on an older warden), the recorded stop is put back; when no stop can be placed any
   more (every placement refused, e.g. the price is already through it), the position is closed
   at market (`CloseReason.UNPROTECTABLE`) with the venue's refusals as the reason.
+- A stop is never sent through the price: before each placement that puts a stop back, the
+  freshest price warden knows (`Engine.known_mark`) is compared with it. A stop that vanished
+  while the price went through it most likely fired; the position is closed at market instead
+  (which, when the venue is already flat, records the close the venue's own stop made).
 """
 
 from __future__ import annotations
@@ -33,9 +37,26 @@ from warden.engine.ports import StopMode
 ASKS = 3  # tries at reading the venue's stops before leaving an intent to the periodic check
 
 
+def breached_by(p: Position, stop: Decimal | None, *marks: Decimal | None) -> Decimal | None:
+    """The first of ``marks`` already at or through ``stop`` (a long's stop >= the mark, a
+    short's <= it), or None: a stop the venue must refuse, or trigger at once."""
+    if stop is None:
+        return None
+    return next((m for m in marks if m is not None and p.side.sign * (m - stop) <= 0), None)
+
+
 class StopKeeper:
-    def __init__(self, ctx: EngineContext, closer: Closer) -> None:
+    def __init__(self, ctx: EngineContext, closer: Closer,
+                 marks: Callable[[Position], Decimal | None] | None = None) -> None:
         self.ctx, self.closer = ctx, closer
+        self._marks = marks  # the freshest price warden knows for a position (`Engine.known_mark`)
+
+    def known_mark(self, p: Position) -> Decimal | None:
+        """The latest price warden knows for ``p``'s symbol without asking the venue: the
+        engine's (`Engine.known_mark`: the mark its lanes decide from, else the account's last
+        position report), else the last one the position recorded."""
+        latest = self._marks(p) if self._marks is not None else None
+        return latest if latest is not None else p.last_mark
 
     def client_id(self, p: Position) -> str | None:
         """The client id of the next stop order: derived from the position and the version its
@@ -160,8 +181,9 @@ class StopKeeper:
             await self._settle_from(p, stops, "not confirmed before it was checked")
         elif _in_place(p, stops):
             await self._drop_superseded(p, stops)
-        elif stops:  # a position stop looser than the recorded one
-            await self.replace(p, p.stop_price, p.stop_reference, StopPurpose.RESTORE)
+        elif stops:  # a position stop looser than the recorded one; never tightened past the price
+            await self.replace(p, p.stop_price, p.stop_reference, StopPurpose.RESTORE,
+                               passed=lambda: breached_by(p, p.stop_price, self.known_mark(p)))
         else:
             await self.restore(p)
 
@@ -171,6 +193,10 @@ class StopKeeper:
         is left that would not loosen it), close ``p`` at market and say why."""
         ctx, refusals = self.ctx, []
         for _ in range(ctx.config.stop_attempts):
+            known = breached_by(p, p.stop_price, self.known_mark(p))
+            if known is not None:  # never sent: the venue would refuse it or fill it at once
+                refusals.append(f"not sent: the price {known} is already through the stop {p.stop_price}")
+                break
             cid = self.client_id(p)
             p.request_stop(price=p.stop_price, reference_price=p.stop_reference,
                            purpose=StopPurpose.RESTORE, at=ctx.now(), client_order_id=cid)
@@ -181,7 +207,7 @@ class StopKeeper:
             except Rejected as e:
                 refusals.append(await self.refused(p, p.stop_price, e))
                 mark = await self._mark(p)
-                if mark is not None and p.side.sign * (mark - p.stop_price) <= 0:
+                if breached_by(p, p.stop_price, mark) is not None:
                     refusals.append(f"the price {mark} is through the stop {p.stop_price}")
                     break
                 await ctx.pause()

@@ -209,6 +209,29 @@ def _settle(run: Run, on_settle: Callable[[], None]) -> None:
             break
         time.sleep(0.2)
     time.sleep(RECONCILE_S + 0.3)  # one reconcile interval more
+    if run.healthy_at is not None:
+        _two_reconciles_since(run, run.healthy_at, deadline)
+
+
+def _two_reconciles_since(run: Run, since: float, deadline: float) -> None:
+    """Wait until every account has completed two reconciles after ``since``. The service's tick
+    runs an account's snapshot and then its stop check; the second snapshot starts only after the
+    first one's check is done, so the checks read a venue warden has looked at, and acted on,
+    since the faults were cleared. A blind interval was not that under load: a tick delayed by
+    the machine left a ghost or a stop landed late from a hung request unseen (seeds 9106, 20673).
+    Waits at most until ``deadline``; a reconcile that never comes is the health check's to find."""
+    seen: dict[str, list[float]] = {}
+    while time.monotonic() < deadline:
+        now, health = time.monotonic(), run.warden.health() or {}
+        for account, age in (health.get("last_reconcile_age_s") or {}).items():
+            done = now - age  # ages come rounded to 0.1 s: one reconcile reads as a few times
+            times = seen.setdefault(account, [])
+            if done > since and all(abs(done - t) > RECONCILE_S / 2 for t in times):
+                times.append(done)
+        if seen and len(seen) == len(health.get("last_reconcile_age_s") or {}) and \
+                all(len(times) >= 2 for times in seen.values()):
+            return
+        time.sleep(0.1)
 
 
 def _final_health(run: Run, within_s: float = FEED_GRACE_S) -> dict[str, Any] | None:
