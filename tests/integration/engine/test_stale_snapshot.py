@@ -21,6 +21,14 @@ from warden.engine.ports import StopMode
 KINDS = [("bybit", StopMode.POSITION), ("binanceusdm", StopMode.CONDITIONAL)]
 
 
+async def protected_short(engine, venue: str, name: str):
+    outcome = await engine.submit(signal(name, exchange=venue, side="short"))
+    await engine.idle()
+    p = engine.positions[outcome.position_id]
+    assert p.status is Status.PROTECTED
+    return p
+
+
 @pytest.mark.parametrize(("venue", "mode"), KINDS, ids=[v for v, _ in KINDS])
 async def test_a_snapshot_asked_before_the_entry_never_takes_its_stop_away(
         sim, make_engine, store, venue, mode):
@@ -28,10 +36,7 @@ async def test_a_snapshot_asked_before_the_entry_never_takes_its_stop_away(
     sim.control.set_price("BTCUSDT", "60000")
     engine = await make_engine(stop_mode=mode)
     asked_early = await engine.ctx.ports[venue, account].fetch_positions()  # a resync's: flat
-    outcome = await engine.submit(signal(f"stale-{venue}", exchange=venue, side="short"))
-    await engine.idle()
-    p = engine.positions[outcome.position_id]
-    assert p.status is Status.PROTECTED
+    p = await protected_short(engine, venue, f"stale-{venue}")
 
     await engine.reconciler.apply_snapshot(venue, account, asked_early)  # read only now
     await engine.reconciler.settle()
@@ -48,9 +53,7 @@ async def test_a_snapshot_that_shows_a_real_close_still_closes_the_position(
     account = ACCOUNTS[venue][0]
     sim.control.set_price("BTCUSDT", "60000")
     engine = await make_engine(stop_mode=mode)
-    outcome = await engine.submit(signal(f"real-{venue}", exchange=venue, side="short"))
-    await engine.idle()
-    p = engine.positions[outcome.position_id]
+    p = await protected_short(engine, venue, f"real-{venue}")
     sim.control.close_position(account, "BTCUSDT")  # by hand: the venue is flat now
 
     await engine.reconciler.apply_snapshot(venue, account, [])

@@ -157,13 +157,7 @@ async def test_when_the_venue_cannot_be_asked_the_move_stays_pending_until_the_n
 @pytest.mark.parametrize(("venue", "mode"), STOP_KINDS, ids=ids(STOP_KINDS))
 async def test_a_position_whose_stop_cannot_be_put_back_is_closed_at_market(sim, make_engine, store,
                                                                            venue, mode):
-    sim.control.set_price("BTCUSDT", "60000")
-    engine = await make_engine(config=FAST.__class__(**{**FAST.__dict__, "reconcile_interval_s": 0}),
-                               stop_mode=mode)
-    outcome = await engine.submit(signal(f"bare-{venue}", exchange=venue))
-    await engine.idle()
-    p = engine.positions[outcome.position_id]
-    await remove_stop_by_hand(engine, venue, p)
+    engine, p = await position_without_its_stop(sim, make_engine, venue, mode, f"bare-{venue}")
     attempts = engine.ctx.config.stop_attempts
     sim.control.inject("reject_stop", venue=SIM_VENUE[venue], times=attempts)  # the price is fine
 
@@ -184,13 +178,7 @@ async def test_a_missing_stop_is_never_put_back_through_a_price_warden_knows(sim
     # found by the soak (seed 20686): a trailing stop fired between a snapshot that still showed
     # the position and the stop listing; the check put the fired stop back three times through
     # the mark warden had already seen (each refused) before it closed the position
-    sim.control.set_price("BTCUSDT", "60000")
-    engine = await make_engine(config=FAST.__class__(**{**FAST.__dict__, "reconcile_interval_s": 0}),
-                               stop_mode=mode)
-    outcome = await engine.submit(signal(f"known-{venue}", exchange=venue))
-    await engine.idle()
-    p = engine.positions[outcome.position_id]
-    await remove_stop_by_hand(engine, venue, p)
+    engine, p = await position_without_its_stop(sim, make_engine, venue, mode, f"known-{venue}")
     placements = len(stop_placements(sim, venue, mode))
     await mark(engine, sim, venue, "58500")  # through the 58,800 stop, and warden saw it
 
@@ -210,6 +198,19 @@ def stop_placements(sim, venue: str, mode: StopMode) -> list[dict]:
     return [r for r in sim.control.requests(SIM_VENUE[venue], path.rsplit("/", 1)[-1])
             if r["method"] == "POST" and r["path"] == path
             and (path != "/v5/order/create" or "triggerPrice" in r["params"])]
+
+
+async def position_without_its_stop(sim, make_engine, venue: str, mode, name: str):
+    """A long at 60,000 with its 58,800 stop removed by hand, on an engine whose every tick
+    reconciles and checks the stops."""
+    sim.control.set_price("BTCUSDT", "60000")
+    engine = await make_engine(config=FAST.__class__(**{**FAST.__dict__, "reconcile_interval_s": 0}),
+                               stop_mode=mode)
+    outcome = await engine.submit(signal(name, exchange=venue))
+    await engine.idle()
+    p = engine.positions[outcome.position_id]
+    await remove_stop_by_hand(engine, venue, p)
+    return engine, p
 
 
 async def remove_stop_by_hand(engine, venue: str, p) -> None:
