@@ -60,21 +60,21 @@ def build_client(config: ExchangeConfig) -> Any:
         "enableRateLimit": False,
         "timeout": int(config.request_timeout_s * 1000),
     }
+    # Imported here, not at the top: ccxt takes over a second to import and most commands never
+    # build a client.
+    import ccxt.pro as ccxtpro
+
     rest, ws = config.rest_url.rstrip("/"), config.ws_url.rstrip("/")
-    client = _bybit(common, config, rest, ws) if config.venue is Venue.BYBIT else \
-        _binance(common, config, rest, ws)
+    client = _bybit(ccxtpro.bybit, common, config, rest, ws) if config.venue is Venue.BYBIT else \
+        _binance(ccxtpro.binanceusdm, common, config, rest, ws)
     # ccxt.pro pings each websocket every ``streaming.keepAlive`` ms (``options.keepAlive`` is not
     # read for that): Binance's own default is 180 s, far longer than a feed may stay silent.
     client.streaming = {**client.streaming, "keepAlive": int(config.ws_keepalive_s * 1000)}
     return client
 
 
-def _bybit(common: dict[str, Any], config: ExchangeConfig, rest: str, ws: str) -> Any:
-    # Imported here, not at the top: ccxt takes over a second to import and most commands never
-    # build a client.
-    import ccxt.pro as ccxtpro
-
-    client = ccxtpro.bybit({**common, "options": {
+def _bybit(bybit: Any, common: dict[str, Any], config: ExchangeConfig, rest: str, ws: str) -> Any:
+    client = bybit({**common, "options": {
         "fetchMarkets": {"types": ["linear"]},
         # Without these two ccxt asks /v5/user/query-api and /v5/account/info first.
         "enableUnifiedAccount": True,
@@ -98,10 +98,9 @@ def _bybit(common: dict[str, Any], config: ExchangeConfig, rest: str, ws: str) -
     return client
 
 
-def _binance(common: dict[str, Any], config: ExchangeConfig, rest: str, ws: str) -> Any:
-    import ccxt.pro as ccxtpro
-
-    client = ccxtpro.binanceusdm({**common, "options": {
+def _binance(binanceusdm: Any, common: dict[str, Any], config: ExchangeConfig, rest: str,
+             ws: str) -> Any:
+    client = binanceusdm({**common, "options": {
         # Otherwise ccxt calls api.binance.com/sapi/v1/capital/config/getall: the internet.
         "fetchCurrencies": False,
         "fetchOpenOrders": {"warnWithoutSymbol": False},
